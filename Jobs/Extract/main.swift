@@ -1,0 +1,33 @@
+import ArgumentParser
+import ReckonCore
+import ReckonExtract
+import ReckonJobSupport
+
+/// reckon-extract: usage exports and invoices under INPUT → staging/extract/ under OUTPUT.
+struct Extract: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reckon-extract",
+        abstract: "Read usage exports (usage/) and invoices (invoices/) into staging/extract/; bad records go to quarantine.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Fail (exit 65) when more than this share of records is quarantined, e.g. 0.01 for 1%.")
+    var maxQuarantineShare: String = "0.01"
+
+    func validate() throws {
+        guard let share = ExactDecimal(maxQuarantineShare), share >= .zero, share <= 1 else {
+            throw ValidationError("--max-quarantine-share must be a decimal between 0 and 1")
+        }
+    }
+
+    func run() throws {
+        let logger = common.makeLogger("reckon.extract")
+        var options = ExtractStage.Options()
+        options.maxQuarantineShare = ExactDecimal(maxQuarantineShare)!
+        try runStage("extract", logger: logger) {
+            try ExtractStage(layout: common.layout, options: options, logger: logger).run()
+        }
+    }
+}
+
+Extract.main()

@@ -1,0 +1,119 @@
+/// A record that could not be used: where it came from, why, and the record itself.
+public struct QuarantineEntry: Sendable, Equatable {
+    public var stage: String
+    public var position: SourcePosition
+    public var reason: String
+    /// The raw record (a line, an XML fragment or a JSON text), when it can be shown.
+    public var raw: String?
+
+    public init(stage: String, position: SourcePosition, reason: String, raw: String? = nil) {
+        self.stage = stage
+        self.position = position
+        self.reason = reason
+        self.raw = raw
+    }
+
+    public var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("stage", .string(stage)),
+            ("file", .string(position.file)),
+        ]
+        if let line = position.line { members.append(("line", .number(String(line)))) }
+        if let offset = position.byteOffset { members.append(("byte_offset", .number(String(offset)))) }
+        if let path = position.path { members.append(("xpath", .string(path))) }
+        members.append(("reason", .string(reason)))
+        members.append(("raw", .optional(raw)))
+        return .object(members)
+    }
+}
+
+/// Rows read, written and quarantined for one input (a file, or a stage's input set).
+/// The invariant `rowsRead == rowsOut + rowsQuarantined` is what "nothing is lost" means.
+public struct RowCounts: Sendable, Equatable {
+    public var rowsRead = 0
+    public var rowsOut = 0
+    public var rowsQuarantined = 0
+
+    public init(rowsRead: Int = 0, rowsOut: Int = 0, rowsQuarantined: Int = 0) {
+        self.rowsRead = rowsRead
+        self.rowsOut = rowsOut
+        self.rowsQuarantined = rowsQuarantined
+    }
+
+    public var balanced: Bool { rowsRead == rowsOut + rowsQuarantined }
+
+    public static func + (a: RowCounts, b: RowCounts) -> RowCounts {
+        RowCounts(rowsRead: a.rowsRead + b.rowsRead, rowsOut: a.rowsOut + b.rowsOut,
+                  rowsQuarantined: a.rowsQuarantined + b.rowsQuarantined)
+    }
+
+    public static func += (a: inout RowCounts, b: RowCounts) { a = a + b }
+
+    public var jsonMembers: [(key: String, value: JSONValue)] {
+        [("rows_read", .number(String(rowsRead))), ("rows_out", .number(String(rowsOut))),
+         ("rows_quarantined", .number(String(rowsQuarantined))), ("balanced", .bool(balanced))]
+    }
+
+    /// `rows_read=… rows_out=… rows_quarantined=…`, for summary lines.
+    public var summary: String {
+        "rows_read=\(rowsRead) rows_out=\(rowsOut) rows_quarantined=\(rowsQuarantined)"
+    }
+}
+
+/// What a stage did, for its manifest file and its one summary line on stderr.
+/// Deliberately holds no clock time, so that manifests are byte-identical across runs.
+public struct StageReport: Sendable {
+    public struct Source: Sendable {
+        public var file: String
+        public var kind: String
+        public var counts: RowCounts
+        public init(file: String, kind: String, counts: RowCounts) {
+            self.file = file
+            self.kind = kind
+            self.counts = counts
+        }
+    }
+
+    public var stage: String
+    public var sources: [Source] = []
+    public var outputs: [String] = []
+    public var notes: [String] = []
+
+    public init(stage: String) { self.stage = stage }
+
+    public var totals: RowCounts { sources.reduce(RowCounts()) { $0 + $1.counts } }
+
+    public var json: JSONValue {
+        .object([
+            ("stage", .string(stage)),
+            ("totals", .object(totals.jsonMembers)),
+            ("sources", .array(sources.map { s in
+                .object([("file", .string(s.file)), ("kind", .string(s.kind))] + s.counts.jsonMembers)
+            })),
+            ("outputs", .array(outputs.map(JSONValue.string))),
+            ("notes", .array(notes.map(JSONValue.string))),
+        ])
+    }
+
+    /// Writes the report as pretty JSON to `path` (atomically).
+    public func write(to path: String) throws(ReckonError) {
+        try OutputFile.write(JSONWriter.write(json, pretty: true) + "\n", to: path)
+    }
+}
+
+/// Appends quarantine entries to a JSONL file, written atomically when the stage commits.
+public final class QuarantineFile {
+    private let file: OutputFile
+    public private(set) var count = 0
+
+    public init(path: String) throws(ReckonError) {
+        file = try OutputFile(path: path)
+    }
+
+    public func append(_ entry: QuarantineEntry) throws(ReckonError) {
+        try file.write(JSONWriter.write(entry.json) + "\n")
+        count += 1
+    }
+
+    public func commit() throws(ReckonError) { try file.commit() }
+}

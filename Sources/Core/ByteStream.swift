@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+internal import CReckonZlib
+
+/// Reads a file as a stream of byte chunks, inflating gzip transparently.
+///
+/// gzip is detected by its magic bytes (`1f 8b`), never by the file name. A truncated or corrupt
+/// gzip stream throws a `ReckonError` naming the file and the compressed byte offset.
+///
+/// - Memory: one 1 MiB read buffer and, for gzip, one 1 MiB output buffer, whatever the file size.
+public final class ByteStream {
+    public let path: String
+    /// Whether the file was gzip-compressed.
+    public private(set) var isGzip = false
+
+    private let fd: Int32
+    private var raw: [UInt8]
+    private var rawStart = 0
+    private var rawEnd = 0
+    private var rawEOF = false
+    private var inflater: Inflater?
+    private var out: [UInt8]
+    private var compressedOffset = 0
+    private var finished = false
+    private var memberEnded = false
+
+    public static let chunkSize = 1 << 20
+
+    /// Opens `path` for reading.
+    /// - Throws: `ReckonError` `.missingInput` if it does not exist, `.io` if it cannot be read.
+    public init(path: String) throws(ReckonError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let e = errno
+            throw ReckonError(e == ENOENT ? .missingInput : .io, "cannot open file",
+                              at: SourcePosition(file: path), cause: String(cString: strerror(e)))
+        }
+        self.fd = fd
+        raw = [UInt8](repeating: 0, count: Self.chunkSize)
+        out = []
+        try fillRaw()
+        if rawEnd - rawStart >= 2 && raw[rawStart] == 0x1f && raw[rawStart + 1] == 0x8b {
+            isGzip = true
+            inflater = try Inflater(path: path)
+            out = [UInt8](repeating: 0, count: Self.chunkSize)
+        }
+    }
+
+    deinit { close(fd) }
+
+    private func fillRaw() throws(ReckonError) {
+        rawStart = 0
+        rawEnd = 0
+        while rawEnd < raw.count {
+            let n = raw.withUnsafeMutableBytes { buf in
+                read(fd, buf.baseAddress! + rawEnd, buf.count - rawEnd)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ReckonError(.io, "read failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
+            }
+            if n == 0 { rawEOF = true; break }
+            rawEnd += n
+        }
+    }
+
+    /// Calls `body` with the next chunk of (decompressed) bytes; returns `false` at end of file.
+    /// The buffer is valid only inside `body`.
+    public func next<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        if finished { return nil }
+        if !isGzip {
+            if rawStart == rawEnd {
+                if rawEOF { finished = true; return nil }
+                try fillRaw()
+                if rawStart == rawEnd { finished = true; return nil }
+            }
+            let s = rawStart, e = rawEnd
+            rawStart = rawEnd
+            return try raw.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[s..<e])) }
+        }
+        // gzip: inflate until some output is produced or the stream ends.
+        while true {
+            if memberEnded {
+                // A gzip file may hold several members; go on if more bytes follow.
+                if rawStart == rawEnd && !rawEOF { try fillRaw() }
+                guard rawStart < rawEnd else { finished = true; return nil }
+                inflater = try Inflater(path: path)
+                memberEnded = false
+            }
+            if rawStart == rawEnd && !rawEOF { try fillRaw() }
+            let (consumed, produced, ended) = try raw.withUnsafeMutableBytes { input in
+                try out.withUnsafeMutableBytes { output in
+                    try inflater!.inflate(
+                        input: UnsafeMutableRawBufferPointer(rebasing: input[rawStart..<rawEnd]),
+                        output: output, path: path, offset: compressedOffset)
+                }
+            }
+            rawStart += consumed
+            compressedOffset += consumed
+            if ended {
+                memberEnded = true
+            } else if produced == 0 && rawStart == rawEnd && rawEOF {
+                throw ReckonError(.badData, "truncated gzip stream: the file ends before the compressed data does",
+                                  at: SourcePosition(file: path, byteOffset: compressedOffset))
+            }
+            if produced > 0 {
+                return try out.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
+            }
+        }
+    }
+
+    /// Reads the whole (decompressed) file. Only for inputs known to be small (rate cards,
+    /// invoices, API response pages); large exports go through `next(_:)` or `LineReader`.
+    public static func readAll(path: String) throws -> [UInt8] {
+        let stream = try ByteStream(path: path)
+        var all: [UInt8] = []
+        while try stream.next({ all.append(contentsOf: $0) }) != nil {}
+        return all
+    }
+}
+
+/// Owns one zlib inflate stream; frees it on deinit.
+struct Inflater: ~Copyable {
+    private let stream: UnsafeMutablePointer<z_stream>
+
+    init(path: String) throws(ReckonError) {
+        stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        // 15 + 16: a gzip wrapper only (zlib or raw deflate is not accepted as gzip).
+        let rc = reckon_inflateInit2(stream, 15 + 16)
+        if rc != Z_OK {
+            stream.deallocate()
+            throw ReckonError(.io, "zlib could not start inflating", at: SourcePosition(file: path), cause: "zlib \(rc)")
+        }
+    }
+
+    deinit {
+        inflateEnd(stream)
+        stream.deallocate()
+    }
+
+    /// Inflates from `input` into `output`; returns bytes consumed, bytes produced, stream end.
+    func inflate(input: UnsafeMutableRawBufferPointer, output: UnsafeMutableRawBufferPointer,
+                 path: String, offset: Int) throws(ReckonError) -> (Int, Int, Bool) {
+        stream.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_in = uInt(input.count)
+        stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_out = uInt(output.count)
+        let rc = CReckonZlib.inflate(stream, Z_NO_FLUSH)
+        let consumed = input.count - Int(stream.pointee.avail_in)
+        let produced = output.count - Int(stream.pointee.avail_out)
+        switch rc {
+        case Z_OK, Z_BUF_ERROR: return (consumed, produced, false)
+        case Z_STREAM_END: return (consumed, produced, true)
+        default:
+            let msg = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(rc)"
+            throw ReckonError(.badData, "corrupt gzip data", at: SourcePosition(file: path, byteOffset: offset + consumed), cause: msg)
+        }
+    }
+}

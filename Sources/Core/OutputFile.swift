@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file written atomically: bytes go to a temporary file beside the target, which replaces the
+/// target only on `commit()` (fsync, then rename). A run killed before `commit()` leaves the
+/// previous file intact; an uncommitted writer removes its temporary file when released.
+///
+/// - Memory: a 1 MiB write buffer.
+public final class OutputFile {
+    public let path: String
+    private let tempPath: String
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private var committed = false
+
+    /// Creates the parent folders and opens a temporary file next to `path`.
+    public init(path: String) throws(ReckonError) {
+        self.path = path
+        try FileSystem.createDirectories(FileSystem.parent(of: path))
+        tempPath = FileSystem.parent(of: path) + "/." + FileSystem.lastComponent(of: path) + ".tmp-\(getpid())"
+        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            throw ReckonError(.cannotCreate, "cannot create file", at: SourcePosition(file: tempPath),
+                              cause: String(cString: strerror(errno)))
+        }
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        if !committed { unlink(tempPath) }
+    }
+
+    public func write(_ bytes: some Sequence<UInt8>) throws(ReckonError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    public func write(_ text: String) throws(ReckonError) {
+        try write(text.utf8)
+    }
+
+    private func flush() throws(ReckonError) {
+        var written = 0
+        while written < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ReckonError(.io, "write failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
+            }
+            written += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, syncs and renames the temporary file over the target.
+    public func commit() throws(ReckonError) {
+        try flush()
+        if fsync(fd) != 0 {
+            throw ReckonError(.io, "fsync failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
+        }
+        close(fd)
+        fd = -1
+        if rename(tempPath, path) != 0 {
+            throw ReckonError(.io, "rename failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
+        }
+        committed = true
+    }
+
+    /// Writes `bytes` to `path` atomically in one call.
+    public static func write(_ bytes: some Sequence<UInt8>, to path: String) throws(ReckonError) {
+        let f = try OutputFile(path: path)
+        try f.write(bytes)
+        try f.commit()
+    }
+
+    public static func write(_ text: String, to path: String) throws(ReckonError) {
+        try write(text.utf8, to: path)
+    }
+}
+
+/// Small file-system helpers over POSIX calls (no Foundation on the data path).
+public enum FileSystem {
+    public static func parent(of path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return "." }
+        return i == path.startIndex ? "/" : String(path[..<i])
+    }
+
+    public static func lastComponent(of path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: i)...])
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// `mkdir -p`.
+    public static func createDirectories(_ path: String) throws(ReckonError) {
+        if path.isEmpty || isDirectory(path) { return }
+        try createDirectories(parent(of: path))
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw ReckonError(.cannotCreate, "cannot create folder", at: SourcePosition(file: path),
+                              cause: String(cString: strerror(errno)))
+        }
+    }
+
+    /// The regular files under `root` (recursively), as paths starting with `root`, sorted
+    /// bytewise so that every run visits them in the same order. Hidden entries are skipped.
+    public static func files(under root: String) throws(ReckonError) -> [String] {
+        guard isDirectory(root) else {
+            throw ReckonError(.missingInput, "folder not found", at: SourcePosition(file: root))
+        }
+        var result: [String] = []
+        var stack = [root]
+        while let dir = stack.popLast() {
+            guard let d = opendir(dir) else {
+                throw ReckonError(.io, "cannot list folder", at: SourcePosition(file: dir), cause: String(cString: strerror(errno)))
+            }
+            defer { closedir(d) }
+            while let entry = readdir(d) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                }
+                if name.hasPrefix(".") { continue }
+                let full = dir + "/" + name
+                if isDirectory(full) { stack.append(full) } else { result.append(full) }
+            }
+        }
+        return result.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// Removes a file if it exists.
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+}

@@ -1,0 +1,61 @@
+import ReckonCore
+
+/// Writes FOCUS rows as CSV (RFC 4180, header row, UTF-8, LF) or JSONL, atomically.
+public final class FocusWriter {
+    public enum Format: String, Sendable { case csv, jsonl }
+
+    private let file: OutputFile
+    public let format: Format
+    public private(set) var rowCount = 0
+
+    public init(path: String, format: Format) throws(ReckonError) {
+        file = try OutputFile(path: path)
+        self.format = format
+        if format == .csv {
+            try file.write(CSVWriter.line(FocusColumn.allCases.map(\.rawValue)))
+        }
+    }
+
+    public func write(_ row: FocusRow) throws(ReckonError) {
+        switch format {
+        case .csv: try file.write(CSVWriter.line(row.csvFields))
+        case .jsonl: try file.write(JSONWriter.write(row.json) + "\n")
+        }
+        rowCount += 1
+    }
+
+    public func commit() throws(ReckonError) { try file.commit() }
+
+    /// Writes `rows` to `path` in one go.
+    public static func write(_ rows: [FocusRow], to path: String, format: Format) throws(ReckonError) {
+        let w = try FocusWriter(path: path, format: format)
+        for r in rows { try w.write(r) }
+        try w.commit()
+    }
+}
+
+/// Reads a FOCUS JSONL file written by Reckon, row by row.
+/// - Memory: one line at a time.
+public enum FocusReader {
+    public static func forEachRow(inJSONL path: String, _ body: (FocusRow) throws -> Void) throws {
+        let lines = LineReader(stream: try ByteStream(path: path))
+        while let row = try lines.next({ buf -> FocusRow? in
+            if buf.isEmpty { return nil }
+            let value: JSONValue
+            do { value = try JSONParser.parse(buf) } catch {
+                throw ReckonError(.badData, "not valid JSON: \(error)", at: SourcePosition(file: path, line: lines.lineNumber))
+            }
+            do { return try FocusRow(json: value) } catch {
+                throw ReckonError(.badData, "not a FOCUS row: \(error)", at: SourcePosition(file: path, line: lines.lineNumber))
+            }
+        }) {
+            if let row { try body(row) }
+        }
+    }
+
+    public static func rows(inJSONL path: String) throws -> [FocusRow] {
+        var rows: [FocusRow] = []
+        try forEachRow(inJSONL: path) { rows.append($0) }
+        return rows
+    }
+}

@@ -1,0 +1,58 @@
+import Logging
+import ReckonCore
+import ReckonFocus
+
+/// The load stage: publishes the staged FOCUS rows and reports into the contract layout —
+/// `focus/{estimated,invoiced}/billing_period=YYYY-MM/part-00000.{csv,jsonl}` and
+/// `reports/billing_period=YYYY-MM/reconciliation.{json,md}` — each file written atomically.
+public struct LoadStage {
+    public let layout: Layout
+    public let period: BillingPeriod?
+    public let logger: Logger
+
+    public init(layout: Layout, period: BillingPeriod?, logger: Logger) {
+        self.layout = layout
+        self.period = period
+        self.logger = logger
+    }
+
+    public func run() throws -> StageReport {
+        var report = StageReport(stage: "load")
+        let periods = period.map { [$0] } ?? Array(Set(layout.stagedPeriods("estimated") + layout.stagedPeriods("invoiced"))).sorted()
+        guard !periods.isEmpty else {
+            throw ReckonError(.missingInput, "nothing staged to load: run reckon-transform first",
+                              at: SourcePosition(file: layout.stageFolder("transform")))
+        }
+        for p in periods {
+            for dataset in ["estimated", "invoiced"] {
+                let staged = layout.stagedDataset(dataset, p)
+                guard FileSystem.exists(staged) else {
+                    throw ReckonError(.missingInput, "staged dataset missing: run reckon-transform for \(p)", at: SourcePosition(file: staged))
+                }
+                let csv = try FocusWriter(path: layout.dataset(dataset, p, ext: "csv"), format: .csv)
+                let jsonl = try FocusWriter(path: layout.dataset(dataset, p, ext: "jsonl"), format: .jsonl)
+                var counts = RowCounts()
+                try FocusReader.forEachRow(inJSONL: staged) { row in
+                    counts.rowsRead += 1
+                    try csv.write(row)
+                    try jsonl.write(row)
+                    counts.rowsOut += 1
+                }
+                try csv.commit()
+                try jsonl.commit()
+                report.sources.append(.init(file: staged, kind: "focus." + dataset, counts: counts))
+                report.outputs += [layout.dataset(dataset, p, ext: "csv"), layout.dataset(dataset, p, ext: "jsonl")]
+            }
+            for name in ["reconciliation.json", "reconciliation.md"] {
+                let staged = layout.stagedReport(p, name)
+                guard FileSystem.exists(staged) else {
+                    throw ReckonError(.missingInput, "staged report missing: run reckon-reconcile for \(p)", at: SourcePosition(file: staged))
+                }
+                try OutputFile.write(try ByteStream.readAll(path: staged), to: layout.report(p, name))
+                report.outputs.append(layout.report(p, name))
+            }
+        }
+        try report.write(to: layout.manifest("load"))
+        return report
+    }
+}

@@ -1,0 +1,175 @@
+import Logging
+import ReckonCore
+import ReckonFocus
+
+/// One billing account's reconciliation for a billing period.
+public struct AccountReconciliation: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case matched, withinTolerance = "within_tolerance", over, under
+        case missingInvoice = "missing_invoice", missingUsage = "missing_usage"
+    }
+
+    public var provider: String
+    public var billingAccountId: String
+    public var billingAccountName: String?
+    public var currency: String
+    public var invoiceIds: [String] = []
+    public var estimated: ExactDecimal = .zero
+    public var invoiced: ExactDecimal = .zero
+    public var estimatedRows = 0
+    public var invoicedRows = 0
+    /// Σ invoiced BilledCost per ChargeCategory.
+    public var invoicedByCategory: [String: ExactDecimal] = [:]
+    /// Σ invoiced BilledCost of Adjustment rows per x_ChargeSubType.
+    public var adjustments: [String: ExactDecimal] = [:]
+    public var status: Status = .matched
+
+    public var variance: ExactDecimal { invoiced - estimated }
+
+    /// The variance split into named causes; the amounts always sum to `variance`.
+    /// This first bridge names what the invoice states outright (tax, credits, rounding,
+    /// prepayments, other adjustments); the rest stays `unexplained` until the per-SKU bridge
+    /// (price, quantity, line rounding) explains it.
+    public var bridge: [(category: String, amount: ExactDecimal)] {
+        let tax = invoicedByCategory["Tax"] ?? .zero
+        let credit = invoicedByCategory["Credit"] ?? .zero
+        let rounding = adjustments["Rounding"] ?? .zero
+        let prepaid = adjustments["Prepayment applied"] ?? .zero
+        let otherAdjustments = (invoicedByCategory["Adjustment"] ?? .zero) - rounding - prepaid
+        var out: [(String, ExactDecimal)] = [("tax", tax), ("credit", credit), ("rounding", rounding),
+                                              ("prepaid", prepaid), ("adjustment", otherAdjustments)]
+        out.append(("unexplained", variance - out.map(\.1).sum()))
+        return out.filter { !$0.1.isZero || $0.0 == "unexplained" }
+    }
+}
+
+/// The reconciliation of one billing period.
+public struct Reconciliation: Sendable {
+    public var period: BillingPeriod
+    public var accounts: [AccountReconciliation]
+
+    public var json: JSONValue {
+        .object([
+            ("billing_period", .string(period.description)),
+            ("accounts", .array(accounts.map { a in
+                .object([
+                    ("provider", .string(a.provider)),
+                    ("billing_account_id", .string(a.billingAccountId)),
+                    ("billing_account_name", .optional(a.billingAccountName)),
+                    ("currency", .string(a.currency)),
+                    ("invoice_ids", .array(a.invoiceIds.map(JSONValue.string))),
+                    ("estimated", .string(a.estimated.description)),
+                    ("provider_reported", .null),
+                    ("invoiced", .string(a.invoiced.description)),
+                    ("variance", .string(a.variance.description)),
+                    ("status", .string(a.status.rawValue)),
+                    ("estimated_rows", .number(String(a.estimatedRows))),
+                    ("invoiced_rows", .number(String(a.invoicedRows))),
+                    ("invoiced_by_category", .object(a.invoicedByCategory.sorted { $0.key < $1.key }
+                        .map { ($0.key, .string($0.value.description)) })),
+                    ("bridge", .array(a.bridge.map { .object([("category", .string($0.category)), ("amount", .string($0.amount.description))]) })),
+                ])
+            })),
+        ])
+    }
+
+    public var markdown: String {
+        var s = "# Reconciliation, billing period \(period)\n\n"
+        s += "Estimated = usage × rate card (exact); invoiced = the invoices as FOCUS rows (Σ BilledCost); "
+        s += "variance = invoiced − estimated. Amounts are shown to the cent, rounded half away from zero; "
+        s += "`reconciliation.json` has them exact.\n\n"
+        s += "| Provider | Billing account | Currency | Invoices | Estimated | Invoiced | Variance | Status |\n"
+        s += "|---|---|---|---|---:|---:|---:|---|\n"
+        for a in accounts {
+            let name = a.billingAccountName.map { "\(a.billingAccountId) (\($0))" } ?? a.billingAccountId
+            s += "| \(a.provider) | \(name) | \(a.currency) | \(a.invoiceIds.isEmpty ? "—" : a.invoiceIds.joined(separator: ", ")) "
+            s += "| \(cents(a.estimated)) | \(cents(a.invoiced)) | \(cents(a.variance)) | \(a.status.rawValue) |\n"
+        }
+        for a in accounts {
+            s += "\n## \(a.provider) \(a.billingAccountId): variance \(cents(a.variance)) \(a.currency)\n\n"
+            s += "| Cause | Amount |\n|---|---:|\n"
+            for b in a.bridge { s += "| \(b.category) | \(cents(b.amount)) |\n" }
+            s += "| **total** | **\(cents(a.variance))** |\n"
+        }
+        return s
+    }
+
+    func cents(_ d: ExactDecimal) -> String { d.formatted(fractionDigits: 2, .halfAwayFromZero) }
+}
+
+/// The reconcile stage: staged FOCUS rows → `staging/reconcile/billing_period=…/reconciliation.{json,md}`.
+public struct ReconcileStage {
+    public let layout: Layout
+    public let period: BillingPeriod?
+    /// A variance whose magnitude is at most this is `within_tolerance`.
+    public let tolerance: ExactDecimal
+    public let logger: Logger
+
+    public init(layout: Layout, period: BillingPeriod?, tolerance: ExactDecimal, logger: Logger) {
+        self.layout = layout
+        self.period = period
+        self.tolerance = tolerance
+        self.logger = logger
+    }
+
+    public func run() throws -> (StageReport, [Reconciliation]) {
+        var report = StageReport(stage: "reconcile")
+        let periods = period.map { [$0] } ?? Array(Set(layout.stagedPeriods("estimated") + layout.stagedPeriods("invoiced"))).sorted()
+        guard !periods.isEmpty else {
+            throw ReckonError(.missingInput, "no staged FOCUS rows: run reckon-transform first", at: SourcePosition(file: layout.stageFolder("transform")))
+        }
+        var results: [Reconciliation] = []
+        for p in periods {
+            var accounts: [String: AccountReconciliation] = [:]
+            for dataset in ["estimated", "invoiced"] {
+                let path = layout.stagedDataset(dataset, p)
+                guard FileSystem.exists(path) else { continue }
+                var counts = RowCounts()
+                try FocusReader.forEachRow(inJSONL: path) { row in
+                    counts.rowsRead += 1
+                    let provider = row[.serviceProviderName].string ?? "unknown"
+                    let account = row[.billingAccountId].string ?? ""
+                    let currency = row[.billingCurrency].string ?? ""
+                    let key = provider + "|" + account + "|" + currency
+                    var a = accounts[key] ?? AccountReconciliation(provider: provider, billingAccountId: account, currency: currency)
+                    a.billingAccountName = a.billingAccountName ?? row[.billingAccountName].string
+                    let billed = row[.billedCost].decimal ?? .zero
+                    if dataset == "estimated" {
+                        a.estimated += billed
+                        a.estimatedRows += 1
+                    } else {
+                        a.invoiced += billed
+                        a.invoicedRows += 1
+                        let category = row[.chargeCategory].string ?? "?"
+                        a.invoicedByCategory[category, default: .zero] += billed
+                        if category == "Adjustment" { a.adjustments[row[.xChargeSubType].string ?? "Other", default: .zero] += billed }
+                        if let id = row[.invoiceId].string, !a.invoiceIds.contains(id) { a.invoiceIds.append(id) }
+                    }
+                    accounts[key] = a
+                    counts.rowsOut += 1
+                }
+                report.sources.append(.init(file: path, kind: "focus." + dataset, counts: counts))
+            }
+            var list = accounts.values.sorted { ($0.provider, $0.billingAccountId, $0.currency) < ($1.provider, $1.billingAccountId, $1.currency) }
+            for k in list.indices {
+                list[k].invoiceIds.sort()
+                list[k].status = status(list[k])
+            }
+            let rec = Reconciliation(period: p, accounts: list)
+            try OutputFile.write(JSONWriter.write(rec.json, pretty: true) + "\n", to: layout.stagedReport(p, "reconciliation.json"))
+            try OutputFile.write(rec.markdown, to: layout.stagedReport(p, "reconciliation.md"))
+            report.outputs += [layout.stagedReport(p, "reconciliation.json"), layout.stagedReport(p, "reconciliation.md")]
+            results.append(rec)
+        }
+        try report.write(to: layout.manifest("reconcile"))
+        return (report, results)
+    }
+
+    func status(_ a: AccountReconciliation) -> AccountReconciliation.Status {
+        if a.invoicedRows == 0 { return .missingInvoice }
+        if a.estimatedRows == 0 { return .missingUsage }
+        if a.variance.isZero { return .matched }
+        if a.variance.magnitude <= tolerance { return .withinTolerance }
+        return a.variance.isNegative ? .under : .over
+    }
+}

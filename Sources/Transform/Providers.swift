@@ -1,0 +1,62 @@
+import ReckonCore
+
+/// Who provides, hosts and invoices a provider's service, and how FOCUS names it.
+/// Built in for the providers Reckon reads; names of accounts come from `accounts.csv`.
+public struct ProviderProfile: Sendable {
+    public var id: String
+    /// `ServiceProviderName`, and the deprecated `ProviderName` / `PublisherName`.
+    public var providerName: String
+    /// `HostProviderName`: where the model runs (AWS for Claude on Bedrock).
+    public var hostProviderName: String
+    public var invoiceIssuerName: String
+    public var serviceName: String
+
+    public static let builtIn: [String: ProviderProfile] = [
+        "anthropic": ProviderProfile(id: "anthropic", providerName: "Anthropic", hostProviderName: "Anthropic",
+                                     invoiceIssuerName: "Anthropic", serviceName: "Claude API"),
+        "openai": ProviderProfile(id: "openai", providerName: "OpenAI", hostProviderName: "OpenAI",
+                                  invoiceIssuerName: "OpenAI", serviceName: "OpenAI API"),
+        "google": ProviderProfile(id: "google", providerName: "Google", hostProviderName: "Google",
+                                  invoiceIssuerName: "Google", serviceName: "Gemini API"),
+    ]
+
+    /// The profile for `id`; an unknown provider keeps its id as every name.
+    public static func named(_ id: String) -> ProviderProfile {
+        builtIn[id] ?? ProviderProfile(id: id, providerName: id, hostProviderName: id, invoiceIssuerName: id, serviceName: id)
+    }
+}
+
+/// Display names of billing accounts and sub-accounts, from the optional `accounts.csv`:
+/// `provider,account_type,id,name` with `account_type` `billing_account` or `sub_account`.
+public struct AccountNames: Sendable {
+    private var names: [String: String] = [:]
+
+    public init() {}
+
+    public static func load(path: String) throws -> AccountNames {
+        var result = AccountNames()
+        guard FileSystem.exists(path) else { return result }
+        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
+        var record = CSVRecord()
+        let header = ["provider", "account_type", "id", "name"]
+        guard try reader.next(into: &record), (0..<record.count).map({ record.string($0) ?? "" }) == header else {
+            throw ReckonError(.badData, "accounts file must start with the header \(header.joined(separator: ","))",
+                              at: SourcePosition(file: path, line: 1))
+        }
+        while try reader.next(into: &record) {
+            let at = SourcePosition(file: path, line: record.line)
+            guard record.count == 4, let p = record.string(0), let t = record.string(1), let id = record.string(2),
+                  let name = record.string(3), !id.isEmpty, !name.isEmpty else {
+                throw ReckonError(.badData, "expected provider,account_type,id,name with an id and a name", at: at)
+            }
+            guard t == "billing_account" || t == "sub_account" else {
+                throw ReckonError(.badData, "account_type must be billing_account or sub_account, not \"\(t)\"", at: at)
+            }
+            result.names[p + "|" + t + "|" + id] = name
+        }
+        return result
+    }
+
+    public func billingAccountName(provider: String, id: String) -> String? { names[provider + "|billing_account|" + id] }
+    public func subAccountName(provider: String, id: String) -> String? { names[provider + "|sub_account|" + id] }
+}

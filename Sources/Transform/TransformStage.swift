@@ -1,0 +1,107 @@
+import Logging
+import ReckonCore
+import ReckonExtract
+import ReckonFocus
+import ReckonPricing
+
+/// The transform stage: `staging/extract/` → FOCUS rows in `staging/transform/`
+/// (`estimated/` and `invoiced/`, one `billing_period=YYYY-MM` partition each, as JSONL).
+///
+/// Reads the rate cards (`INPUT/ratecards/*.csv`) and account names (`INPUT/accounts.csv`).
+/// Conservation: every non-zero (usage record, meter) quantity is priced into a row or quarantined
+/// as unpriced usage; every invoice becomes rows or is quarantined.
+public struct TransformStage {
+    public let layout: Layout
+    /// Only this billing period, or every period found in the inputs.
+    public let period: BillingPeriod?
+    public let logger: Logger
+
+    public init(layout: Layout, period: BillingPeriod?, logger: Logger) {
+        self.layout = layout
+        self.period = period
+        self.logger = logger
+    }
+
+    public func run() throws -> StageReport {
+        var report = StageReport(stage: "transform")
+        let card = try RateCard.load(folder: layout.rateCardInput)
+        let accounts = try AccountNames.load(path: layout.accountsFile)
+        let quarantine = try QuarantineFile(path: layout.quarantine("transform"))
+        logger.debug("rate card loaded", metadata: ["rates": "\(card.rates.count)", "version": "\(card.version)"])
+
+        // Estimated: stream the usage records into daily cells.
+        var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period)
+        try forEachJSONLine(layout.extractedUsage) { value, line in
+            let record: UsageRecord
+            do { record = try UsageRecord(json: value) } catch {
+                throw ReckonError(.badData, "staged usage record: \(error)", at: SourcePosition(file: layout.extractedUsage, line: line))
+            }
+            try estimated.add(record) { try quarantine.append($0) }
+        }
+        report.sources.append(.init(file: layout.extractedUsage, kind: "usage meter quantities", counts: estimated.counts))
+        if estimated.skippedOtherPeriods > 0 {
+            report.notes.append("\(estimated.skippedOtherPeriods) usage records outside billing period \(period.map(String.init(describing:)) ?? "-") not read")
+        }
+
+        // Invoiced: one invoice at a time.
+        let invoiced = InvoicedRowBuilder(accounts: accounts)
+        var invoicedRows: [BillingPeriod: [FocusRow]] = [:]
+        var invoiceCounts = RowCounts()
+        try forEachJSONLine(layout.extractedInvoices) { value, line in
+            let invoice: Invoice
+            do { invoice = try Invoice(json: value) } catch {
+                throw ReckonError(.badData, "staged invoice: \(error)", at: SourcePosition(file: layout.extractedInvoices, line: line))
+            }
+            let billing = InvoicedRowBuilder.billingPeriod(of: invoice)
+            if let period, billing != period { return }
+            invoiceCounts.rowsRead += 1
+            do {
+                invoicedRows[billing, default: []] += try invoiced.rows(for: invoice)
+                invoiceCounts.rowsOut += 1
+            } catch let error as ReckonError {
+                invoiceCounts.rowsQuarantined += 1
+                try quarantine.append(QuarantineEntry(stage: "transform", position: error.position ?? SourcePosition(file: invoice.file),
+                                                      reason: error.message))
+            }
+        }
+        report.sources.append(.init(file: layout.extractedInvoices, kind: "invoices", counts: invoiceCounts))
+
+        // Write one partition per billing period in scope (an empty one when a side has no rows,
+        // so that a rerun never leaves a stale partition behind for a period it processed).
+        let estimatedRows = estimated.rows(rateCardVersion: card.version)
+        var periods = Set(estimatedRows.keys).union(invoicedRows.keys)
+        if let period { periods = [period] }
+        for p in periods.sorted() {
+            for (dataset, rows) in [("estimated", estimatedRows[p] ?? []), ("invoiced", invoicedRows[p] ?? [])] {
+                let path = layout.stagedDataset(dataset, p)
+                try FocusWriter.write(rows, to: path, format: .jsonl)
+                report.outputs.append(path)
+            }
+        }
+        try quarantine.commit()
+        report.outputs.append(layout.quarantine("transform"))
+        report.notes.append("rate card version \(card.version) (\(card.rates.count) rates)")
+        if estimated.counts.rowsQuarantined > 0 {
+            logger.warning("usage left unpriced (not priced at $0)",
+                           metadata: ["quantities": "\(estimated.counts.rowsQuarantined)", "file": "\(layout.quarantine("transform"))"])
+        }
+        guard report.totals.balanced else {
+            throw ReckonError(.internalError, "transform counts do not add up: \(report.totals.summary)")
+        }
+        try report.write(to: layout.manifest("transform"))
+        return report
+    }
+}
+
+/// Calls `body` with each JSON line of a staging file and its line number.
+func forEachJSONLine(_ path: String, _ body: (JSONValue, Int) throws -> Void) throws {
+    let lines = LineReader(stream: try ByteStream(path: path))
+    while let value = try lines.next({ buf -> JSONValue? in
+        if buf.isEmpty { return nil }
+        do { return try JSONParser.parse(buf) } catch {
+            throw ReckonError(.badData, "not valid JSON: \(error)", at: SourcePosition(file: path, line: lines.lineNumber))
+        }
+    }) {
+        if let value { try body(value, lines.lineNumber) }
+    }
+}
