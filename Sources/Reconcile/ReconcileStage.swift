@@ -22,20 +22,23 @@ public struct AccountReconciliation: Sendable, Equatable {
     public var invoicedByCategory: [String: ExactDecimal] = [:]
     /// Σ invoiced BilledCost of Adjustment rows per x_ChargeSubType.
     public var adjustments: [String: ExactDecimal] = [:]
+    /// Σ (BilledCost − ListCost) over invoiced Usage and Purchase lines: what rounding each line
+    /// amount to the invoice's decimals added (ListCost is unit price × quantity, unrounded).
+    public var lineRounding: ExactDecimal = .zero
     public var status: Status = .matched
 
     public var variance: ExactDecimal { invoiced - estimated }
 
     /// The variance split into named causes; the amounts always sum to `variance`.
-    /// This first bridge names what the invoice states outright (tax, credits, rounding,
-    /// prepayments, other adjustments); the rest stays `unexplained` until the per-SKU bridge
-    /// (price, quantity, line rounding) explains it.
+    /// This first bridge names what the invoice states outright (tax, credits, document and line
+    /// rounding, prepayments, other adjustments); the rest stays `unexplained` until the per-SKU
+    /// bridge (price, quantity) explains it.
     public var bridge: [(category: String, amount: ExactDecimal)] {
         let tax = invoicedByCategory["Tax"] ?? .zero
         let credit = invoicedByCategory["Credit"] ?? .zero
-        let rounding = adjustments["Rounding"] ?? .zero
+        let rounding = (adjustments["Rounding"] ?? .zero) + lineRounding
         let prepaid = adjustments["Prepayment applied"] ?? .zero
-        let otherAdjustments = (invoicedByCategory["Adjustment"] ?? .zero) - rounding - prepaid
+        let otherAdjustments = (invoicedByCategory["Adjustment"] ?? .zero) - (adjustments["Rounding"] ?? .zero) - prepaid
         var out: [(String, ExactDecimal)] = [("tax", tax), ("credit", credit), ("rounding", rounding),
                                               ("prepaid", prepaid), ("adjustment", otherAdjustments)]
         out.append(("unexplained", variance - out.map(\.1).sum()))
@@ -142,6 +145,9 @@ public struct ReconcileStage {
                         a.invoicedRows += 1
                         let category = row[.chargeCategory].string ?? "?"
                         a.invoicedByCategory[category, default: .zero] += billed
+                        if category == "Usage" || category == "Purchase", let list = row[.listCost].decimal {
+                            a.lineRounding += billed - list
+                        }
                         if category == "Adjustment" { a.adjustments[row[.xChargeSubType].string ?? "Other", default: .zero] += billed }
                         if let id = row[.invoiceId].string, !a.invoiceIds.contains(id) { a.invoiceIds.append(id) }
                     }

@@ -1,0 +1,91 @@
+# Reckon: the nightly pipeline and its checks.
+#   make nightly [INPUT=Samples] [OUTPUT=out] [PERIOD=YYYY-MM]   extract → transform → reconcile → load
+#   make test                                                     Swift tests + FOCUS conformance
+#   make conformance                                              official focus-validator (1.2 + 1.3) on OUTPUT
+#   make deps                                                     install missing system packages
+#   make clean
+# Each stage is a Make target keyed on its inputs: a stage whose inputs did not change is skipped.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := nightly
+
+INPUT  ?= Samples
+OUTPUT ?= out
+PERIOD ?=
+
+SWIFT        ?= swift
+RELEASE_BIN  := .build/release
+STAGING      := $(OUTPUT)/staging
+PERIOD_ARG   := $(if $(PERIOD),--period $(PERIOD),)
+STAGE_ARGS   := --input $(INPUT) --output $(OUTPUT) $(PERIOD_ARG)
+INPUT_FILES  := $(shell find $(INPUT) -type f -not -name '.*' 2>/dev/null | LC_ALL=C sort)
+JOBS         := reckon-extract reckon-transform reckon-reconcile reckon-load
+
+.PHONY: nightly test conformance deps clean build-release build-debug swift-test FORCE
+
+# ---------------------------------------------------------------------------------------------
+# System packages: libxml2 and zlib headers, found through pkg-config.
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	if command -v pkg-config >/dev/null 2>&1; then \
+	  pkg-config --exists libxml-2.0 || missing="$$missing libxml2-dev"; \
+	  pkg-config --exists zlib || missing="$$missing zlib1g-dev"; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "deps: installing$$missing" >&2; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >&2 || \
+	      { echo "deps: apt-get failed; install by hand: apt-get install$$missing" >&2; exit 1; }; \
+	  else \
+	    echo "deps: missing system packages; run as root: apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+	@command -v $(SWIFT) >/dev/null 2>&1 || { echo "deps: the Swift toolchain (swift) is not on PATH; install Swift 6 from swift.org" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# The nightly job (release build).
+# swift build relinks only what changed, so the job binaries keep their timestamps and the
+# stage rules below rerun only when a job or its inputs really changed.
+build-release: deps
+	$(SWIFT) build -c release
+
+# The parameters a run depends on besides its input files; rewritten only when they change.
+$(STAGING)/.params: FORCE
+	@mkdir -p $(STAGING)
+	@echo "INPUT=$(INPUT) PERIOD=$(PERIOD)" | cmp -s - $@ || echo "INPUT=$(INPUT) PERIOD=$(PERIOD)" > $@
+
+$(STAGING)/extract/manifest.json: $(INPUT_FILES) $(RELEASE_BIN)/reckon-extract $(STAGING)/.params
+	$(RELEASE_BIN)/reckon-extract $(STAGE_ARGS)
+
+$(STAGING)/transform/manifest.json: $(STAGING)/extract/manifest.json $(INPUT_FILES) $(RELEASE_BIN)/reckon-transform
+	$(RELEASE_BIN)/reckon-transform $(STAGE_ARGS)
+
+$(STAGING)/reconcile/manifest.json: $(STAGING)/transform/manifest.json $(RELEASE_BIN)/reckon-reconcile
+	$(RELEASE_BIN)/reckon-reconcile $(STAGE_ARGS)
+
+$(STAGING)/load/manifest.json: $(STAGING)/reconcile/manifest.json $(RELEASE_BIN)/reckon-load
+	$(RELEASE_BIN)/reckon-load $(STAGE_ARGS)
+
+nightly: build-release
+	@$(MAKE) --no-print-directory $(STAGING)/load/manifest.json
+	@echo "nightly: outputs in $(OUTPUT)/focus and $(OUTPUT)/reports" >&2
+
+# ---------------------------------------------------------------------------------------------
+# Tests: the Swift suite (unit + end-to-end on the built jobs), then conformance of the nightly
+# output on Samples with the official validator.
+build-debug: deps
+	$(SWIFT) build
+
+swift-test: build-debug
+	$(SWIFT) test
+
+test: swift-test
+	@$(MAKE) --no-print-directory nightly INPUT=Samples OUTPUT=out
+	@$(MAKE) --no-print-directory conformance OUTPUT=out
+
+conformance:
+	scripts/conformance.sh $(OUTPUT)
+
+clean:
+	rm -rf out .build
