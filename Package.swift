@@ -68,7 +68,7 @@ let package = Package(
                           path: "Jobs/Load", swiftSettings: strict),
 
         // Tests.
-        .testTarget(name: "CoreTests", dependencies: ["ReckonCore"], path: "Tests/CoreTests"),
+        .testTarget(name: "CoreTests", dependencies: ["ReckonCore"], path: "Tests/CoreTests", exclude: ["Fixtures"]),
         .testTarget(name: "ExtractTests", dependencies: ["ReckonExtract", "ReckonCore"],
                     path: "Tests/ExtractTests", exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: [

@@ -1,0 +1,161 @@
+import Testing
+@testable import ReckonCore
+
+@Suite("Byte readers: gzip, lines, CSV")
+struct ReadersTests {
+    @Test func gzipIsDetectedByMagicBytesAndInflated() throws {
+        let plain = try ByteStream.readAll(path: Fixture.path("lines.jsonl"))
+        let stream = try ByteStream(path: Fixture.path("lines.jsonl.gz"))
+        var inflated: [UInt8] = []
+        while try stream.next({ inflated.append(contentsOf: $0) }) != nil {}
+        #expect(stream.isGzip)
+        #expect(inflated == plain)
+        #expect(plain.count == 103_893)
+    }
+
+    @Test func truncatedGzipNamesTheFileAndOffset() throws {
+        let path = Fixture.path("truncated.jsonl.gz")
+        let error = #expect(throws: ReckonError.self) { _ = try ByteStream.readAll(path: path) }
+        #expect(error?.code == .badData)
+        #expect(error?.position?.file == path)
+        #expect(error?.message.contains("truncated gzip") == true)
+        #expect(error?.position?.byteOffset != nil)
+    }
+
+    @Test func linesAcrossChunksKeepTheirNumbers() throws {
+        let lines = LineReader(stream: try ByteStream(path: Fixture.path("lines.jsonl.gz")))
+        var count = 0, last = ""
+        while let text = try lines.next({ String(decoding: $0, as: UTF8.self) }) {
+            count += 1
+            last = text
+        }
+        #expect(count == 3000)
+        #expect(lines.lineNumber == 3000)
+        #expect(last == #"{"n":3000,"amount":"0.0000000375"}"#)
+    }
+
+    @Test func csvHandlesQuotesNewlinesCRLFAndBOM() throws {
+        let reader = CSVReader(stream: try ByteStream(path: Fixture.path("quoted.csv")))
+        var r = CSVRecord()
+        var rows: [[String]] = [], lines: [Int] = []
+        while try reader.next(into: &r) {
+            rows.append((0..<r.count).map { r.string($0)! })
+            lines.append(r.line)
+        }
+        #expect(rows == [["id", "name", "amount"], ["1", "Smith, Jane", "12.50"],
+                         ["2", "multi\nline \"quoted\"", "0.0000000375"], ["3", "", ""]])
+        #expect(lines == [1, 2, 3, 6])
+    }
+
+    @Test func unterminatedQuoteNamesTheLine() throws {
+        let reader = CSVReader(stream: try ByteStream(path: Fixture.path("unterminated.csv")))
+        var r = CSVRecord()
+        let error = #expect(throws: ReckonError.self) { while try reader.next(into: &r) {} }
+        #expect(error?.position?.line == 3)
+        #expect(error?.message.contains("unterminated") == true)
+    }
+
+    @Test func bareQuoteInAnUnquotedFieldIsAnError() throws {
+        let reader = CSVReader(stream: try ByteStream(path: Fixture.path("bare-quote.csv")))
+        var r = CSVRecord()
+        let error = #expect(throws: ReckonError.self) { while try reader.next(into: &r) {} }
+        #expect(error?.position?.line == 2)
+    }
+
+    @Test func missingFileIsMissingInput() {
+        let error = #expect(throws: ReckonError.self) { _ = try ByteStream(path: "/nonexistent/usage.json") }
+        #expect(error?.code.exitStatus == .noInput)
+    }
+
+    @Test func csvWriterQuotesOnlyWhenNeededAndKeepsNullsBare() {
+        #expect(CSVWriter.line(["a", nil, "b,c", "say \"hi\"", ""]) == "a,,\"b,c\",\"say \"\"hi\"\"\",\"\"\n")
+    }
+}
+
+@Suite("JSON")
+struct JSONTests {
+    @Test func numbersKeepTheirTextForExactDecimals() throws {
+        let v = try JSONParser.parse(#"{"a": 0.0000000375, "b": "12.50", "c": [1, -2e-3, true, null], "d": "\u00e9\ud83d\ude00"}"#)
+        #expect(v["a"] == .number("0.0000000375"))
+        #expect(v["a"]?.decimal == "0.0000000375")
+        #expect(v["b"]?.decimal == "12.5")
+        #expect(v["c"]?.array?[1].decimal == "-0.002")
+        #expect(v["d"]?.string == "é😀")
+    }
+
+    @Test(arguments: [
+        (#"{"a": 1,}"#, 8), (#"{"a": 1, "a": 2}"#, 9), (#"[1, 2"#, 5), (#"{"a": 01}"#, 7), (#"{"a": NaN}"#, 6), (#"["\x"]"#, 3),
+    ])
+    func syntaxErrorsHaveByteOffsets(text: String, offset: Int) {
+        let error = #expect(throws: JSONSyntaxError.self) { _ = try JSONParser.parse(text) }
+        #expect(error?.byteOffset == offset)
+    }
+
+    @Test func invalidUTF8IsRejected() {
+        #expect(throws: JSONSyntaxError.self) { _ = try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+    }
+
+    @Test func writerRoundTripsAndIsDeterministic() throws {
+        let text = #"{"z":1,"a":[0.10,"x\ny"],"m":{"k":null}}"#
+        let v = try JSONParser.parse(text)
+        #expect(JSONWriter.write(v) == text)
+    }
+}
+
+@Suite("Time")
+struct TimeTests {
+    @Test func civilDatesRoundTripThroughDays() {
+        for days in stride(from: -800_000, through: 800_000, by: 997) {
+            let d = CivilDate(daysSinceEpoch: days)
+            #expect(d.daysSinceEpoch == days)
+        }
+        #expect(CivilDate("2026-10-01")?.daysSinceEpoch == 20727)
+        #expect(CivilDate("20240229") != nil)
+        #expect(CivilDate("2026-02-29") == nil)
+    }
+
+    @Test func timestampsParseRFC3339AndPrintFocusFormat() {
+        #expect(Timestamp(rfc3339: "2026-10-01T00:00:00Z")?.description == "2026-10-01T00:00:00Z")
+        #expect(Timestamp(rfc3339: "2026-10-01T02:30:00+02:00")?.description == "2026-10-01T00:30:00Z")
+        #expect(Timestamp(rfc3339: "2026-10-01T00:00:00.123Z")?.description == "2026-10-01T00:00:00Z")
+        #expect(Timestamp(rfc3339: "2026-10-01T00:00:00") == nil)
+        #expect(Timestamp(rfc3339: "2026-10-01") == nil)
+    }
+
+    @Test func billingPeriodsAreHalfOpenMonths() {
+        let p = BillingPeriod("2026-12")!
+        #expect(p.start.description == "2026-12-01T00:00:00Z")
+        #expect(p.end.description == "2027-01-01T00:00:00Z")
+        #expect(p.contains(Timestamp(rfc3339: "2026-12-31T23:59:59Z")!))
+        #expect(!p.contains(p.end))
+        #expect(BillingPeriod("2026-13") == nil)
+        #expect(BillingPeriod("26-10") == nil)
+    }
+}
+
+@Suite("Files and hashing")
+struct FilesTests {
+    @Test func sha256KnownVectors() {
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array(repeating: UInt8(ascii: "a"), count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+
+    @Test func uncommittedWritesLeaveThePreviousFileIntact() throws {
+        let dir = "/tmp/reckon-test-\(getpid())-atomic"
+        let path = dir + "/report.json"
+        try OutputFile.write("old\n", to: path)
+        do {
+            let f = try OutputFile(path: path)
+            try f.write("new, but the run is killed before commit\n")
+        }  // released without commit
+        #expect(try ByteStream.readAll(path: path) == Array("old\n".utf8))
+        #expect(try FileSystem.files(under: dir) == [path])  // no temp file left
+        try OutputFile.write("new\n", to: path)
+        #expect(try ByteStream.readAll(path: path) == Array("new\n".utf8))
+    }
+}
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
