@@ -20,9 +20,13 @@ struct XMLStreamReader: ~Copyable {
     let file: String
 
     init(bytes: [UInt8], file: String) throws(ReckonError) {
-        self.file = file
+        if let line = Self.doctypeLine(bytes) {
+            throw ReckonError(.badData,
+                              "document type declarations (DTD) are refused: entity expansion and external entities are not allowed in invoices",
+                              at: SourcePosition(file: file, line: line))
+        }
         reckon_xml_silence_generic_errors()
-        buffer = .allocate(capacity: max(bytes.count, 1))
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
         _ = buffer.initialize(from: bytes)
         let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue | XML_PARSE_COMPACT.rawValue)
         let r = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
@@ -32,7 +36,33 @@ struct XMLStreamReader: ~Copyable {
             buffer.deallocate()
             throw ReckonError(.badData, "libxml2 could not start reading the document", at: SourcePosition(file: file))
         }
-        reader = r
+        self.file = file
+        self.buffer = buffer
+        self.reader = r
+    }
+
+    /// The line of a `<!DOCTYPE` in the prolog (before the root element), found without parsing it.
+    static func doctypeLine(_ b: [UInt8]) -> Int? {
+        var i = 0, line = 1
+        if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { i = 3 }
+        func starts(_ s: String) -> Bool {
+            let u = Array(s.utf8)
+            return i + u.count <= b.count && Array(b[i..<i + u.count]) == u
+        }
+        func skip(past end: String) {
+            let u = Array(end.utf8)
+            while i < b.count && !starts(end) { if b[i] == 0x0A { line += 1 }; i += 1 }
+            i = min(b.count, i + u.count)
+        }
+        while i < b.count {
+            let c = b[i]
+            if c == 0x0A { line += 1; i += 1; continue }
+            if c == 0x20 || c == 0x09 || c == 0x0D { i += 1; continue }
+            if starts("<?") { skip(past: "?>"); continue }
+            if starts("<!--") { skip(past: "-->"); continue }
+            return starts("<!DOCTYPE") || starts("<!doctype") ? line : nil
+        }
+        return nil
     }
 
     deinit {
