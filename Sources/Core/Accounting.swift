@@ -83,21 +83,27 @@ public struct StageReport: Sendable {
 
     public var totals: RowCounts { sources.reduce(RowCounts()) { $0 + $1.counts } }
 
-    public var json: JSONValue {
-        .object([
+    /// The report as JSON; paths under `root` are written relative to it, so that the same run
+    /// into another output folder gives the same bytes.
+    public func json(relativeTo root: String? = nil) -> JSONValue {
+        func rel(_ p: String) -> String {
+            guard let root, p.hasPrefix(root + "/") else { return p }
+            return String(p.dropFirst(root.count + 1))
+        }
+        return .object([
             ("stage", .string(stage)),
             ("totals", .object(totals.jsonMembers)),
             ("sources", .array(sources.map { s in
-                .object([("file", .string(s.file)), ("kind", .string(s.kind))] + s.counts.jsonMembers)
+                .object([("file", .string(rel(s.file))), ("kind", .string(s.kind))] + s.counts.jsonMembers)
             })),
-            ("outputs", .array(outputs.map(JSONValue.string))),
+            ("outputs", .array(outputs.map { .string(rel($0)) })),
             ("notes", .array(notes.map(JSONValue.string))),
         ])
     }
 
-    /// Writes the report as pretty JSON to `path` (atomically).
-    public func write(to path: String) throws(ReckonError) {
-        try OutputFile.write(JSONWriter.write(json, pretty: true) + "\n", to: path)
+    /// Writes the report as pretty JSON to `path` (atomically), paths relative to `root`.
+    public func write(to path: String, relativeTo root: String) throws(ReckonError) {
+        try OutputFile.write(JSONWriter.write(json(relativeTo: root), pretty: true) + "\n", to: path)
     }
 }
 

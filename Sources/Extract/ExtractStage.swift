@@ -67,7 +67,7 @@ public struct ExtractStage {
                                   "\(totals.rowsQuarantined) of \(totals.rowsRead) records quarantined (share \(share)), above the threshold \(options.maxQuarantineShare); see \(layout.quarantine("extract"))")
             }
         }
-        try report.write(to: layout.manifest("extract"))
+        try report.write(to: layout.manifest("extract"), relativeTo: layout.output)
         return report
     }
 

@@ -52,7 +52,7 @@ public struct LoadStage {
                 report.outputs.append(layout.report(p, name))
             }
         }
-        try report.write(to: layout.manifest("load"))
+        try report.write(to: layout.manifest("load"), relativeTo: layout.output)
         return report
     }
 }

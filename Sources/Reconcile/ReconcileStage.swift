@@ -167,7 +167,7 @@ public struct ReconcileStage {
             report.outputs += [layout.stagedReport(p, "reconciliation.json"), layout.stagedReport(p, "reconciliation.md")]
             results.append(rec)
         }
-        try report.write(to: layout.manifest("reconcile"))
+        try report.write(to: layout.manifest("reconcile"), relativeTo: layout.output)
         return (report, results)
     }
 

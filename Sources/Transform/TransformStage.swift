@@ -88,7 +88,7 @@ public struct TransformStage {
         guard report.totals.balanced else {
             throw ReckonError(.internalError, "transform counts do not add up: \(report.totals.summary)")
         }
-        try report.write(to: layout.manifest("transform"))
+        try report.write(to: layout.manifest("transform"), relativeTo: layout.output)
         return report
     }
 }

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+import ReckonCore
+import ReckonFocus
+
+@Suite("Nightly pipeline on Samples (end to end, built executables)", .serialized)
+struct NightlyTests {
+    static let period = "billing_period=2026-10"
+
+    @Test func samplesMonthProducesExactDatasetsAndReport() throws {
+        let out = Jobs.tempDir("samples")
+        let r = try Jobs.nightly(input: "Samples", output: out)
+        #expect(r.status == 0, "\(r.stderr)")
+
+        let estimated = try FocusReader.rows(inJSONL: out + "/focus/estimated/\(Self.period)/part-00000.jsonl")
+        let invoiced = try FocusReader.rows(inJSONL: out + "/focus/invoiced/\(Self.period)/part-00000.jsonl")
+        #expect(estimated.count == 960)
+        #expect(invoiced.count == 18)
+
+        // Estimated = usage × rate card, exact (computed independently by scripts/make_samples.py).
+        let estimatedTotal = estimated.compactMap { $0[.billedCost].decimal }.sum()
+        #expect(estimatedTotal == "1170.1779018")
+        #expect(estimated.allSatisfy { $0[.invoiceId] == .null && $0[.chargeCategory] == .string("Usage") })
+        #expect(estimated.allSatisfy { $0[.listCost].decimal == $0[.listUnitPrice].decimal! * $0[.pricingQuantity].decimal! })
+
+        // Invoiced: Σ BilledCost per InvoiceId = the invoice's amount due.
+        #expect(invoiced.allSatisfy { $0[.invoiceId] == .string("ANT-2026-10-0042") })
+        #expect(invoiced.compactMap { $0[.billedCost].decimal }.sum() == "1404.20")
+        let tax = try #require(invoiced.first { $0[.chargeCategory] == .string("Tax") })
+        #expect(tax[.billedCost].decimal == "234.03" && tax[.effectiveCost].decimal == "234.03")
+        #expect(tax[.listCost].decimal == "234.03" && tax[.contractedCost].decimal == "234.03")
+        for c in [FocusColumn.pricingQuantity, .pricingUnit, .listUnitPrice, .contractedUnitPrice, .pricingCategory, .skuId, .skuPriceId] {
+            #expect(tax[c] == .null, "Tax row must have \(c.rawValue) null")
+        }
+        let sonnetInput = try #require(invoiced.first { $0[.skuId] == .string("anthropic:claude-sonnet-4-5:tokens_input") })
+        #expect(sonnetInput[.billedCost].decimal == "250.19")
+        #expect(sonnetInput[.listCost].decimal == "250.188726")
+        #expect(sonnetInput[.pricingQuantity].decimal == "83.396242" && sonnetInput[.pricingUnit] == .string("1000000 Tokens"))
+
+        // The report's numbers are sums over the datasets.
+        let report = try JSONParser.parse(Array(Jobs.read(out + "/reports/\(Self.period)/reconciliation.json").utf8))
+        #expect(report["billing_period"]?.string == "2026-10")
+        let account = try #require(report["accounts"]?.array?.first)
+        #expect(report["accounts"]?.array?.count == 1)
+        #expect(account["billing_account_id"]?.string == "org_01JX8ACME4Q2")
+        #expect(account["invoice_ids"] == .array([.string("ANT-2026-10-0042")]))
+        #expect(account["estimated"]?.decimal == estimatedTotal)
+        #expect(account["invoiced"]?.decimal == "1404.20")
+        #expect(account["variance"]?.decimal == "234.0220982")
+        #expect(account["status"]?.string == "over")
+        let bridge = Dictionary(uniqueKeysWithValues: (account["bridge"]?.array ?? []).map { ($0["category"]!.string!, $0["amount"]!.decimal!) })
+        #expect(bridge == ["tax": "234.03", "rounding": "-0.0079018", "unexplained": 0])
+
+        let md = try Jobs.read(out + "/reports/\(Self.period)/reconciliation.md")
+        #expect(md.contains("| Anthropic | org_01JX8ACME4Q2 (Acme Analytics Ltd) | USD | ANT-2026-10-0042 | 1170.18 | 1404.20 | 234.02 | over |"))
+
+        // CSV: header + rows, nulls as empty unquoted fields, decimals with a fractional part.
+        let csv = try Jobs.read(out + "/focus/invoiced/\(Self.period)/part-00000.csv").split(separator: "\n")
+        #expect(csv.count == 19)
+        #expect(csv[0].hasPrefix("BilledCost,BillingAccountId,BillingAccountName,BillingCurrency,"))
+        #expect(!csv.joined().contains("\"\""[...]) || csv.allSatisfy { !$0.contains(",\"\",") })
+        let taxLine = try #require(csv.first { $0.hasPrefix("234.03,") })
+        #expect(taxLine.contains(",Tax,,VAT S 20%,One-Time,"))
+
+        // Every stage's manifest balances.
+        for stage in ["extract", "transform", "reconcile", "load"] {
+            let m = try JSONParser.parse(Array(Jobs.read(out + "/staging/\(stage)/manifest.json").utf8))
+            #expect(m["totals"]?["balanced"] == .bool(true), "\(stage)")
+        }
+        let ex = try JSONParser.parse(Array(Jobs.read(out + "/staging/extract/manifest.json").utf8))
+        #expect(ex["totals"]?["rows_read"] == .number("218") && ex["totals"]?["rows_quarantined"] == .number("0"))
+    }
+
+    @Test func sameInputsGiveByteIdenticalOutputs() throws {
+        let a = Jobs.tempDir("det-a"), b = Jobs.tempDir("det-b")
+        #expect(try Jobs.nightly(input: "Samples", output: a).status == 0)
+        #expect(try Jobs.nightly(input: "Samples", output: b).status == 0)
+        let filesA = Jobs.files(under: a), filesB = Jobs.files(under: b)
+        #expect(filesA == filesB)
+        #expect(filesA.count == 18)
+        for f in filesA {
+            #expect(FileManager.default.contents(atPath: a + "/" + f) == FileManager.default.contents(atPath: b + "/" + f), "\(f)")
+        }
+        // A rerun over the same folder rewrites the same bytes.
+        let before = try Jobs.read(a + "/focus/estimated/\(Self.period)/part-00000.csv")
+        #expect(try Jobs.nightly(input: "Samples", output: a).status == 0)
+        #expect(try Jobs.read(a + "/focus/estimated/\(Self.period)/part-00000.csv") == before)
+    }
+}
+
+@Suite("Bad input: clear errors, nothing lost", .serialized)
+struct BadInputTests {
+    static func input(with usage: [String: String]) throws -> String {
+        let dir = Jobs.tempDir("in")
+        for (name, text) in usage {
+            try Jobs.write(text, to: dir + "/usage/provider=anthropic/billing_account=org_T/" + name)
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/anthropic.csv", toPath: dir + "/ratecards/anthropic.csv")
+        return dir
+    }
+
+    static let good = """
+    {"data": [{"starting_at": "2026-10-05T00:00:00Z", "ending_at": "2026-10-06T00:00:00Z", "results": [
+      {"uncached_input_tokens": 1000000, "output_tokens": 200000, "model": "claude-sonnet-4-5-20250929", "workspace_id": "w1"},
+      {"uncached_input_tokens": 500, "output_tokens": 10, "model": "claude-unknown-9", "workspace_id": "w1"}
+    ]}], "has_more": false, "next_page": null}
+    """
+
+    @Test func brokenFileIsQuarantinedAndTheThresholdFailsTheRun() throws {
+        let dir = try Self.input(with: ["a.json": Self.good, "b.json": "{\"data\": [\n  {\"starting_at\": oops}\n]}"])
+        let out = Jobs.tempDir("out")
+        let r = try Jobs.run("reckon-extract", ["--input", dir, "--output", out])
+        #expect(r.status == 65)
+        #expect(r.stderr.contains("1 of 3 records quarantined"))
+        let q = try Jobs.read(out + "/staging/extract/quarantine.jsonl")
+        #expect(q.contains("b.json\",\"line\":2"))
+        #expect(q.contains("not valid JSON"))
+        // No manifest: Make will rerun the stage next time.
+        #expect(!FileManager.default.fileExists(atPath: out + "/staging/extract/manifest.json"))
+
+        let ok = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--max-quarantine-share", "0.5"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stderr.contains("rows_read=3 rows_out=2 rows_quarantined=1 balanced=true"))
+    }
+
+    @Test func unknownModelIsUnpricedNeverZero() throws {
+        let dir = try Self.input(with: ["a.json": Self.good])
+        let out = Jobs.tempDir("out")
+        #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out]).status == 0)
+        let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(t.stderr.contains("rows_read=4 rows_out=2 rows_quarantined=2"))
+        let rows = try FocusReader.rows(inJSONL: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.jsonl")
+        #expect(rows.count == 2)
+        #expect(rows.compactMap { $0[.billedCost].decimal }.sum() == "6.0")  // 1M × $3 + 0.2M × $15
+        #expect(!rows.contains { $0[.xModel] == .string("claude-unknown-9") })
+        let q = try Jobs.read(out + "/staging/transform/quarantine.jsonl")
+        #expect(q.contains("unpriced_usage: no rate for anthropic claude-unknown-9 tokens_input"))
+    }
+
+    @Test func missingInputAndBadOptionsHaveTheirExitCodes() throws {
+        let out = Jobs.tempDir("out")
+        #expect(try Jobs.run("reckon-extract", ["--input", "/nonexistent/reckon", "--output", out]).status == 66)
+        #expect(try Jobs.run("reckon-transform", ["--input", "Samples", "--output", out, "--period", "2026-13"]).status == 64)
+        #expect(try Jobs.run("reckon-reconcile", ["--input", "Samples", "--output", Jobs.tempDir("empty")]).status == 66)
+    }
+}

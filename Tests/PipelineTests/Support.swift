@@ -1,0 +1,71 @@
+import Foundation
+import ReckonCore
+import ReckonFocus
+
+/// Runs the built stage executables, as cron does through the Makefile.
+enum Jobs {
+    static let packageRoot: String = {
+        var p = #filePath
+        for _ in 0..<3 { p = String(p[..<p.lastIndex(of: "/")!]) }
+        return p
+    }()
+
+    /// The folder holding reckon-extract & co.: $RECKON_BIN, else the test bundle's own build folder.
+    static let binDir: String = {
+        if let env = ProcessInfo.processInfo.environment["RECKON_BIN"] { return env }
+        let candidates = [Bundle.main.bundleURL.path, Bundle.main.bundleURL.deletingLastPathComponent().path,
+                          packageRoot + "/.build/debug"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/reckon-extract") } ?? packageRoot + "/.build/debug"
+    }()
+
+    struct Result {
+        var status: Int32
+        var stderr: String
+    }
+
+    @discardableResult
+    static func run(_ job: String, _ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binDir + "/" + job)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs extract → transform → reconcile → load; returns the first failing result or the last.
+    @discardableResult
+    static func nightly(input: String, output: String, extra: [String] = []) throws -> Result {
+        var last = Result(status: 0, stderr: "")
+        for job in ["reckon-extract", "reckon-transform", "reckon-reconcile", "reckon-load"] {
+            last = try run(job, ["--input", input, "--output", output] + extra)
+            if last.status != 0 { return last }
+        }
+        return last
+    }
+
+    static func tempDir(_ name: String) -> String {
+        let dir = NSTemporaryDirectory() + "reckon-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func read(_ path: String) throws -> String {
+        try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    static func files(under dir: String) -> [String] {
+        (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? [])
+            .filter { !FileSystem.isDirectory(dir + "/" + $0) }.sorted()
+    }
+}
