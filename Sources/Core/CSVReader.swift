@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One CSV record: its fields' bytes, kept in one buffer that the reader reuses.
 public struct CSVRecord {
     public fileprivate(set) var bytes: [UInt8] = []
@@ -25,6 +31,16 @@ public struct CSVRecord {
         (k == 0 ? 0 : ends[k - 1]) == ends[k]
     }
 
+    /// The record's fields as they would be written back (for quarantine entries).
+    public var rawText: String {
+        (0..<count).map { k in
+            let s = withField(k) { String(decoding: $0, as: UTF8.self) }
+            var out = ""
+            CSVWriter.appendField(s, into: &out)
+            return out
+        }.joined(separator: ",")
+    }
+
     fileprivate mutating func reset(line: Int) {
         bytes.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
@@ -35,17 +51,19 @@ public struct CSVRecord {
 
 /// A streaming RFC 4180 reader over bytes: quoted fields with embedded delimiters, newlines and
 /// doubled quotes; LF or CRLF; a leading UTF-8 BOM is skipped; configurable delimiter; optional
-/// comment lines (a line whose first byte is the comment byte, outside quotes).
+/// comment lines (a line whose first byte is the comment byte, outside quotes); blank lines skipped.
 ///
 /// Errors (`ReckonError.badData`) name the file and line: an unterminated quote, a quote inside an
-/// unquoted field, text after a closing quote.
+/// unquoted field, text after a closing quote, a lone carriage return.
 ///
-/// - Memory: the stream's buffers plus the longest record.
+/// The scanner works on one contiguous buffer: unquoted fields are found with a tight byte loop,
+/// quoted ones with `memchr`; a record cut by a chunk boundary is rescanned once the next chunk is in.
+/// - Memory: the stream's buffers plus a buffer of one chunk plus the longest record.
 public final class CSVReader {
     public let stream: ByteStream
     public let delimiter: UInt8
     public let comment: UInt8?
-    private var chunk: [UInt8] = []
+    private var buf: [UInt8] = []
     private var pos = 0
     private var eof = false
     private var line = 1
@@ -55,91 +73,137 @@ public final class CSVReader {
         self.stream = stream
         self.delimiter = delimiter
         self.comment = comment
+        buf.reserveCapacity(ByteStream.chunkSize * 2)
     }
 
+    /// Appends the next chunk to the buffer (dropping consumed bytes first); `false` at end of input.
     private func refill() throws -> Bool {
         if eof { return false }
-        let got: Void? = try stream.next { buf in
-            chunk.removeAll(keepingCapacity: true)
-            chunk.append(contentsOf: buf)
+        if pos > 0 {
+            buf.removeSubrange(0..<pos)
+            pos = 0
         }
-        pos = 0
-        if got == nil { eof = true; chunk.removeAll(); return false }
+        let got: Void? = try stream.next { chunk in buf.append(contentsOf: chunk) }
+        if got == nil { eof = true; return false }
         if atFileStart {
             atFileStart = false
-            if chunk.count >= 3 && chunk[0] == 0xEF && chunk[1] == 0xBB && chunk[2] == 0xBF { pos = 3 }
+            if buf.count >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF { pos = 3 }
         }
         return true
     }
 
-    @inline(__always)
-    private func peek() throws -> UInt8? {
-        if pos < chunk.count { return chunk[pos] }
-        return try refill() && pos < chunk.count ? chunk[pos] : nil
-    }
+    private enum Scan { case complete(Int, newlines: Int), incomplete }
 
-    /// Reads the next record into `record`; returns `false` at end of input. Blank lines are skipped.
+    /// Reads the next record into `record`; returns `false` at end of input.
     public func next(into record: inout CSVRecord) throws -> Bool {
         while true {
-            guard let first = try peek() else { return false }
+            if pos >= buf.count {
+                guard try refill() else { return false }
+                continue
+            }
+            let first = buf[pos]
             if first == 0x0A { pos += 1; line += 1; continue }
-            if first == 0x0D { pos += 1; continue }
+            if first == 0x0D {
+                if pos + 1 < buf.count { pos += buf[pos + 1] == 0x0A ? 2 : 1; line += 1; continue }
+                if try !refill() { pos += 1; continue }
+                continue
+            }
             if let comment, first == comment {
-                while let c = try peek() { pos += 1; if c == 0x0A { line += 1; break } }
+                if let nl = buf[pos...].firstIndex(of: 0x0A) { pos = nl + 1; line += 1; continue }
+                if try !refill() { pos = buf.count }
                 continue
             }
-            break
+            let scan = try buf.withUnsafeBufferPointer { p in
+                try parse(p.baseAddress!, from: pos, to: p.count, atEOF: eof, into: &record)
+            }
+            switch scan {
+            case .complete(let end, let newlines):
+                pos = end
+                line += newlines
+                return true
+            case .incomplete:
+                if try !refill() {
+                    // End of input: parse what is left as the last record.
+                    let last = try buf.withUnsafeBufferPointer { p in
+                        try parse(p.baseAddress!, from: pos, to: p.count, atEOF: true, into: &record)
+                    }
+                    guard case .complete(let end, let newlines) = last else { return false }
+                    pos = end
+                    line += newlines
+                    return true
+                }
+            }
         }
-        record.reset(line: line)
-        var fieldQuoted = false
-        var afterQuote = false
-        var inQuotes = false
+    }
+
+    /// Parses one record starting at `start`. Returns `.incomplete` when the buffer ends inside
+    /// the record and more input may follow.
+    private func parse(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, atEOF: Bool,
+                       into r: inout CSVRecord) throws -> Scan {
+        let quote = UInt8(ascii: "\""), delim = delimiter
+        r.reset(line: line)
+        var i = start
+        var newlines = 0
+        func fail(_ message: String) -> ReckonError {
+            ReckonError(.badData, message, at: SourcePosition(file: stream.path, line: line + newlines))
+        }
         while true {
-            guard let c = try peek() else {
-                if inQuotes {
-                    throw ReckonError(.badData, "unterminated quoted field (the file ends inside quotes)",
-                                      at: SourcePosition(file: stream.path, line: record.line))
+            if i < end && p[i] == quote {
+                // Quoted field: copy segments between quotes; "" is one quote.
+                i += 1
+                var segment = i
+                while true {
+                    guard let q = memchr(p + i, Int32(quote), end - i) else {
+                        if !atEOF { return .incomplete }
+                        throw ReckonError(.badData, "unterminated quoted field (the file ends inside quotes)",
+                                          at: SourcePosition(file: stream.path, line: r.line))
+                    }
+                    let qi = UnsafePointer<UInt8>(q.assumingMemoryBound(to: UInt8.self)) - p
+                    r.bytes.append(contentsOf: UnsafeBufferPointer(start: p + segment, count: qi - segment))
+                    for k in segment..<qi where p[k] == 0x0A { newlines += 1 }
+                    i = qi + 1
+                    if i < end && p[i] == quote { r.bytes.append(quote); i += 1; segment = i; continue }
+                    if i >= end && !atEOF { return .incomplete }
+                    break
                 }
-                break
-            }
-            pos += 1
-            if inQuotes {
-                if c == UInt8(ascii: "\"") {
-                    if try peek() == UInt8(ascii: "\"") { pos += 1; record.bytes.append(c) } else { inQuotes = false; afterQuote = true }
-                } else {
-                    if c == 0x0A { line += 1 }
-                    record.bytes.append(c)
+                r.ends.append(r.bytes.count)
+                r.quoted.append(true)
+                if i >= end { return .complete(i, newlines: newlines + 1) }
+                let c = p[i]
+                if c == delim { i += 1; continue }
+                if c == 0x0A { return .complete(i + 1, newlines: newlines + 1) }
+                if c == 0x0D {
+                    if i + 1 < end { if p[i + 1] == 0x0A { return .complete(i + 2, newlines: newlines + 1) } }
+                    else if !atEOF { return .incomplete }
+                    else { return .complete(i + 1, newlines: newlines + 1) }
+                    throw fail("carriage return not followed by a line feed")
                 }
-                continue
+                throw fail("text after a closing quote in field \(r.ends.count)")
             }
-            if c == delimiter {
-                record.ends.append(record.bytes.count); record.quoted.append(fieldQuoted)
-                fieldQuoted = false; afterQuote = false
-                continue
+            // Unquoted field.
+            let fieldStart = i
+            while i < end {
+                let c = p[i]
+                if c == delim || c == 0x0A || c == 0x0D || c == quote { break }
+                i += 1
             }
-            if c == 0x0A { line += 1; break }
-            if c == 0x0D {
-                if try peek() == 0x0A { pos += 1; line += 1; break }
-                throw ReckonError(.badData, "carriage return not followed by a line feed",
-                                  at: SourcePosition(file: stream.path, line: line))
+            if i < end && p[i] == quote { throw fail("quote inside an unquoted field \(r.ends.count + 1)") }
+            if i >= end && !atEOF { return .incomplete }
+            r.bytes.append(contentsOf: UnsafeBufferPointer(start: p + fieldStart, count: i - fieldStart))
+            r.ends.append(r.bytes.count)
+            r.quoted.append(false)
+            if i >= end { return .complete(i, newlines: newlines + 1) }
+            let c = p[i]
+            if c == delim { i += 1; continue }
+            if c == 0x0A { return .complete(i + 1, newlines: newlines + 1) }
+            // c == CR
+            if i + 1 < end {
+                if p[i + 1] == 0x0A { return .complete(i + 2, newlines: newlines + 1) }
+                throw fail("carriage return not followed by a line feed")
             }
-            if afterQuote {
-                throw ReckonError(.badData, "text after a closing quote in field \(record.ends.count + 1)",
-                                  at: SourcePosition(file: stream.path, line: line))
-            }
-            if c == UInt8(ascii: "\"") {
-                let fieldStart = record.ends.last ?? 0
-                guard record.bytes.count == fieldStart else {
-                    throw ReckonError(.badData, "quote inside an unquoted field \(record.ends.count + 1)",
-                                      at: SourcePosition(file: stream.path, line: line))
-                }
-                inQuotes = true; fieldQuoted = true
-                continue
-            }
-            record.bytes.append(c)
+            if !atEOF { return .incomplete }
+            return .complete(i + 1, newlines: newlines + 1)
         }
-        record.ends.append(record.bytes.count); record.quoted.append(fieldQuoted)
-        return true
     }
 }
 

@@ -96,19 +96,27 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Parses RFC 3339 (`2026-10-01T00:00:00Z`, `…T00:00:00.000Z`, `…T02:00:00+02:00`).
     /// Fractional seconds are dropped (bucket bounds are whole seconds).
     public init?(rfc3339 text: some StringProtocol) {
-        let b = Array(text.utf8)
-        guard b.count >= 20, b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
-              let date = CivilDate(String(decoding: b[0..<10], as: UTF8.self)) else { return nil }
-        func num(_ r: Range<Int>) -> Int? {
+        var s = String(text)
+        guard let t = s.withUTF8({ Timestamp(rfc3339: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = t
+    }
+
+    /// Parses RFC 3339 from bytes, without allocating.
+    public init?(rfc3339 b: UnsafeRawBufferPointer) {
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+              b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
+              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":") else { return nil }
+        func num(_ from: Int, _ to: Int) -> Int? {
             var v = 0
-            for i in r {
+            for i in from..<to {
                 guard i < b.count, b[i] >= 48 && b[i] <= 57 else { return nil }
                 v = v * 10 + Int(b[i] - 48)
             }
             return v
         }
-        guard let h = num(11..<13), let mi = num(14..<16), let s = num(17..<19),
+        guard let y = num(0, 4), let mo = num(5, 7), let d = num(8, 10),
+              let date = CivilDate(year: y, month: mo, day: d),
+              let h = num(11, 13), let mi = num(14, 16), let s = num(17, 19),
               h < 24, mi < 60, s < 61 else { return nil }
         var i = 19
         if i < b.count && b[i] == UInt8(ascii: ".") {
@@ -123,7 +131,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             guard i + 1 == b.count else { return nil }
         } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
             guard i + 6 == b.count, b[i + 3] == UInt8(ascii: ":"),
-                  let oh = num(i + 1..<i + 3), let om = num(i + 4..<i + 6), oh < 24, om < 60 else { return nil }
+                  let oh = num(i + 1, i + 3), let om = num(i + 4, i + 6), oh < 24, om < 60 else { return nil }
             offset = (oh * 3600 + om * 60) * (b[i] == UInt8(ascii: "+") ? 1 : -1)
         } else {
             return nil

@@ -32,7 +32,7 @@ public enum AnthropicUsageReport {
     /// Turns the document into records; bad results go to `quarantine` with their JSON path.
     /// - Returns: the counts for this file (`rowsRead` = number of `results[]` entries).
     public static func read(_ doc: JSONValue, file: String, provider: String, billingAccount: String,
-                            emit: (UsageRecord) throws -> Void,
+                            emit: (UsageRecord) throws -> Bool,
                             quarantine: (QuarantineEntry) throws -> Void) throws -> RowCounts {
         var counts = RowCounts()
         for (bi, bucket) in (doc["data"]?.array ?? []).enumerated() {
@@ -74,11 +74,11 @@ public enum AnthropicUsageReport {
                 }
                 if let problem { try reject(problem); continue }
                 let tier = (result["service_tier"]?.string ?? "standard").lowercased()
-                try emit(UsageRecord(provider: provider, billingAccountId: billingAccount,
-                                     subAccountId: result["workspace_id"]?.string, model: model,
-                                     periodStart: start, periodEnd: end, serviceTier: tier,
-                                     quantities: quantities, source: SourcePosition(file: file, path: path)))
-                counts.rowsOut += 1
+                let kept = try emit(UsageRecord(provider: provider, billingAccountId: billingAccount,
+                                                subAccountId: result["workspace_id"]?.string, model: model,
+                                                periodStart: start, periodEnd: end, serviceTier: tier,
+                                                quantities: quantities, source: SourcePosition(file: file, path: path)))
+                if kept { counts.rowsOut += 1 } else { counts.rowsQuarantined += 1 }
             }
         }
         return counts

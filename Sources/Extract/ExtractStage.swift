@@ -3,10 +3,11 @@ import ReckonCore
 
 /// The extract stage: reads every usage export under `INPUT/usage/` and every invoice under
 /// `INPUT/invoices/`, and writes them in normalised form to `staging/extract/`
-/// (`usage.jsonl`, `invoices.jsonl`, `quarantine.jsonl`, `manifest.json`).
+/// (`usage.jsonl`, `provider_costs.jsonl`, `invoices.jsonl`, `quarantine.jsonl`, `manifest.json`).
 ///
 /// Every record ends in a staged file or in quarantine; the manifest states
-/// rows_read = rows_out + rows_quarantined per source file and in total.
+/// rows_read = rows_out + rows_quarantined per source file and in total. A `request_id` seen
+/// before (in any file of the run) is counted once: the repeat is quarantined as a duplicate.
 public struct ExtractStage {
     public struct Options: Sendable {
         /// The largest share of quarantined records (0…1) the run accepts before failing with
@@ -28,9 +29,9 @@ public struct ExtractStage {
     /// Runs the stage. - Throws: `ReckonError` (its code gives the exit status).
     public func run() throws -> StageReport {
         var report = StageReport(stage: "extract")
-        let usageOut = try OutputFile(path: layout.extractedUsage)
+        let sink = try UsageSink(usagePath: layout.extractedUsage, costsPath: layout.stageFolder("extract") + "/provider_costs.jsonl",
+                                 quarantinePath: layout.quarantine("extract"))
         let invoiceOut = try OutputFile(path: layout.extractedInvoices)
-        let quarantine = try QuarantineFile(path: layout.quarantine("extract"))
 
         let usageFiles = FileSystem.isDirectory(layout.usageInput) ? try FileSystem.files(under: layout.usageInput) : []
         let invoiceFiles = FileSystem.isDirectory(layout.invoiceInput) ? try FileSystem.files(under: layout.invoiceInput) : []
@@ -38,21 +39,23 @@ public struct ExtractStage {
             throw ReckonError(.missingInput, "no usage exports (usage/) and no invoices (invoices/) found",
                               at: SourcePosition(file: layout.input))
         }
-
+        let interner = StringInterner()
         for file in usageFiles {
-            let (kind, counts) = try extractUsage(file: file, out: usageOut, quarantine: quarantine)
+            let (kind, counts) = try extractUsage(file: file, sink: sink, interner: interner)
             report.sources.append(.init(file: file, kind: kind, counts: counts))
-            logger.debug("extracted usage", metadata: ["file": "\(file)", "rows": "\(counts.rowsOut)"])
+            logger.debug("extracted usage", metadata: ["file": "\(file)", "kind": "\(kind)", "rows": "\(counts.rowsOut)"])
         }
         for file in invoiceFiles {
-            let (kind, counts) = try extractInvoice(file: file, out: invoiceOut, quarantine: quarantine)
+            let (kind, counts) = try extractInvoice(file: file, out: invoiceOut, sink: sink)
             report.sources.append(.init(file: file, kind: kind, counts: counts))
         }
 
-        try usageOut.commit()
+        try sink.commit()
         try invoiceOut.commit()
-        try quarantine.commit()
-        report.outputs = [layout.extractedUsage, layout.extractedInvoices, layout.quarantine("extract")]
+        report.outputs = [layout.extractedUsage, sink.costsPath, layout.extractedInvoices, layout.quarantine("extract")]
+        if sink.duplicates > 0 {
+            report.notes.append("\(sink.duplicates) records repeat a request_id seen before: counted once, the repeats are in quarantine")
+        }
 
         let totals = report.totals
         guard totals.balanced else {
@@ -71,47 +74,93 @@ public struct ExtractStage {
         return report
     }
 
-    /// A file that cannot be read as a whole (bad JSON, unknown format) counts as one record,
-    /// quarantined with the reason; the run goes on with the other files.
-    private func quarantineFile(_ file: String, _ error: ReckonError, kind: String,
-                                quarantine: QuarantineFile) throws -> (String, RowCounts) {
-        try quarantine.append(QuarantineEntry(stage: "extract", position: error.position ?? SourcePosition(file: file),
-                                              reason: error.message + (error.cause.map { " (\($0))" } ?? "")))
+    /// A file that cannot be read as a whole (bad JSON, unknown format, broken gzip or CSV
+    /// structure) counts as one record, quarantined with the reason; the run goes on.
+    /// Records of that file already staged before the error stay counted as extracted.
+    private func quarantineFile(_ file: String, _ error: ReckonError, kind: String, sink: UsageSink,
+                                partial: RowCounts = RowCounts()) throws -> (String, RowCounts) {
+        try sink.quarantine(QuarantineEntry(stage: "extract", position: error.position ?? SourcePosition(file: file),
+                                            reason: error.message + (error.cause.map { " (\($0))" } ?? "")))
         logger.error("file quarantined", metadata: ["file": "\(file)", "reason": "\(error)"])
-        return (kind, RowCounts(rowsRead: 1, rowsOut: 0, rowsQuarantined: 1))
+        return (kind, partial + RowCounts(rowsRead: 1, rowsOut: 0, rowsQuarantined: 1))
     }
 
-    func extractUsage(file: String, out: OutputFile, quarantine: QuarantineFile) throws -> (String, RowCounts) {
-        let bytes: [UInt8]
-        do { bytes = try ByteStream.readAll(path: file) } catch let e as ReckonError where e.code == .badData {
-            return try quarantineFile(file, e, kind: "unreadable", quarantine: quarantine)
+    enum UsageFormat { case jsonDocument, jsonl, csv, unknown(String) }
+
+    /// Looks at the first bytes (after gzip inflation) to tell a JSON page, JSONL and CSV apart.
+    static func sniff(_ file: String) throws -> UsageFormat {
+        let stream = try ByteStream(path: file)
+        guard let head = try stream.next({ Array($0.prefix(1 << 16)) }) else { return .unknown("empty file") }
+        var i = 0
+        if head.count >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF { i = 3 }
+        while i < head.count, head[i] == 0x20 || head[i] == 0x0A || head[i] == 0x0D || head[i] == 0x09 { i += 1 }
+        guard i < head.count else { return .unknown("empty file") }
+        if head[i] == UInt8(ascii: "[") { return .jsonDocument }
+        if head[i] == UInt8(ascii: "{") {
+            let lineEnd = head[i...].firstIndex(of: 0x0A) ?? head.count
+            if let first = try? JSONParser.parse(Array(head[i..<lineEnd])), case .object = first {
+                return first["data"] != nil && first["provider"] == nil ? .jsonDocument : .jsonl
+            }
+            return .jsonDocument
         }
-        let doc: JSONValue
-        do {
-            doc = try JSONParser.parse(bytes)
-        } catch {
-            let line = lineNumber(of: error.byteOffset, in: bytes)
-            return try quarantineFile(file, ReckonError(.badData, "not valid JSON: \(error.message)",
-                                                        at: SourcePosition(file: file, line: line)),
-                                      kind: "unknown", quarantine: quarantine)
-        }
-        guard AnthropicUsageReport.matches(doc) else {
-            return try quarantineFile(file, ReckonError(.badData, "unknown usage export format (expected an Anthropic messages usage report page)",
-                                                        at: SourcePosition(file: file)), kind: "unknown", quarantine: quarantine)
-        }
+        return .csv
+    }
+
+    func extractUsage(file: String, sink: UsageSink, interner: StringInterner) throws -> (String, RowCounts) {
         let hive = hivePartitions(of: file)
-        guard let account = hive["billing_account"], !account.isEmpty else {
-            return try quarantineFile(file, ReckonError(.badData, "the usage report does not name its organisation: put the file under a billing_account=<id> folder",
-                                                        at: SourcePosition(file: file)), kind: AnthropicUsageReport.kind, quarantine: quarantine)
+        var kind = "unknown"
+        var partial = RowCounts()
+        do {
+            switch try Self.sniff(file) {
+            case .unknown(let why):
+                throw ReckonError(.badData, "unknown usage export format: \(why)", at: SourcePosition(file: file))
+            case .csv:
+                kind = GenericUsage.kindCSV
+                let counts = try GenericUsage.readCSV(try ByteStream(path: file), file: file, defaults: hive, interner: interner,
+                                                      emit: sink.emit, quarantine: sink.quarantine, progress: &partial)
+                return (kind, counts)
+            case .jsonl:
+                kind = GenericUsage.kindJSONL
+                let counts = try GenericUsage.readJSONL(try ByteStream(path: file), file: file, defaults: hive, interner: interner,
+                                                        emit: sink.emit, quarantine: sink.quarantine, progress: &partial)
+                return (kind, counts)
+            case .jsonDocument:
+                let bytes = try ByteStream.readAll(path: file)
+                let doc: JSONValue
+                do { doc = try JSONParser.parse(bytes) } catch {
+                    throw ReckonError(.badData, "not valid JSON: \(error.message)",
+                                      at: SourcePosition(file: file, line: lineNumber(of: error.byteOffset, in: bytes)))
+                }
+                guard let k = ProviderReports.kind(of: doc) else {
+                    throw ReckonError(.badData, "unknown usage export format (expected an Anthropic usage or cost report page, an OpenAI usage or costs page, or the Reckon generic format)",
+                                      at: SourcePosition(file: file))
+                }
+                kind = k
+                guard let account = hive["billing_account"], !account.isEmpty else {
+                    throw ReckonError(.badData, "the report does not name its organisation: put the file under a billing_account=<id> folder",
+                                      at: SourcePosition(file: file))
+                }
+                switch k {
+                case AnthropicUsageReport.kind:
+                    return (k, try AnthropicUsageReport.read(doc, file: file, provider: hive["provider"] ?? "anthropic",
+                                                              billingAccount: account, emit: sink.emit, quarantine: sink.quarantine))
+                case "anthropic.cost_report":
+                    return (k, try ProviderReports.anthropicCosts(doc, file: file, billingAccount: account,
+                                                                  emit: sink.emitCost, quarantine: sink.quarantine))
+                case "openai.costs":
+                    return (k, try ProviderReports.openAICosts(doc, file: file, billingAccount: account,
+                                                               emit: sink.emitCost, quarantine: sink.quarantine))
+                default:
+                    return (k, try ProviderReports.openAIUsage(doc, file: file, billingAccount: account,
+                                                               emit: sink.emit, quarantine: sink.quarantine))
+                }
+            }
+        } catch let e as ReckonError where e.code == .badData {
+            return try quarantineFile(file, e, kind: kind, sink: sink, partial: partial)
         }
-        let counts = try AnthropicUsageReport.read(
-            doc, file: file, provider: hive["provider"] ?? "anthropic", billingAccount: account,
-            emit: { try out.write(JSONWriter.write($0.json) + "\n") },
-            quarantine: { try quarantine.append($0) })
-        return (AnthropicUsageReport.kind, counts)
     }
 
-    func extractInvoice(file: String, out: OutputFile, quarantine: QuarantineFile) throws -> (String, RowCounts) {
+    func extractInvoice(file: String, out: OutputFile, sink: UsageSink) throws -> (String, RowCounts) {
         do {
             let bytes = try ByteStream.readAll(path: file)
             guard UBLInvoiceReader.looksLikeUBL(bytes) else {
@@ -126,8 +175,65 @@ public struct ExtractStage {
             try out.write(JSONWriter.write(invoice.json) + "\n")
             return ("invoice.ubl", RowCounts(rowsRead: 1, rowsOut: 1))
         } catch let e as ReckonError where e.code == .badData {
-            return try quarantineFile(file, e, kind: "invoice", quarantine: quarantine)
+            return try quarantineFile(file, e, kind: "invoice", sink: sink)
         }
+    }
+}
+
+/// Where extracted records go: the staged usage and provider-cost files, the quarantine, and the
+/// run's set of request ids (64-bit FNV-1a hashes: 8 bytes per distinct id; a hash collision
+/// would quarantine a record as a duplicate, never drop it silently).
+final class UsageSink {
+    let usage: OutputFile
+    let costs: OutputFile
+    let costsPath: String
+    private let quarantineFile: QuarantineFile
+    private var buffer: [UInt8] = []
+    private var requestIds = Set<UInt64>()
+    private(set) var duplicates = 0
+
+    init(usagePath: String, costsPath: String, quarantinePath: String) throws {
+        usage = try OutputFile(path: usagePath)
+        costs = try OutputFile(path: costsPath)
+        self.costsPath = costsPath
+        quarantineFile = try QuarantineFile(path: quarantinePath)
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    /// Stages a usage record; returns `false` (and quarantines it) when its request id was seen before.
+    func emit(_ r: UsageRecord) throws -> Bool {
+        if var id = r.requestId {
+            let h = id.withUTF8 { fnv1a(UnsafeRawBufferPointer($0)) }
+            guard requestIds.insert(h).inserted else {
+                duplicates += 1
+                try quarantine(QuarantineEntry(stage: "extract", position: r.source,
+                                               reason: "duplicate request_id \(id): counted once, this repeat is not used",
+                                               raw: r.stagingLine))
+                return false
+            }
+        }
+        r.appendStagingLine(to: &buffer)
+        if buffer.count >= 1 << 20 { try flush() }
+        return true
+    }
+
+    func emitCost(_ c: ProviderCostRecord) throws -> Bool {
+        try costs.write(JSONWriter.write(c.json) + "\n")
+        return true
+    }
+
+    func quarantine(_ e: QuarantineEntry) throws { try quarantineFile.append(e) }
+
+    private func flush() throws {
+        try usage.write(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func commit() throws {
+        try flush()
+        try usage.commit()
+        try costs.commit()
+        try quarantineFile.commit()
     }
 }
 

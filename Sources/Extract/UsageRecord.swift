@@ -3,19 +3,26 @@ import ReckonCore
 /// One usage record in Reckon's normalised form: one provider bucket (or one request) for one
 /// account, sub-account, model and service tier, with a quantity per canonical meter id
 /// (`tokens_input`, `tokens_output`, `tokens_cache_read`, `tokens_cache_write_5m`,
-/// `tokens_cache_write_1h`, `web_search_requests`, …).
-public struct UsageRecord: Sendable, Equatable {
+/// `tokens_cache_write_1h`, `web_search_requests`, `code_execution_hours`,
+/// `managed_agent_session_runtime`, `requests`, `logged_requests`, …).
+public struct UsageRecord: Sendable {
     public var provider: String
     public var billingAccountId: String
     public var subAccountId: String?
     public var model: String
     public var periodStart: Timestamp
+    /// Equal to `periodStart` for a single request (an instant).
     public var periodEnd: Timestamp
     /// `standard`, `batch`, `priority`, `flex` (provider vocabulary, lower-cased).
     public var serviceTier: String
-    /// Meter id → quantity, in a fixed order (the order the reader emits them).
+    /// Meter id → quantity, in the order the reader emits them.
     public var quantities: [(meter: String, quantity: ExactDecimal)]
     public var tags: [(key: String, value: String)]
+    public var requestId: String?
+    public var executionId: String?
+    public var spanId: String?
+    public var parentSpanId: String?
+    public var agent: String?
     /// Where the record came from: file and line or JSON path.
     public var source: SourcePosition
 
@@ -35,24 +42,47 @@ public struct UsageRecord: Sendable, Equatable {
         self.source = source
     }
 
-    public static func == (a: UsageRecord, b: UsageRecord) -> Bool {
-        a.json == b.json
+    /// Appends the record as one line of `staging/extract/usage.jsonl` (newline included).
+    /// Field order is fixed; optional ids appear only when set.
+    /// - Complexity: O(record size); no intermediate `String` for numbers.
+    public func appendStagingLine(to out: inout [UInt8]) {
+        out.append(ascii: "{\"provider\":"); out.appendJSONString(provider)
+        out.append(ascii: ",\"billing_account\":"); out.appendJSONString(billingAccountId)
+        out.append(ascii: ",\"sub_account\":")
+        if let subAccountId { out.appendJSONString(subAccountId) } else { out.append(ascii: "null") }
+        out.append(ascii: ",\"model\":"); out.appendJSONString(model)
+        out.append(ascii: ",\"period_start\":\""); out.appendTimestamp(periodStart)
+        out.append(ascii: "\",\"period_end\":\""); out.appendTimestamp(periodEnd)
+        out.append(ascii: "\",\"service_tier\":"); out.appendJSONString(serviceTier)
+        out.append(ascii: ",\"quantities\":{")
+        for (k, q) in quantities.enumerated() {
+            if k > 0 { out.append(0x2C) }
+            out.appendJSONString(q.meter); out.append(0x3A); out.appendDecimal(q.quantity)
+        }
+        out.append(ascii: "},\"tags\":{")
+        for (k, t) in tags.enumerated() {
+            if k > 0 { out.append(0x2C) }
+            out.appendJSONString(t.key); out.append(0x3A); out.appendJSONString(t.value)
+        }
+        out.append(0x7D)
+        for (name, value) in [("request_id", requestId), ("execution_id", executionId), ("span_id", spanId),
+                              ("parent_span_id", parentSpanId), ("agent", agent)] {
+            guard let value else { continue }
+            out.append(0x2C); out.appendJSONString(name); out.append(0x3A); out.appendJSONString(value)
+        }
+        out.append(ascii: ",\"source\":"); out.appendJSONString(source.file)
+        out.append(ascii: ",\"position\":")
+        if let path = source.path { out.appendJSONString(path) } else if let line = source.line { out.appendInt(line) } else { out.append(ascii: "null") }
+        out.append(ascii: "}\n")
     }
 
-    /// One line of `staging/extract/usage.jsonl`.
-    public var json: JSONValue {
-        .object([
-            ("provider", .string(provider)), ("billing_account", .string(billingAccountId)),
-            ("sub_account", .optional(subAccountId)), ("model", .string(model)),
-            ("period_start", .string(periodStart.description)), ("period_end", .string(periodEnd.description)),
-            ("service_tier", .string(serviceTier)),
-            ("quantities", .object(quantities.map { ($0.meter, .decimal($0.quantity)) })),
-            ("tags", .object(tags.map { ($0.key, .string($0.value)) })),
-            ("source", .string(source.file)),
-            ("position", .optional(source.path ?? source.line.map(String.init))),
-        ])
+    public var stagingLine: String {
+        var bytes: [UInt8] = []
+        appendStagingLine(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Reads one staging line back.
     public init(json j: JSONValue) throws(StagingDecodeError) {
         guard let ps = j["period_start"]?.string, let start = Timestamp(rfc3339: ps) else { throw StagingDecodeError(field: "period_start") }
         guard let pe = j["period_end"]?.string, let end = Timestamp(rfc3339: pe) else { throw StagingDecodeError(field: "period_end") }
@@ -66,15 +96,26 @@ public struct UsageRecord: Sendable, Equatable {
         if case .object(let t)? = j["tags"] {
             for (k, v) in t { tags.append((k, v.string ?? "")) }
         }
-        let position = j["position"]?.string
+        var position: SourcePosition
+        switch j["position"] {
+        case .number(let n)?: position = SourcePosition(file: try j.required("source", \.string), line: Int(n))
+        case .string(let p)?: position = SourcePosition(file: try j.required("source", \.string), path: p)
+        default: position = SourcePosition(file: try j.required("source", \.string))
+        }
         self.init(provider: try j.required("provider", \.string), billingAccountId: try j.required("billing_account", \.string),
                   subAccountId: j["sub_account"]?.string, model: try j.required("model", \.string),
                   periodStart: start, periodEnd: end, serviceTier: try j.required("service_tier", \.string),
-                  quantities: quantities, tags: tags,
-                  source: SourcePosition(file: try j.required("source", \.string),
-                                         line: position.flatMap { Int($0) },
-                                         path: position.flatMap { Int($0) == nil ? $0 : nil }))
+                  quantities: quantities, tags: tags, source: position)
+        requestId = j["request_id"]?.string
+        executionId = j["execution_id"]?.string
+        spanId = j["span_id"]?.string
+        parentSpanId = j["parent_span_id"]?.string
+        agent = j["agent"]?.string
     }
+}
+
+extension UsageRecord: Equatable {
+    public static func == (a: UsageRecord, b: UsageRecord) -> Bool { a.stagingLine == b.stagingLine }
 }
 
 /// Reads `key=value` folder names on a path (hive style), e.g.

@@ -77,7 +77,7 @@ struct AnthropicUsageTests {
         let doc = try JSONParser.parse(try ByteStream.readAll(path: path))
         var records: [UsageRecord] = [], rejected: [QuarantineEntry] = []
         let counts = try AnthropicUsageReport.read(doc, file: path, provider: "anthropic", billingAccount: "org_T",
-                                                   emit: { records.append($0) }, quarantine: { rejected.append($0) })
+                                                   emit: { records.append($0); return true }, quarantine: { rejected.append($0) })
         #expect(counts == RowCounts(rowsRead: 5, rowsOut: 1, rowsQuarantined: 4))
         #expect(counts.balanced)
         let r = try #require(records.first)

@@ -77,7 +77,7 @@ struct NightlyTests {
         #expect(try Jobs.nightly(input: "Samples", output: b).status == 0)
         let filesA = Jobs.files(under: a), filesB = Jobs.files(under: b)
         #expect(filesA == filesB)
-        #expect(filesA.count == 18)
+        #expect(filesA.count == 19)
         for f in filesA {
             #expect(FileManager.default.contents(atPath: a + "/" + f) == FileManager.default.contents(atPath: b + "/" + f), "\(f)")
         }

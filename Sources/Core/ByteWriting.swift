@@ -1,0 +1,82 @@
+/// Appending text to a byte buffer without going through `String`: the hot output paths
+/// (staging JSONL) write records this way.
+extension Array where Element == UInt8 {
+    @inlinable
+    public mutating func append(ascii s: StaticString) {
+        s.withUTF8Buffer { append(contentsOf: $0) }
+    }
+
+    public mutating func append(utf8 s: String) {
+        var s = s
+        s.withUTF8 { append(contentsOf: $0) }
+    }
+
+    /// Appends `bytes` as a JSON string literal (quotes included), escaping `"`, `\` and controls.
+    /// The bytes must be valid UTF-8.
+    public mutating func appendJSONString(_ bytes: UnsafeRawBufferPointer) {
+        append(0x22)
+        var start = 0
+        for i in 0..<bytes.count {
+            let c = bytes[i]
+            if c >= 0x20 && c != 0x22 && c != 0x5C { continue }
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+            switch c {
+            case 0x22: append(ascii: "\\\"")
+            case 0x5C: append(ascii: "\\\\")
+            case 0x0A: append(ascii: "\\n")
+            case 0x0D: append(ascii: "\\r")
+            case 0x09: append(ascii: "\\t")
+            default:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                append(ascii: "\\u00")
+                append(hex[Int(c >> 4)])
+                append(hex[Int(c & 15)])
+            }
+            start = i + 1
+        }
+        append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
+        append(0x22)
+    }
+
+    public mutating func appendJSONString(_ s: String) {
+        var s = s
+        s.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends an integer in decimal.
+    public mutating func appendInt(_ v: Int) {
+        if v < 0 { append(0x2D) }
+        appendDigits(UInt64(v.magnitude), fractionDigits: -1)
+    }
+
+    /// Appends `m` in decimal; with `fractionDigits` ≥ 0 a point goes before the last that many
+    /// digits (zero-padded), and at least one digit follows it.
+    @usableFromInline
+    mutating func appendDigits(_ value: UInt64, fractionDigits: Int) {
+        var tmp: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 40 bytes of scratch
+        Swift.withUnsafeMutableBytes(of: &tmp) { d in
+            var m = value, n = 0
+            repeat { d[n] = UInt8(48 + m % 10); m /= 10; n += 1 } while m > 0
+            while n <= fractionDigits { d[n] = 48; n += 1 }
+            for k in stride(from: n - 1, through: Swift.max(fractionDigits, 0), by: -1) { append(d[k]) }
+            if fractionDigits >= 0 {
+                append(0x2E)
+                if fractionDigits == 0 { append(48) } else { for k in stride(from: fractionDigits - 1, through: 0, by: -1) { append(d[k]) } }
+            }
+        }
+    }
+
+    /// Appends a decimal in FOCUS NumericFormat (`ExactDecimal.description`), without a String for
+    /// values whose significand fits 64 bits.
+    public mutating func appendDecimal(_ d: ExactDecimal) {
+        let n = d.normalized
+        guard let small = Int64(exactly: n.significand), n.scale < 20 else { append(utf8: n.description); return }
+        if small < 0 { append(0x2D) }
+        appendDigits(small.magnitude, fractionDigits: n.scale)
+    }
+
+    /// Appends a timestamp in FOCUS DateTimeFormat.
+    public mutating func appendTimestamp(_ t: Timestamp) {
+        append(utf8: t.description)
+    }
+}
