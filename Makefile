@@ -2,6 +2,7 @@
 #   make nightly [INPUT=Samples] [OUTPUT=out] [PERIOD=YYYY-MM]   extract → transform → reconcile → load
 #   make test                                                     Swift tests + FOCUS conformance
 #   make conformance                                              official focus-validator (1.2 + 1.3) on OUTPUT
+#   make bench                                                    extractor throughput and peak RSS on 1M generated rows
 #   make deps                                                     install missing system packages
 #   make clean
 # Each stage is a Make target keyed on its inputs: a stage whose inputs did not change is skipped.
@@ -21,7 +22,7 @@ STAGE_ARGS   := --input $(INPUT) --output $(OUTPUT) $(PERIOD_ARG)
 INPUT_FILES  := $(shell find $(INPUT) -type f -not -name '.*' 2>/dev/null | LC_ALL=C sort)
 JOBS         := reckon-extract reckon-transform reckon-reconcile reckon-load
 
-.PHONY: nightly test conformance deps clean build-release build-debug swift-test FORCE
+.PHONY: nightly test conformance deps clean build-release build-debug swift-test bench FORCE
 
 # ---------------------------------------------------------------------------------------------
 # System packages: libxml2 and zlib headers, found through pkg-config.
@@ -87,5 +88,9 @@ test: swift-test
 conformance:
 	scripts/conformance.sh $(OUTPUT)
 
+# Benchmarks (not tests): throughput and peak memory of the jobs on generated data.
+bench: deps
+	scripts/bench.sh
+
 clean:
-	rm -rf out .build
+	rm -rf out .build .build-bench-data

@@ -38,6 +38,13 @@ extension Array where Element == UInt8 {
         append(0x22)
     }
 
+    /// Like `appendJSONString`, with ASCII letters lower-cased (provider and tier names).
+    public mutating func appendJSONStringLowercasingASCII(_ bytes: UnsafeRawBufferPointer) {
+        let mark = count
+        appendJSONString(bytes)
+        for i in mark..<count where self[i] >= 65 && self[i] <= 90 { self[i] += 32 }
+    }
+
     public mutating func appendJSONString(_ s: String) {
         var s = s
         s.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0)) }
@@ -69,6 +76,11 @@ extension Array where Element == UInt8 {
     /// Appends a decimal in FOCUS NumericFormat (`ExactDecimal.description`), without a String for
     /// values whose significand fits 64 bits.
     public mutating func appendDecimal(_ d: ExactDecimal) {
+        if d.scale == 0, let small = Int64(exactly: d.significand) {
+            if small < 0 { append(0x2D) }
+            appendDigits(small.magnitude, fractionDigits: 0)
+            return
+        }
         let n = d.normalized
         guard let small = Int64(exactly: n.significand), n.scale < 20 else { append(utf8: n.description); return }
         if small < 0 { append(0x2D) }
@@ -77,6 +89,12 @@ extension Array where Element == UInt8 {
 
     /// Appends a timestamp in FOCUS DateTimeFormat.
     public mutating func appendTimestamp(_ t: Timestamp) {
-        append(utf8: t.description)
+        let d = t.date
+        let secs = Int(t.secondsSinceEpoch - t.startOfDay.secondsSinceEpoch)
+        func two(_ v: Int) { append(UInt8(48 + v / 10)); append(UInt8(48 + v % 10)) }
+        let y = d.year
+        append(UInt8(48 + y / 1000 % 10)); append(UInt8(48 + y / 100 % 10)); two(y % 100)
+        append(0x2D); two(d.month); append(0x2D); two(d.day)
+        append(0x54); two(secs / 3600); append(0x3A); two(secs / 60 % 60); append(0x3A); two(secs % 60); append(0x5A)
     }
 }

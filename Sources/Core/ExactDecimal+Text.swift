@@ -17,6 +17,22 @@ extension ExactDecimal {
         var i = 0
         let n = bytes.count
         guard n > 0 else { return nil }
+        // Fast path: a plain integer of up to 18 digits (token counts).
+        if n <= 18 {
+            var v: Int64 = 0
+            var k = bytes[0] == UInt8(ascii: "-") ? 1 : 0
+            let start = k
+            while k < n {
+                let c = bytes[k]
+                guard c >= 48 && c <= 57 else { break }
+                v = v &* 10 &+ Int64(c &- 48)
+                k += 1
+            }
+            if k == n && k > start {
+                self.init(significand: Int128(start == 1 ? -v : v), scale: 0)
+                return
+            }
+        }
         var negative = false
         if bytes[0] == UInt8(ascii: "-") { negative = true; i = 1 }
         var significand: Int128 = 0

@@ -39,9 +39,8 @@ public struct ExtractStage {
             throw ReckonError(.missingInput, "no usage exports (usage/) and no invoices (invoices/) found",
                               at: SourcePosition(file: layout.input))
         }
-        let interner = StringInterner()
         for file in usageFiles {
-            let (kind, counts) = try extractUsage(file: file, sink: sink, interner: interner)
+            let (kind, counts) = try extractUsage(file: file, sink: sink)
             report.sources.append(.init(file: file, kind: kind, counts: counts))
             logger.debug("extracted usage", metadata: ["file": "\(file)", "kind": "\(kind)", "rows": "\(counts.rowsOut)"])
         }
@@ -106,7 +105,7 @@ public struct ExtractStage {
         return .csv
     }
 
-    func extractUsage(file: String, sink: UsageSink, interner: StringInterner) throws -> (String, RowCounts) {
+    func extractUsage(file: String, sink: UsageSink) throws -> (String, RowCounts) {
         let hive = hivePartitions(of: file)
         var kind = "unknown"
         var partial = RowCounts()
@@ -116,13 +115,13 @@ public struct ExtractStage {
                 throw ReckonError(.badData, "unknown usage export format: \(why)", at: SourcePosition(file: file))
             case .csv:
                 kind = GenericUsage.kindCSV
-                let counts = try GenericUsage.readCSV(try ByteStream(path: file), file: file, defaults: hive, interner: interner,
-                                                      emit: sink.emit, quarantine: sink.quarantine, progress: &partial)
+                let counts = try GenericUsage.readCSV(try ByteStream(path: file), file: file, defaults: hive, sink: sink,
+                                                      progress: &partial)
                 return (kind, counts)
             case .jsonl:
                 kind = GenericUsage.kindJSONL
-                let counts = try GenericUsage.readJSONL(try ByteStream(path: file), file: file, defaults: hive, interner: interner,
-                                                        emit: sink.emit, quarantine: sink.quarantine, progress: &partial)
+                let counts = try GenericUsage.readJSONL(try ByteStream(path: file), file: file, defaults: hive, sink: sink,
+                                                        progress: &partial)
                 return (kind, counts)
             case .jsonDocument:
                 let bytes = try ByteStream.readAll(path: file)
@@ -189,7 +188,7 @@ final class UsageSink {
     let costsPath: String
     private let quarantineFile: QuarantineFile
     private var buffer: [UInt8] = []
-    private var requestIds = Set<UInt64>()
+    private var requestIds = HashSet64()
     private(set) var duplicates = 0
 
     init(usagePath: String, costsPath: String, quarantinePath: String) throws {
@@ -213,6 +212,31 @@ final class UsageSink {
             }
         }
         r.appendStagingLine(to: &buffer)
+        if buffer.count >= 1 << 20 { try flush() }
+        return true
+    }
+
+    /// The reason the last generic record was refused (set when `emitGeneric` returns `nil`).
+    var lastReason = ""
+
+    /// Stages a generic-format record straight from its bytes: `true` kept, `false` a duplicate
+    /// request id (quarantined here), `nil` invalid (`lastReason` says why; the caller quarantines it).
+    func emitGeneric(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext) throws -> Bool? {
+        let mark = buffer.count
+        if let reason = b.write(to: &buffer, line: line, context: context) {
+            buffer.removeSubrange(mark...)
+            lastReason = reason.message
+            return nil
+        }
+        if let id = b.spans[GenericUsage.Field.requestId.rawValue], !requestIds.insert(fnv1a(id)).inserted {
+            let staged = String(decoding: buffer[mark...].dropLast(), as: UTF8.self)
+            buffer.removeSubrange(mark...)
+            duplicates += 1
+            try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
+                                           reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
+                                           raw: staged))
+            return false
+        }
         if buffer.count >= 1 << 20 { try flush() }
         return true
     }
@@ -242,4 +266,35 @@ public func lineNumber(of offset: Int, in bytes: [UInt8]) -> Int {
     var line = 1
     for b in bytes.prefix(offset) where b == 0x0A { line += 1 }
     return line
+}
+
+/// A set of 64-bit hashes (open addressing, linear probing): 8 bytes per slot, at most half full.
+struct HashSet64 {
+    private var slots: [UInt64] = Array(repeating: 0, count: 1 << 16)
+    private var count = 0
+    private var hasZero = false
+
+    /// Inserts `h`; `false` if it was already there.
+    mutating func insert(_ h: UInt64) -> (inserted: Bool, Void) {
+        if h == 0 {
+            defer { hasZero = true }
+            return (!hasZero, ())
+        }
+        if (count + 1) * 2 > slots.count { grow() }
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: ((h ^ (h >> 29)) &* 0x9E3779B97F4A7C15) >> 20) & mask
+        while true {
+            let v = slots[i]
+            if v == 0 { slots[i] = h; count += 1; return (true, ()) }
+            if v == h { return (false, ()) }
+            i = (i + 1) & mask
+        }
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = Array(repeating: 0, count: old.count * 2)
+        count = 0
+        for v in old where v != 0 { _ = insert(v) }
+    }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import ReckonCore
 
 /// The Reckon generic usage format (CSV or JSONL), the input any gateway or log pipeline can write.
@@ -11,15 +14,22 @@ public enum GenericUsage {
     public static let kindCSV = "reckon.generic.csv"
     public static let kindJSONL = "reckon.generic.jsonl"
 
-    enum Field: String, CaseIterable {
-        case timestamp, periodStart = "period_start", periodEnd = "period_end", provider
-        case billingAccount = "billing_account", subAccount = "sub_account", model
-        case inputTokens = "input_tokens", outputTokens = "output_tokens", cacheReadTokens = "cache_read_tokens"
-        case cacheWrite5mTokens = "cache_write_5m_tokens", cacheWrite1hTokens = "cache_write_1h_tokens"
-        case webSearchRequests = "web_search_requests", codeExecutionHours = "code_execution_hours"
-        case sessionHours = "session_hours", requests
-        case batch, serviceTier = "service_tier", requestId = "request_id", executionId = "execution_id"
-        case spanId = "span_id", parentSpanId = "parent_span_id", agent, tags
+    enum Field: Int, CaseIterable {
+        case timestamp, periodStart, periodEnd, provider, billingAccount, subAccount, model
+        // Meter fields: contiguous, in this order (see `meterSlot`).
+        case inputTokens, outputTokens, cacheReadTokens, cacheWrite5mTokens, cacheWrite1hTokens
+        case webSearchRequests, codeExecutionHours, sessionHours, requests
+        case batch, serviceTier, requestId, executionId, spanId, parentSpanId, agent, tags
+
+        static let names = ["timestamp", "period_start", "period_end", "provider", "billing_account", "sub_account", "model",
+                            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+                            "web_search_requests", "code_execution_hours", "session_hours", "requests",
+                            "batch", "service_tier", "request_id", "execution_id", "span_id", "parent_span_id", "agent", "tags"]
+        /// The field's name in files.
+        var name: String { Self.names[rawValue] }
+        static let meterCount = Field.requests.rawValue - Field.inputTokens.rawValue + 1
+        /// Index among the meter fields.
+        var meterSlot: Int { rawValue - Field.inputTokens.rawValue }
 
         /// The canonical meter a numeric field feeds, and whether it must be a whole number.
         var meter: (id: String, whole: Bool)? {
@@ -37,37 +47,23 @@ public enum GenericUsage {
             }
         }
 
-        static let byName: [String: Field] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
+        static let byName: [String: Field] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
         static let byHash: [UInt64: Field] = Dictionary(uniqueKeysWithValues: allCases.map { f in
-            var name = f.rawValue
+            var name = f.name
             return (name.withUTF8 { fnv1a(UnsafeRawBufferPointer($0)) }, f)
         })
 
+        static let nameBytes: [[UInt8]] = names.map { Array($0.utf8) }
+
         /// The field named by `bytes`, without making a String.
         static func lookup(_ bytes: UnsafeRawBufferPointer) -> Field? {
-            guard let f = byHash[fnv1a(bytes)], f.rawValue.utf8.elementsEqual(bytes) else { return nil }
+            guard let f = byHash[fnv1a(bytes)] else { return nil }
+            let name = nameBytes[f.rawValue]
+            guard name.count == bytes.count,
+                  name.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) }) == 0 else { return nil }
             return f
         }
         static let meterFields: [Field] = allCases.filter { $0.meter != nil }
-        var meterSlot: Int { Field.meterFields.firstIndex(of: self)! }
-    }
-}
-
-/// Strings for repeated byte sequences (model names, account ids, tag values), so that a million
-/// rows of the same model make one String, not a million. Holds at most `capacity` entries.
-final class StringInterner {
-    private var table: [UInt64: String] = [:]
-    private let capacity: Int
-
-    init(capacity: Int = 8192) { self.capacity = capacity }
-
-    /// The string for `bytes`, or `nil` if they are not valid UTF-8.
-    func string(_ bytes: UnsafeRawBufferPointer) -> String? {
-        let h = fnv1a(bytes)
-        if let s = table[h], s.utf8.elementsEqual(bytes) { return s }
-        guard let s = String(validating: bytes, as: UTF8.self) else { return nil }
-        if table.count < capacity { table[h] = s }
-        return s
     }
 }
 
@@ -79,19 +75,22 @@ func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     return h
 }
 
-/// Collects one generic record's fields, then validates them into a `UsageRecord`.
+/// Collects one generic record's fields as byte spans, validates them, and writes the record's
+/// staging line straight from the bytes (the same line `UsageRecord.appendStagingLine` writes).
+/// The spans point into the caller's buffer and are valid only until the record is written.
 struct GenericRecordBuilder {
-    var strings: [GenericUsage.Field: String] = [:]
-    var quantities: [ExactDecimal?] = Array(repeating: nil, count: GenericUsage.Field.meterFields.count)
+    var spans: [UnsafeRawBufferPointer?] = Array(repeating: nil, count: GenericUsage.Field.allCases.count)
+    var quantities: [ExactDecimal?] = Array(repeating: nil, count: GenericUsage.Field.meterCount)
     var timestamp: Timestamp?
     var periodStart: Timestamp?
     var periodEnd: Timestamp?
     var batch: Bool?
-    var tags: [(key: String, value: String)] = []
+    /// (JSON-encoded key with quotes, value bytes).
+    var tags: [(key: [UInt8], value: UnsafeRawBufferPointer)] = []
     var problem: String?
 
     mutating func reset() {
-        strings.removeAll(keepingCapacity: true)
+        for k in spans.indices { spans[k] = nil }
         for k in quantities.indices { quantities[k] = nil }
         timestamp = nil; periodStart = nil; periodEnd = nil; batch = nil
         tags.removeAll(keepingCapacity: true)
@@ -99,12 +98,12 @@ struct GenericRecordBuilder {
     }
 
     /// Sets a field from its text (already unquoted/unescaped). Empty text means absent.
-    mutating func set(_ field: GenericUsage.Field, _ v: UnsafeRawBufferPointer, interner: StringInterner) {
+    mutating func set(_ field: GenericUsage.Field, _ v: UnsafeRawBufferPointer) {
         guard problem == nil, !v.isEmpty else { return }
         switch field {
         case .timestamp, .periodStart, .periodEnd:
             guard let t = Timestamp(rfc3339: v) else {
-                problem = "\(field.rawValue) is not an RFC 3339 date-time: \"\(String(decoding: v, as: UTF8.self))\""
+                problem = "\(field.name) is not an RFC 3339 date-time: \"\(String(decoding: v, as: UTF8.self))\""
                 return
             }
             if field == .timestamp { timestamp = t } else if field == .periodStart { periodStart = t } else { periodEnd = t }
@@ -117,27 +116,26 @@ struct GenericRecordBuilder {
         case .tags:
             problem = "tags must be a JSON object of strings"
         default:
-            if let (meter, whole) = field.meter {
+            if let (_, whole) = field.meter {
                 guard let q = ExactDecimal(utf8: v) else {
-                    problem = "\(field.rawValue) is not a number: \"\(String(decoding: v, as: UTF8.self))\""
+                    problem = "\(field.name) is not a number: \"\(String(decoding: v, as: UTF8.self))\""
                     return
                 }
-                if q.isNegative { problem = "\(field.rawValue) is negative: \(q)"; return }
-                if whole && q.normalized.scale != 0 { problem = "\(field.rawValue) is not a whole number: \(q)"; return }
-                _ = meter
+                if q.isNegative { problem = "\(field.name) is negative: \(q)"; return }
+                if whole && q.scale != 0 && q.normalized.scale != 0 { problem = "\(field.name) is not a whole number: \(q)"; return }
                 quantities[field.meterSlot] = q
                 return
             }
-            guard let s = interner.string(v) else { problem = "\(field.rawValue) is not valid UTF-8"; return }
-            strings[field] = s
+            guard isValidUTF8(v) else { problem = "\(field.name) is not valid UTF-8"; return }
+            spans[field.rawValue] = v
         }
     }
 
-    mutating func addTag(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, interner: StringInterner) {
-        guard problem == nil else { return }
-        guard let k = interner.string(key), let v = interner.string(value) else { problem = "tag is not valid UTF-8"; return }
-        guard !v.isEmpty else { return }
-        tags.append((Self.normalizeTagKey(k), v))
+    /// Adds a tag; `key` is the normalised key already encoded as a JSON string.
+    mutating func addTag(encodedKey key: [UInt8], _ value: UnsafeRawBufferPointer) {
+        guard problem == nil, !value.isEmpty else { return }
+        guard isValidUTF8(value) else { problem = "tag value is not valid UTF-8"; return }
+        tags.append((key, value))
     }
 
     /// Tag keys are lower-cased, with spaces and dashes turned into underscores (`Team Name` → `team_name`).
@@ -149,37 +147,114 @@ struct GenericRecordBuilder {
         return out.lowercased()
     }
 
-    /// The record, or the reason it is quarantined.
-    func finish(source: SourcePosition, defaults: [String: String]) -> Result<UsageRecord, QuarantineReason> {
-        if let problem { return .failure(QuarantineReason(problem)) }
-        func need(_ f: GenericUsage.Field, _ hive: String) -> String? { strings[f] ?? defaults[hive] }
-        guard let provider = need(.provider, "provider") else { return .failure("provider is missing") }
-        guard let account = need(.billingAccount, "billing_account") else { return .failure("billing_account is missing") }
-        guard let model = strings[.model] else { return .failure("model is missing") }
+    static func encodedTagKey(_ raw: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.appendJSONString(normalizeTagKey(raw))
+        return out
+    }
+
+    /// Validates the record and appends its staging line to `out`; returns the reason when the
+    /// record must be quarantined instead. `context` carries the file-level values.
+    func write(to out: inout [UInt8], line: Int, context: GenericUsage.FileContext) -> QuarantineReason? {
+        if let problem { return QuarantineReason(problem) }
+        typealias F = GenericUsage.Field
+        func span(_ f: F) -> UnsafeRawBufferPointer? { spans[f.rawValue] }
+        guard span(.provider) != nil || context.provider != nil else { return "provider is missing" }
+        guard span(.billingAccount) != nil || context.billingAccount != nil else { return "billing_account is missing" }
+        guard let model = span(.model) else { return "model is missing" }
         let start: Timestamp, end: Timestamp
         if let t = timestamp {
             start = t; end = t
         } else if let s = periodStart, let e = periodEnd {
-            guard s < e else { return .failure("period_start must be before period_end") }
+            guard s < e else { return "period_start must be before period_end" }
             start = s; end = e
         } else {
-            return .failure("timestamp (or period_start and period_end) is missing")
+            return "timestamp (or period_start and period_end) is missing"
         }
-        var q: [(meter: String, quantity: ExactDecimal)] = []
-        for (slot, f) in GenericUsage.Field.meterFields.enumerated() {
-            if let v = quantities[slot], !v.isZero { q.append((f.meter!.id, v)) }
+        out.append(ascii: "{\"provider\":")
+        if let p = span(.provider) { out.appendJSONStringLowercasingASCII(p) } else { out.append(contentsOf: context.provider!) }
+        out.append(ascii: ",\"billing_account\":")
+        if let a = span(.billingAccount) { out.appendJSONString(a) } else { out.append(contentsOf: context.billingAccount!) }
+        out.append(ascii: ",\"sub_account\":")
+        if let s = span(.subAccount) { out.appendJSONString(s) } else { out.append(ascii: "null") }
+        out.append(ascii: ",\"model\":"); out.appendJSONString(model)
+        out.append(ascii: ",\"period_start\":\""); out.appendTimestamp(start)
+        out.append(ascii: "\",\"period_end\":\""); out.appendTimestamp(end)
+        out.append(ascii: "\",\"service_tier\":")
+        if let t = span(.serviceTier) { out.appendJSONStringLowercasingASCII(t) }
+        else if batch == true { out.append(ascii: "\"batch\"") } else { out.append(ascii: "\"standard\"") }
+        out.append(ascii: ",\"quantities\":{")
+        var first = true
+        for slot in 0..<F.meterCount {
+            guard let q = quantities[slot], !q.isZero else { continue }
+            if !first { out.append(0x2C) }
+            first = false
+            out.append(contentsOf: GenericUsage.encodedMeterKeys[slot]); out.appendDecimal(q)
         }
-        let tier = strings[.serviceTier]?.lowercased() ?? (batch == true ? "batch" : "standard")
-        var r = UsageRecord(provider: provider.lowercased(), billingAccountId: account, subAccountId: strings[.subAccount],
-                            model: model, periodStart: start, periodEnd: end, serviceTier: tier,
-                            quantities: q, tags: tags.sorted { $0.key < $1.key }, source: source)
-        r.requestId = strings[.requestId]
-        r.executionId = strings[.executionId]
-        r.spanId = strings[.spanId]
-        r.parentSpanId = strings[.parentSpanId]
-        r.agent = strings[.agent]
-        return .success(r)
+        out.append(ascii: "},\"tags\":{")
+        if tags.count > 1 && !zip(tags, tags.dropFirst()).allSatisfy({ $0.key.lexicographicallyPrecedes($1.key) }) {
+            let sorted = tags.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            appendTags(sorted, to: &out)
+        } else {
+            appendTags(tags, to: &out)
+        }
+        out.append(0x7D)
+        for (field, key) in GenericUsage.idFields {
+            guard let v = span(field) else { continue }
+            out.append(contentsOf: key); out.appendJSONString(v)
+        }
+        out.append(contentsOf: context.encodedSource)
+        out.appendInt(line)
+        out.append(ascii: "}\n")
+        return nil
     }
+
+    private func appendTags(_ t: [(key: [UInt8], value: UnsafeRawBufferPointer)], to out: inout [UInt8]) {
+        for (k, tag) in t.enumerated() {
+            if k > 0 { out.append(0x2C) }
+            out.append(contentsOf: tag.key); out.append(0x3A); out.appendJSONString(tag.value)
+        }
+    }
+}
+
+/// Whether bytes are valid UTF-8 (ASCII checked first, without building a String).
+@inline(__always)
+func isValidUTF8(_ v: UnsafeRawBufferPointer) -> Bool {
+    for b in v where b >= 0x80 { return String(validating: v, as: UTF8.self) != nil }
+    return true
+}
+
+extension GenericUsage {
+    /// Values fixed for a whole file, already encoded as JSON.
+    struct FileContext {
+        var provider: [UInt8]?
+        var billingAccount: [UInt8]?
+        /// `,"source":"<file>","position":`
+        var encodedSource: [UInt8]
+        var file: String
+
+        init(file: String, defaults: [String: String]) {
+            func enc(_ s: String?) -> [UInt8]? {
+                guard let s else { return nil }
+                var b: [UInt8] = []
+                b.appendJSONString(s)
+                return b
+            }
+            self.file = file
+            provider = enc(defaults["provider"].map { $0.lowercased() })
+            billingAccount = enc(defaults["billing_account"])
+            encodedSource = Array(",\"source\":".utf8) + enc(file)! + Array(",\"position\":".utf8)
+        }
+    }
+
+    /// `"tokens_input":` for each meter slot.
+    static let encodedMeterKeys: [[UInt8]] = meterIds.map { Array("\"\($0)\":".utf8) }
+    /// The id fields written after the tags, with their encoded keys.
+    static let idFields: [(Field, [UInt8])] = [Field.requestId, .executionId, .spanId, .parentSpanId, .agent].map {
+        ($0, Array(",\"\($0.name)\":".utf8))
+    }
+    /// Canonical meter id of each meter slot.
+    static let meterIds: [String] = Field.allCases.compactMap { $0.meter?.id }
 }
 
 /// Why a record was quarantined.
@@ -195,14 +270,13 @@ extension GenericUsage {
     /// Reads a generic-format CSV file. The header names the fields; `tag.<key>` columns are tags.
     /// A row with the wrong number of fields, or a field that does not parse, is quarantined;
     /// a broken file structure (unterminated quote) stops the file with its line.
-    static func readCSV(_ stream: ByteStream, file: String, defaults: [String: String], interner: StringInterner,
-                        emit: (UsageRecord) throws -> Bool, quarantine: (QuarantineEntry) throws -> Void,
+    static func readCSV(_ stream: ByteStream, file: String, defaults: [String: String], sink: UsageSink,
                         progress counts: inout RowCounts) throws -> RowCounts {
         let reader = CSVReader(stream: stream)
         var record = CSVRecord()
         guard try reader.next(into: &record) else { return counts }
         var columns: [Field?] = []
-        var tagKeys: [String?] = []
+        var tagKeys: [[UInt8]?] = []
         var seen = Set<String>()
         for k in 0..<record.count {
             guard let name = record.string(k)?.trimmed else {
@@ -212,38 +286,41 @@ extension GenericUsage {
                 throw ReckonError(.badData, "column \"\(name)\" appears twice in the header", at: SourcePosition(file: file, line: 1))
             }
             if name.hasPrefix("tag.") && name.count > 4 {
-                columns.append(nil); tagKeys.append(String(name.dropFirst(4)))
+                columns.append(nil); tagKeys.append(GenericRecordBuilder.encodedTagKey(String(name.dropFirst(4))))
             } else {
                 columns.append(Field.byName[name]); tagKeys.append(nil)
             }
         }
         let width = record.count
+        let context = FileContext(file: file, defaults: defaults)
         var builder = GenericRecordBuilder()
         while try reader.next(into: &record) {
             counts.rowsRead += 1
-            let at = SourcePosition(file: file, line: record.line)
             guard record.count == width else {
                 counts.rowsQuarantined += 1
-                try quarantine(QuarantineEntry(stage: "extract", position: at,
-                                               reason: "expected \(width) fields, found \(record.count)", raw: record.rawText))
+                try sink.quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: file, line: record.line),
+                                                    reason: "expected \(width) fields, found \(record.count)", raw: record.rawText))
                 continue
             }
-            builder.reset()
-            for k in 0..<width {
-                if let f = columns[k] {
-                    record.withField(k) { builder.set(f, $0, interner: interner) }
-                } else if let key = tagKeys[k] {
-                    record.withField(k) { v in key.utf8.withContiguousStorageIfAvailable { kb in
-                        builder.addTag(UnsafeRawBufferPointer(kb), v, interner: interner)
-                    } }
+            let line = record.line
+            let outcome: Bool? = try record.bytes.withUnsafeBytes { base in
+                builder.reset()
+                var start = 0
+                for k in 0..<width {
+                    let end = record.ends[k]
+                    let v = UnsafeRawBufferPointer(rebasing: base[start..<end])
+                    start = end
+                    if let f = columns[k] { builder.set(f, v) } else if let key = tagKeys[k] { builder.addTag(encodedKey: key, v) }
                 }
+                return try sink.emitGeneric(builder, line: line, context: context)
             }
-            switch builder.finish(source: at, defaults: defaults) {
-            case .success(let r):
-                if try emit(r) { counts.rowsOut += 1 } else { counts.rowsQuarantined += 1 }
-            case .failure(let reason):
+            switch outcome {
+            case true?: counts.rowsOut += 1
+            case false?: counts.rowsQuarantined += 1  // duplicate request id: the sink quarantined it
+            case nil:
                 counts.rowsQuarantined += 1
-                try quarantine(QuarantineEntry(stage: "extract", position: at, reason: reason.message, raw: record.rawText))
+                try sink.quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: file, line: line),
+                                                    reason: sink.lastReason, raw: record.rawText))
             }
         }
         return counts
@@ -255,58 +332,69 @@ extension GenericUsage {
 extension GenericUsage {
     /// Reads a generic-format JSONL file: one flat JSON object per line (`tags` may be an object
     /// of scalars). A line that is not such an object is quarantined with its line and column.
-    static func readJSONL(_ stream: ByteStream, file: String, defaults: [String: String], interner: StringInterner,
-                          emit: (UsageRecord) throws -> Bool, quarantine: (QuarantineEntry) throws -> Void,
-                        progress counts: inout RowCounts) throws -> RowCounts {
+    static func readJSONL(_ stream: ByteStream, file: String, defaults: [String: String], sink: UsageSink,
+                          progress counts: inout RowCounts) throws -> RowCounts {
         let lines = LineReader(stream: stream)
+        let context = FileContext(file: file, defaults: defaults)
         var builder = GenericRecordBuilder()
-        while let outcome = try lines.next({ line -> (Result<UsageRecord, QuarantineReason>, String?)? in
+        var tagKeyCache: [UInt64: [UInt8]] = [:]
+        while let outcome = try lines.next({ line -> (Bool?, String?)? in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
             builder.reset()
             var scanner = FlatJSONScanner(line)
             defer { scanner.release() }
             do {
+                var seenFields: UInt32 = 0
                 try scanner.scanObject { key, value in
                     guard let field = Field.lookup(key) else { return }
+                    let bit: UInt32 = 1 << UInt32(field.rawValue)
+                    guard seenFields & bit == 0 else { throw QuarantineReason("duplicate key \"\(field.name)\"") }
+                    seenFields |= bit
                     switch value {
                     case .null: break
                     case .object(let members):
-                        guard field == .tags else { throw QuarantineReason("\(field.rawValue) must not be an object") }
-                        for (k, v) in members { builder.addTag(k, v, interner: interner) }
+                        guard field == .tags else { throw QuarantineReason("\(field.name) must not be an object") }
+                        for (k, v) in members {
+                            let h = fnv1a(k)
+                            let encoded: [UInt8]
+                            if let cached = tagKeyCache[h] { encoded = cached } else {
+                                guard let name = String(validating: k, as: UTF8.self) else { throw QuarantineReason("tag key is not valid UTF-8") }
+                                encoded = GenericRecordBuilder.encodedTagKey(name)
+                                if tagKeyCache.count < 4096 { tagKeyCache[h] = encoded }
+                            }
+                            builder.addTag(encodedKey: encoded, v)
+                        }
                     case .text(let bytes):
-                        if field.meter != nil { throw QuarantineReason("\(field.rawValue) must be a number, not a string") }
-                        builder.set(field, bytes, interner: interner)
+                        if field.meter != nil { throw QuarantineReason("\(field.name) must be a number, not a string") }
+                        builder.set(field, bytes)
                     case .number(let bytes):
-                        if field.meter == nil { throw QuarantineReason("\(field.rawValue) must not be a number") }
-                        builder.set(field, bytes, interner: interner)
+                        if field.meter == nil { throw QuarantineReason("\(field.name) must not be a number") }
+                        builder.set(field, bytes)
                     case .bool(let b):
-                        guard field == .batch else { throw QuarantineReason("\(field.rawValue) must not be true/false") }
+                        guard field == .batch else { throw QuarantineReason("\(field.name) must not be true/false") }
                         builder.batch = b
                     }
                 }
             } catch let reason as QuarantineReason {
-                return (.failure(reason), String(decoding: line, as: UTF8.self))
+                sink.lastReason = reason.message
+                return (nil, String(decoding: line, as: UTF8.self))
             }
-            let result = builder.finish(source: SourcePosition(file: file, line: lines.lineNumber), defaults: defaults)
-            return (result, result.isSuccess ? nil : String(decoding: line, as: UTF8.self))
+            let kept = try sink.emitGeneric(builder, line: lines.lineNumber, context: context)
+            return (kept, kept == nil ? String(decoding: line, as: UTF8.self) : nil)
         }) {
-            guard let (result, raw) = outcome else { continue }
+            guard let (kept, raw) = outcome else { continue }
             counts.rowsRead += 1
-            switch result {
-            case .success(let r):
-                if try emit(r) { counts.rowsOut += 1 } else { counts.rowsQuarantined += 1 }
-            case .failure(let reason):
+            switch kept {
+            case true?: counts.rowsOut += 1
+            case false?: counts.rowsQuarantined += 1
+            case nil:
                 counts.rowsQuarantined += 1
-                try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: file, line: lines.lineNumber),
-                                               reason: reason.message, raw: raw))
+                try sink.quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: file, line: lines.lineNumber),
+                                                    reason: sink.lastReason, raw: raw))
             }
         }
         return counts
     }
-}
-
-extension Result {
-    var isSuccess: Bool { if case .success = self { return true } else { return false } }
 }
 
 /// A scanner for one flat JSON object on one line: string, number, true/false/null values, and
@@ -351,11 +439,9 @@ struct FlatJSONScanner {
         i += 1
         ws()
         if i < b.count && b[i] == UInt8(ascii: "}") { i += 1; return try end() }
-        var seen = Set<UInt64>()
         while true {
             ws()
             let key = try string()
-            guard seen.insert(fnv1a(key)).inserted else { throw fail("duplicate key \"\(String(decoding: key, as: UTF8.self))\"") }
             ws()
             guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1

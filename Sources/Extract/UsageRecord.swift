@@ -65,11 +65,11 @@ public struct UsageRecord: Sendable {
             out.appendJSONString(t.key); out.append(0x3A); out.appendJSONString(t.value)
         }
         out.append(0x7D)
-        for (name, value) in [("request_id", requestId), ("execution_id", executionId), ("span_id", spanId),
-                              ("parent_span_id", parentSpanId), ("agent", agent)] {
-            guard let value else { continue }
-            out.append(0x2C); out.appendJSONString(name); out.append(0x3A); out.appendJSONString(value)
-        }
+        if let requestId { out.append(ascii: ",\"request_id\":"); out.appendJSONString(requestId) }
+        if let executionId { out.append(ascii: ",\"execution_id\":"); out.appendJSONString(executionId) }
+        if let spanId { out.append(ascii: ",\"span_id\":"); out.appendJSONString(spanId) }
+        if let parentSpanId { out.append(ascii: ",\"parent_span_id\":"); out.appendJSONString(parentSpanId) }
+        if let agent { out.append(ascii: ",\"agent\":"); out.appendJSONString(agent) }
         out.append(ascii: ",\"source\":"); out.appendJSONString(source.file)
         out.append(ascii: ",\"position\":")
         if let path = source.path { out.appendJSONString(path) } else if let line = source.line { out.appendInt(line) } else { out.append(ascii: "null") }

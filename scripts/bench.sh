@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make bench: generates 1,000,000 generic usage records as CSV, JSONL and gzipped CSV (seeded),
+# runs the release extractor on each, and prints wall seconds, MB/s of input, rows/s and peak RSS.
+# Targets (issue 3, one core): CSV >= 300 MB/s, JSONL >= 200 MB/s, peak RSS < 100 MB.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+N="${BENCH_ROWS:-1000000}"
+DATA="${BENCH_DIR:-$ROOT/.build-bench-data}"
+PY="$(command -v python3)"
+if [ ! -f "$DATA/rows-$N" ]; then
+  echo "bench: generating $N records in $DATA ..." >&2
+  rm -rf "$DATA"; mkdir -p "$DATA"
+  "$PY" scripts/bench_data.py "$N" "$DATA"
+  touch "$DATA/rows-$N"
+fi
+swift build -c release >&2
+echo "Reckon extract, $N generic usage records ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
+for f in csv jsonl csvgz; do
+  file=$(ls "$DATA/$f/usage/"*)
+  raw=$(stat -c %s "$file")
+  if [ "$f" = csvgz ]; then raw=$(stat -c %s "$DATA/csv/usage/usage.csv"); fi  # MB/s of uncompressed input
+  "$PY" scripts/measure.py "extract $f" "$raw" "$N" -- .build/release/reckon-extract --input "$DATA/$f" --output "$DATA/out-$f" --max-quarantine-share 1
+done
