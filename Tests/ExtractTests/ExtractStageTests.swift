@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import Testing
+import ReckonCore
+@testable import ReckonExtract
+
+/// The extract stage on hand-made fixtures, good and broken: what is staged, what is quarantined
+/// (with file, position and reason), and that the counts balance per file.
+@Suite("Extract stage on fixtures")
+struct ExtractStageTests {
+    struct Run {
+        var report: StageReport
+        var usage: [UsageRecord]
+        var costs: [JSONValue]
+        var quarantine: [JSONValue]
+        func counts(_ suffix: String) -> RowCounts? { report.sources.first { $0.file.hasSuffix(suffix) }?.counts }
+        func quarantined(_ suffix: String) -> [JSONValue] { quarantine.filter { $0["file"]?.string?.hasSuffix(suffix) == true } }
+    }
+
+    static func run(_ fixtures: [String], folder: String = "usage/provider=anthropic/billing_account=org_G",
+                    threshold: ExactDecimal = 1) throws -> Run {
+        let root = NSTemporaryDirectory() + "reckon-extract-\(UInt32.random(in: 0...UInt32.max))"
+        let dir = root + "/in/" + folder
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for f in fixtures { try FileManager.default.copyItem(atPath: Fixture.path("usage/" + f), toPath: dir + "/" + f) }
+        var options = ExtractStage.Options()
+        options.maxQuarantineShare = threshold
+        let layout = Layout(input: root + "/in", output: root + "/out")
+        let report = try ExtractStage(layout: layout, options: options, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })).run()
+        func lines(_ path: String) throws -> [JSONValue] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        }
+        return Run(report: report,
+                   usage: try lines(layout.extractedUsage).map { try UsageRecord(json: $0) },
+                   costs: try lines(layout.stageFolder("extract") + "/provider_costs.jsonl"),
+                   quarantine: try lines(layout.quarantine("extract")))
+    }
+
+    @Test func genericCSVWithTagsQuotesAndCRLF() throws {
+        let r = try Self.run(["good.csv"])
+        #expect(r.counts("good.csv") == RowCounts(rowsRead: 3, rowsOut: 3, rowsQuarantined: 0))
+        #expect(r.report.sources.first?.kind == "reckon.generic.csv")
+        let first = r.usage[0]
+        #expect(first.provider == "anthropic" && first.billingAccountId == "org_G" && first.subAccountId == "ws_1")
+        #expect(first.model == "claude-sonnet-4-5-20250929" && first.serviceTier == "standard")
+        #expect(first.periodStart.description == "2026-10-03T10:00:00Z" && first.periodEnd == first.periodStart)
+        #expect(first.quantities.map(\.meter) == ["tokens_input", "tokens_output", "tokens_cache_read"])
+        #expect(first.quantities.map(\.quantity) == [1200, 300, 5000])
+        #expect(first.tags.map { "\($0.key)=\($0.value)" } == ["feature=draft, reply", "team=search"])
+        #expect(first.requestId == "req-1")
+        #expect(first.source.line == 2)
+        let second = r.usage[1]
+        #expect(second.provider == "anthropic")  // lower-cased
+        #expect(second.serviceTier == "batch")
+        #expect(second.tags.map(\.key) == ["feature"])  // empty tag value = untagged for that key
+        #expect(r.usage[2].subAccountId == nil && r.usage[2].source.line == 4)
+    }
+
+    @Test func gzipIsReadByMagicAndTruncationIsQuarantinedWithOffset() throws {
+        let r = try Self.run(["good.csv.gz", "truncated.csv.gz"])
+        #expect(r.counts("good.csv.gz") == RowCounts(rowsRead: 3, rowsOut: 3, rowsQuarantined: 0))
+        let t = try #require(r.counts("truncated.csv.gz"))
+        #expect(t.balanced && t.rowsQuarantined == 1)
+        #expect(t.rowsOut > 100)  // the rows before the cut are kept and counted
+        let q = r.quarantined("truncated.csv.gz")
+        #expect(q.count == 1 && q[0]["reason"]?.string?.contains("truncated gzip") == true && q[0]["byte_offset"] != nil)
+    }
+
+    @Test func raggedRowsAndBadFieldsAreQuarantinedByLine() throws {
+        let r = try Self.run(["ragged.csv"])
+        #expect(r.counts("ragged.csv") == RowCounts(rowsRead: 5, rowsOut: 1, rowsQuarantined: 4))
+        let q = r.quarantined("ragged.csv")
+        #expect(q.map { $0["line"] } == [.number("3"), .number("4"), .number("5"), .number("6")])
+        #expect(q[0]["reason"]?.string == "expected 5 fields, found 6")
+        #expect(q[1]["reason"]?.string == "expected 5 fields, found 4")
+        #expect(q[2]["reason"]?.string == "input_tokens is negative: -3.0")
+        #expect(q[3]["reason"]?.string?.contains("timestamp is not an RFC 3339") == true)
+        #expect(q[0]["raw"]?.string == "2026-10-03T10:00:00Z,anthropic,org_G,claude-haiku-4-5,5,extra")
+    }
+
+    @Test func unterminatedQuoteStopsTheFileWithItsLine() throws {
+        let r = try Self.run(["unterminated.csv"])
+        let c = try #require(r.counts("unterminated.csv"))
+        #expect(c == RowCounts(rowsRead: 2, rowsOut: 1, rowsQuarantined: 1))
+        let q = r.quarantined("unterminated.csv")
+        #expect(q.first?["line"] == .number("3"))
+        #expect(q.first?["reason"]?.string?.contains("unterminated quoted field") == true)
+    }
+
+    @Test func invalidUTF8IsQuarantinedNotMangled() throws {
+        let r = try Self.run(["invalid-utf8.csv"])
+        #expect(r.counts("invalid-utf8.csv") == RowCounts(rowsRead: 2, rowsOut: 1, rowsQuarantined: 1))
+        #expect(r.quarantined("invalid-utf8.csv").first?["reason"]?.string == "model is not valid UTF-8")
+        #expect(r.usage.map(\.model) == ["claude-haiku-4-5"])
+    }
+
+    @Test func jsonlDuplicatesAndBadLines() throws {
+        let r = try Self.run(["mixed.jsonl"], folder: "usage/provider=openai")
+        #expect(r.report.sources.first?.kind == "reckon.generic.jsonl")
+        #expect(r.counts("mixed.jsonl") == RowCounts(rowsRead: 7, rowsOut: 2, rowsQuarantined: 5))
+        let q = r.quarantined("mixed.jsonl")
+        #expect(q.map { $0["line"] } == [.number("2"), .number("3"), .number("4"), .number("6"), .number("8")])
+        #expect(q[0]["reason"]?.string?.hasPrefix("duplicate request_id r1") == true)
+        #expect(q[1]["reason"]?.string?.contains("not a flat JSON object") == true)
+        #expect(q[2]["reason"]?.string == "input_tokens must be a number, not a string")
+        #expect(q[3]["reason"]?.string == "model is missing")
+        #expect(q[4]["reason"]?.string == "duplicate key \"input_tokens\"")
+        #expect(r.report.notes.contains { $0.hasPrefix("1 records repeat a request_id") })
+        let a = r.usage[0]
+        #expect(a.executionId == "ex1" && a.spanId == "s1" && a.agent == "triage" && a.subAccountId == "proj_1")
+        #expect(a.tags.map { "\($0.key)=\($0.value)" } == ["env_name=prod", "flag=true", "n=3", "team=support"])
+        let b = r.usage[1]
+        #expect(b.serviceTier == "batch" && b.periodEnd.description == "2026-10-06T00:00:00Z")
+        #expect(b.tags.first?.value == "search \"quoted\"")
+    }
+
+    @Test func openAIUsageSplitsCachedTokensOutOfInput() throws {
+        let r = try Self.run(["openai-usage.json"], folder: "usage/provider=openai/billing_account=org_OAI")
+        #expect(r.counts("openai-usage.json") == RowCounts(rowsRead: 2, rowsOut: 1, rowsQuarantined: 1))
+        let u = try #require(r.usage.first)
+        #expect(u.provider == "openai" && u.billingAccountId == "org_OAI" && u.subAccountId == "proj_A" && u.model == "gpt-4o-2024-08-06")
+        #expect(u.quantities.map(\.meter) == ["tokens_input", "tokens_cache_read", "tokens_output"])
+        #expect(u.quantities.map(\.quantity) == [200, 800, 500])  // 1000 input include 800 cached
+        #expect(u.periodStart.description == "2026-10-05T00:00:00Z")
+        #expect(r.quarantine.first?["reason"]?.string?.contains("exceeds input_tokens") == true)
+        #expect(r.quarantine.first?["xpath"]?.string == "$.data[0].results[1]")
+    }
+
+    @Test func providerCostReportsAreExactDollars() throws {
+        let r = try Self.run(["openai-costs.json", "anthropic-cost.json"], folder: "usage/provider=x/billing_account=org_C")
+        #expect(r.counts("openai-costs.json") == RowCounts(rowsRead: 3, rowsOut: 2, rowsQuarantined: 1))
+        #expect(r.counts("anthropic-cost.json") == RowCounts(rowsRead: 2, rowsOut: 1, rowsQuarantined: 1))
+        #expect(r.costs.map { $0["amount"] } == [.number("1.2345"), .number("0.06"), .number("12.5")])
+        #expect(r.costs.map { $0["currency"]?.string } == ["USD", "USD", "USD"])
+        #expect(r.costs[0]["token_type"]?.string == "uncached_input_tokens")
+        #expect(r.costs[2]["description"]?.string == "Text tokens")
+        #expect(r.quarantined("anthropic-cost.json").first?["reason"]?.string?.contains("decimal string of cents") == true)
+    }
+
+    @Test func quarantineThresholdFailsTheRunWithExitCode65() throws {
+        let error = #expect(throws: ReckonError.self) { _ = try Self.run(["ragged.csv"], threshold: "0.5") }
+        #expect(error?.code.exitStatus == .dataError)
+        #expect(error?.message.contains("4 of 5 records quarantined") == true)
+    }
+}
