@@ -162,17 +162,24 @@ public struct ExtractStage {
     func extractInvoice(file: String, out: OutputFile, sink: UsageSink) throws -> (String, RowCounts) {
         do {
             let bytes = try ByteStream.readAll(path: file)
-            guard UBLInvoiceReader.looksLikeUBL(bytes) else {
-                throw ReckonError(.badData, "unknown invoice format (expected UBL 2.1 Invoice or CreditNote)", at: SourcePosition(file: file))
+            let invoice: Invoice
+            if UBLInvoiceReader.looksLikeUBL(bytes) {
+                invoice = try UBLInvoiceReader.read(bytes: bytes, file: file)
+            } else if CIIInvoiceReader.looksLikeCII(bytes) {
+                invoice = try CIIInvoiceReader.read(bytes: bytes, file: file)
+            } else if let stripe = try StripeInvoiceReader.readIfStripe(bytes: bytes, file: file) {
+                invoice = stripe
+            } else {
+                throw ReckonError(.badData, "unknown invoice format (expected UBL 2.1, UN/CEFACT CII or Stripe invoice JSON)",
+                                  at: SourcePosition(file: file))
             }
-            let invoice = try UBLInvoiceReader.read(bytes: bytes, file: file)
             let violations = EN16931.check(invoice)
             if !violations.isEmpty {
                 throw ReckonError(.badData, "invoice \(invoice.id) fails EN 16931 arithmetic: "
                                   + violations.map(\.description).joined(separator: "; "), at: SourcePosition(file: file))
             }
             try out.write(JSONWriter.write(invoice.json) + "\n")
-            return ("invoice.ubl", RowCounts(rowsRead: 1, rowsOut: 1))
+            return ("invoice." + invoice.syntax, RowCounts(rowsRead: 1, rowsOut: 1))
         } catch let e as ReckonError where e.code == .badData {
             return try quarantineFile(file, e, kind: "invoice", sink: sink)
         }
