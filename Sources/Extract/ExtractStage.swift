@@ -84,7 +84,7 @@ public struct ExtractStage {
         return (kind, partial + RowCounts(rowsRead: 1, rowsOut: 0, rowsQuarantined: 1))
     }
 
-    enum UsageFormat { case jsonDocument, jsonl, csv, unknown(String) }
+    enum UsageFormat { case jsonDocument, jsonl, promptLayer, csv, unknown(String) }
 
     /// Looks at the first bytes (after gzip inflation) to tell a JSON page, JSONL and CSV apart.
     static func sniff(_ file: String) throws -> UsageFormat {
@@ -98,7 +98,8 @@ public struct ExtractStage {
         if head[i] == UInt8(ascii: "{") {
             let lineEnd = head[i...].firstIndex(of: 0x0A) ?? head.count
             if let first = try? JSONParser.parse(Array(head[i..<lineEnd])), case .object = first {
-                return first["data"] != nil && first["provider"] == nil ? .jsonDocument : .jsonl
+                if first["data"] != nil && first["provider"] == nil { return .jsonDocument }
+                return PromptLayerLog.matches(first) ? .promptLayer : .jsonl
             }
             return .jsonDocument
         }
@@ -122,6 +123,11 @@ public struct ExtractStage {
                 kind = GenericUsage.kindJSONL
                 let counts = try GenericUsage.readJSONL(try ByteStream(path: file), file: file, defaults: hive, sink: sink,
                                                         progress: &partial)
+                return (kind, counts)
+            case .promptLayer:
+                kind = PromptLayerLog.kind
+                let counts = try PromptLayerLog.read(try ByteStream(path: file), file: file, billingAccount: hive["billing_account"],
+                                                     sink: sink, progress: &partial)
                 return (kind, counts)
             case .jsonDocument:
                 let bytes = try ByteStream.readAll(path: file)

@@ -17,6 +17,11 @@ public struct Meter: Sendable, Hashable {
             Meter(id: "tokens_cache_write_5m", displayName: "Cache Write Tokens (5 minutes)", consumedUnit: "Tokens"),
             Meter(id: "tokens_cache_write_1h", displayName: "Cache Write Tokens (1 hour)", consumedUnit: "Tokens"),
             Meter(id: "web_search_requests", displayName: "Web Search Requests", consumedUnit: "Requests"),
+            Meter(id: "code_execution_hours", displayName: "Code Execution Container Hours", consumedUnit: "Hours"),
+            Meter(id: "managed_agent_session_runtime", displayName: "Agent Session Hours", consumedUnit: "Hours"),
+            Meter(id: "requests", displayName: "Requests", consumedUnit: "Requests"),
+            Meter(id: "logged_requests", displayName: "Logged Requests", consumedUnit: "Requests"),
+            Meter(id: "eval_cell_executions", displayName: "Evaluation Cell Executions", consumedUnit: "Executions"),
         ]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
     }()

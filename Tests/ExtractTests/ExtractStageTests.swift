@@ -13,16 +13,20 @@ struct ExtractStageTests {
         var usage: [UsageRecord]
         var costs: [JSONValue]
         var quarantine: [JSONValue]
+        var invoices: [Invoice]
         func counts(_ suffix: String) -> RowCounts? { report.sources.first { $0.file.hasSuffix(suffix) }?.counts }
         func quarantined(_ suffix: String) -> [JSONValue] { quarantine.filter { $0["file"]?.string?.hasSuffix(suffix) == true } }
     }
 
     static func run(_ fixtures: [String], folder: String = "usage/provider=anthropic/billing_account=org_G",
-                    threshold: ExactDecimal = 1) throws -> Run {
+                    invoices: [String] = [], threshold: ExactDecimal = 1) throws -> Run {
         let root = NSTemporaryDirectory() + "reckon-extract-\(UInt32.random(in: 0...UInt32.max))"
         let dir = root + "/in/" + folder
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for f in fixtures { try FileManager.default.copyItem(atPath: Fixture.path("usage/" + f), toPath: dir + "/" + f) }
+        let invoiceDir = root + "/in/invoices/provider=promptlayer"
+        try FileManager.default.createDirectory(atPath: invoiceDir, withIntermediateDirectories: true)
+        for f in invoices { try FileManager.default.copyItem(atPath: Fixture.path(f), toPath: invoiceDir + "/" + f) }
         var options = ExtractStage.Options()
         options.maxQuarantineShare = threshold
         let layout = Layout(input: root + "/in", output: root + "/out")
@@ -33,7 +37,8 @@ struct ExtractStageTests {
         return Run(report: report,
                    usage: try lines(layout.extractedUsage).map { try UsageRecord(json: $0) },
                    costs: try lines(layout.stageFolder("extract") + "/provider_costs.jsonl"),
-                   quarantine: try lines(layout.quarantine("extract")))
+                   quarantine: try lines(layout.quarantine("extract")),
+                   invoices: try lines(layout.extractedInvoices).map { try Invoice(json: $0) })
     }
 
     @Test func genericCSVWithTagsQuotesAndCRLF() throws {
@@ -141,5 +146,40 @@ struct ExtractStageTests {
         let error = #expect(throws: ReckonError.self) { _ = try Self.run(["ragged.csv"], threshold: "0.5") }
         #expect(error?.code.exitStatus == .dataError)
         #expect(error?.message.contains("4 of 5 records quarantined") == true)
+    }
+
+    @Test func promptLayerLogLinesAreSaaSMetersWithTags() throws {
+        let r = try Self.run(["promptlayer-log.jsonl"], folder: "usage/provider=promptlayer/billing_account=cus_Acme42")
+        #expect(r.report.sources.first?.kind == "promptlayer.request_log")
+        #expect(r.counts("promptlayer-log.jsonl") == RowCounts(rowsRead: 4, rowsOut: 3, rowsQuarantined: 1))
+        #expect(r.usage.map { $0.quantities.map(\.meter) } == [["logged_requests"], ["logged_requests"], ["eval_cell_executions"]])
+        let first = r.usage[0]
+        #expect(first.provider == "promptlayer" && first.billingAccountId == "cus_Acme42" && first.subAccountId == "812")
+        #expect(first.periodStart.description == "2026-10-07T09:15:02Z")
+        #expect(first.tags.map { "\($0.key)=\($0.value)" } == ["pl_tag_draft_reply=true", "pl_tag_prod=true", "team=support", "ticket=4411", "user_id=u_17"])
+        #expect(first.requestId == "pl-req-pl_9f1" && first.agent == "draft-reply")
+        #expect(r.usage[2].requestId == "pl-eval-70031")
+        #expect(r.quarantine.first?["line"] == .number("4"))
+        #expect(r.quarantine.first?["reason"]?.string?.contains("request_start_time") == true)
+    }
+
+    @Test func stripeInvoiceAndCreditNote() throws {
+        let r = try Self.run([], invoices: ["stripe-invoice.json", "stripe-credit-note.json"])
+        #expect(r.counts("stripe-invoice.json") == RowCounts(rowsRead: 1, rowsOut: 1, rowsQuarantined: 0))
+        #expect(r.report.sources.map(\.kind) == ["invoice.stripe", "invoice.stripe"])
+        let credit = try #require(r.invoices.first { $0.isCreditNote })
+        #expect(credit.id == "PL-2026-10-0007-CN-01" && credit.precedingInvoiceIds == ["PL-2026-09-0005"])
+        #expect(credit.totals.payable == "10.99" && credit.lines.first?.netAmount == "10.99")
+        let inv = try #require(r.invoices.first { !$0.isCreditNote })
+        #expect(inv.id == "PL-2026-10-0007" && inv.currency == "USD" && inv.buyer.id == "cus_Acme42")
+        #expect(inv.issueDate.description == "2026-11-02")
+        #expect(inv.periodStart?.description == "2026-10-01" && inv.periodEnd?.description == "2026-10-31")
+        #expect(inv.lines.map(\.netAmount) == ["49.00", "3.70"])
+        #expect(inv.lines[1].unitPrice == "0.003" && inv.lines[1].quantity == 1234)
+        #expect(inv.lines[1].sellerItemId == "promptlayer:pro:request_overage")
+        #expect(inv.lines[0].periodStart?.description == "2026-11-01" && inv.lines[0].periodEnd?.description == "2026-11-30")
+        #expect(inv.taxSubtotals.map(\.taxAmount) == ["10.54"] && inv.taxSubtotals.first?.percent == 20)
+        #expect(inv.totals.taxInclusive == "63.24" && inv.totals.prepaid == 10 && inv.totals.payable == "53.24")
+        #expect(EN16931.check(inv).isEmpty)
     }
 }
