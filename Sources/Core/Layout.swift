@@ -24,6 +24,8 @@ public struct Layout: Sendable {
     public func quarantine(_ stage: String) -> String { stageFolder(stage) + "/quarantine.jsonl" }
     public var extractedUsage: String { stageFolder("extract") + "/usage.jsonl" }
     public var extractedInvoices: String { stageFolder("extract") + "/invoices.jsonl" }
+    /// Generic-format exports validated in place (read again by transform).
+    public var extractedSources: String { stageFolder("extract") + "/usage_sources.jsonl" }
     public func stagedDataset(_ dataset: String, _ period: BillingPeriod) -> String {
         stageFolder("transform") + "/\(dataset)/billing_period=\(period)/part-00000.jsonl"
     }

@@ -139,6 +139,13 @@ public enum FileSystem {
         return result.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
+    /// Size in bytes and modification time (nanoseconds since the epoch) of a file.
+    public static func fingerprint(_ path: String) -> (size: Int, modifiedNanoseconds: Int)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (Int(st.st_size), Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec))
+    }
+
     /// Removes a file if it exists.
     public static func remove(_ path: String) {
         unlink(path)

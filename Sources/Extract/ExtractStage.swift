@@ -30,7 +30,7 @@ public struct ExtractStage {
     public func run() throws -> StageReport {
         var report = StageReport(stage: "extract")
         let sink = try UsageSink(usagePath: layout.extractedUsage, costsPath: layout.stageFolder("extract") + "/provider_costs.jsonl",
-                                 quarantinePath: layout.quarantine("extract"))
+                                 quarantinePath: layout.quarantine("extract"), sourcesPath: layout.extractedSources)
         let invoiceOut = try OutputFile(path: layout.extractedInvoices)
 
         let usageFiles = FileSystem.isDirectory(layout.usageInput) ? try FileSystem.files(under: layout.usageInput) : []
@@ -51,7 +51,8 @@ public struct ExtractStage {
 
         try sink.commit()
         try invoiceOut.commit()
-        report.outputs = [layout.extractedUsage, sink.costsPath, layout.extractedInvoices, layout.quarantine("extract")]
+        report.outputs = [layout.extractedUsage, layout.extractedSources, sink.costsPath, layout.extractedInvoices,
+                          layout.quarantine("extract")]
         if sink.duplicates > 0 {
             report.notes.append("\(sink.duplicates) records repeat a request_id seen before: counted once, the repeats are in quarantine")
         }
@@ -111,19 +112,29 @@ public struct ExtractStage {
         var kind = "unknown"
         var partial = RowCounts()
         do {
-            switch try Self.sniff(file) {
+            let format = try Self.sniff(file)
+            switch format {
             case .unknown(let why):
                 throw ReckonError(.badData, "unknown usage export format: \(why)", at: SourcePosition(file: file))
-            case .csv:
-                kind = GenericUsage.kindCSV
-                let counts = try GenericUsage.readCSV(try ByteStream(path: file), file: file, defaults: hive, sink: sink,
-                                                      progress: &partial)
-                return (kind, counts)
-            case .jsonl:
-                kind = GenericUsage.kindJSONL
-                let counts = try GenericUsage.readJSONL(try ByteStream(path: file), file: file, defaults: hive, sink: sink,
-                                                        progress: &partial)
-                return (kind, counts)
+            case .csv, .jsonl:
+                // Generic exports can be tens of GB: they are validated here and read again by
+                // transform in place (see `GenericSource`), not copied into staging.
+                let isCSV: Bool
+                if case .csv = format { isCSV = true } else { isCSV = false }
+                kind = isCSV ? GenericUsage.kindCSV : GenericUsage.kindJSONL
+                let fingerprint = FileSystem.fingerprint(file)
+                do {
+                    let stream = try ByteStream(path: file)
+                    _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink, progress: &partial)
+                              : try GenericUsage.readJSONL(stream, file: file, defaults: hive, handler: sink, progress: &partial)
+                    try sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
+                                                     modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true))
+                    return (kind, partial)
+                } catch let e as ReckonError where e.code == .badData {
+                    try sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
+                                                     modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: false))
+                    throw e
+                }
             case .promptLayer:
                 kind = PromptLayerLog.kind
                 let counts = try PromptLayerLog.read(try ByteStream(path: file), file: file, billingAccount: hive["billing_account"],
@@ -195,8 +206,9 @@ public struct ExtractStage {
 /// Where extracted records go: the staged usage and provider-cost files, the quarantine, and the
 /// run's set of request ids (64-bit FNV-1a hashes: 8 bytes per distinct id; a hash collision
 /// would quarantine a record as a duplicate, never drop it silently).
-final class UsageSink {
+final class UsageSink: GenericRecordHandler {
     let usage: OutputFile
+    let sources: OutputFile
     let costs: OutputFile
     let costsPath: String
     private let quarantineFile: QuarantineFile
@@ -204,8 +216,9 @@ final class UsageSink {
     private var requestIds = HashSet64()
     private(set) var duplicates = 0
 
-    init(usagePath: String, costsPath: String, quarantinePath: String) throws {
+    init(usagePath: String, costsPath: String, quarantinePath: String, sourcesPath: String) throws {
         usage = try OutputFile(path: usagePath)
+        sources = try OutputFile(path: sourcesPath)
         costs = try OutputFile(path: costsPath)
         self.costsPath = costsPath
         quarantineFile = try QuarantineFile(path: quarantinePath)
@@ -229,29 +242,24 @@ final class UsageSink {
         return true
     }
 
-    /// The reason the last generic record was refused (set when `emitGeneric` returns `nil`).
-    var lastReason = ""
-
-    /// Stages a generic-format record straight from its bytes: `true` kept, `false` a duplicate
-    /// request id (quarantined here), `nil` invalid (`lastReason` says why; the caller quarantines it).
-    func emitGeneric(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext) throws -> Bool? {
-        let mark = buffer.count
-        if let reason = b.write(to: &buffer, line: line, context: context) {
-            buffer.removeSubrange(mark...)
-            lastReason = reason.message
-            return nil
-        }
+    /// A valid generic record: kept unless its request id was seen before (then quarantined here).
+    func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
         if let id = b.spans[GenericUsage.Field.requestId.rawValue], !requestIds.insert(fnv1a(id)).inserted {
-            let staged = String(decoding: buffer[mark...].dropLast(), as: UTF8.self)
-            buffer.removeSubrange(mark...)
             duplicates += 1
             try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
                                            reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
-                                           raw: staged))
+                                           raw: raw()))
             return false
         }
-        if buffer.count >= 1 << 20 { try flush() }
         return true
+    }
+
+    func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {
+        try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line), reason: reason, raw: raw))
+    }
+
+    func addSource(_ s: GenericSource) throws {
+        try sources.write(JSONWriter.write(s.json) + "\n")
     }
 
     func emitCost(_ c: ProviderCostRecord) throws -> Bool {
@@ -269,8 +277,45 @@ final class UsageSink {
     func commit() throws {
         try flush()
         try usage.commit()
+        try sources.commit()
         try costs.commit()
         try quarantineFile.commit()
+    }
+}
+
+/// A generic-format export validated by extract and read again in place by transform: the file,
+/// its size and modification time when validated, and how many records extract accepted
+/// (`complete` is false when the file broke off, e.g. a truncated gzip: the records before the
+/// break count). Transform refuses a file whose fingerprint changed since.
+public struct GenericSource: Sendable, Equatable {
+    public var file: String
+    public var format: String
+    public var size: Int
+    public var modified: Int
+    public var rowsOut: Int
+    public var complete: Bool
+
+    public var json: JSONValue {
+        .object([("file", .string(file)), ("format", .string(format)), ("size", .number(String(size))),
+                 ("modified_ns", .number(String(modified))), ("rows_out", .number(String(rowsOut))), ("complete", .bool(complete))])
+    }
+
+    public init(file: String, format: String, size: Int, modified: Int, rowsOut: Int, complete: Bool) {
+        self.file = file
+        self.format = format
+        self.size = size
+        self.modified = modified
+        self.rowsOut = rowsOut
+        self.complete = complete
+    }
+
+    public init(json j: JSONValue) throws(StagingDecodeError) {
+        func int(_ k: String) throws(StagingDecodeError) -> Int {
+            guard case .number(let n)? = j[k], let v = Int(n) else { throw StagingDecodeError(field: k) }
+            return v
+        }
+        self.init(file: try j.required("file", \.string), format: try j.required("format", \.string), size: try int("size"),
+                  modified: try int("modified_ns"), rowsOut: try int("rows_out"), complete: try j.required("complete", \.bool))
     }
 }
 
@@ -310,4 +355,59 @@ struct HashSet64 {
         count = 0
         for v in old where v != 0 { _ = insert(v) }
     }
+}
+
+extension GenericSource {
+    /// Reads the source again and calls `body` with every record extract accepted, skipping the
+    /// lines extract quarantined (`skipLines`). Used by transform.
+    /// - Returns: how many records were passed to `body`.
+    /// - Throws: `ReckonError.badData` when the file changed since extract (size, time or the
+    ///   number of accepted records differ).
+    public func forEachAcceptedRecord(skipLines: Set<Int>, _ body: (UsageRecord) throws -> Void) throws -> Int {
+        let fp = FileSystem.fingerprint(file)
+        guard fp?.size == size && fp?.modifiedNanoseconds == modified else {
+            throw ReckonError(.badData, "the file changed since extract validated it: rerun reckon-extract", at: SourcePosition(file: file))
+        }
+        return try withoutActuallyEscaping(body) { body in try read(skipLines: skipLines, body) }
+    }
+
+    private func read(skipLines: Set<Int>, _ body: @escaping (UsageRecord) throws -> Void) throws -> Int {
+        let handler = AcceptedRecords(skip: skipLines, body: body)
+        var counts = RowCounts()
+        do {
+            let stream = try ByteStream(path: file)
+            if format == GenericUsage.kindCSV {
+                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts)
+            } else {
+                _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts)
+            }
+        } catch let e as ReckonError where e.code == .badData && !complete {
+            // The same break extract met: the records before it are the accepted ones.
+        }
+        guard handler.passed == rowsOut else {
+            throw ReckonError(.badData, "extract accepted \(rowsOut) records from this file, transform read \(handler.passed): rerun reckon-extract",
+                              at: SourcePosition(file: file))
+        }
+        return handler.passed
+    }
+}
+
+private final class AcceptedRecords: GenericRecordHandler {
+    let skip: Set<Int>
+    let body: (UsageRecord) throws -> Void
+    var passed = 0
+
+    init(skip: Set<Int>, body: @escaping (UsageRecord) throws -> Void) {
+        self.skip = skip
+        self.body = body
+    }
+
+    func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
+        if skip.contains(line) { return false }
+        try body(b.makeRecord(line: line, context: context))
+        passed += 1
+        return true
+    }
+
+    func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {}
 }

@@ -153,68 +153,54 @@ struct GenericRecordBuilder {
         return out
     }
 
-    /// Validates the record and appends its staging line to `out`; returns the reason when the
-    /// record must be quarantined instead. `context` carries the file-level values.
-    func write(to out: inout [UInt8], line: Int, context: GenericUsage.FileContext) -> QuarantineReason? {
+    /// Why the record cannot be used, or `nil` when it is complete and valid.
+    func validate(context: GenericUsage.FileContext) -> QuarantineReason? {
         if let problem { return QuarantineReason(problem) }
         typealias F = GenericUsage.Field
-        func span(_ f: F) -> UnsafeRawBufferPointer? { spans[f.rawValue] }
-        guard span(.provider) != nil || context.provider != nil else { return "provider is missing" }
-        guard span(.billingAccount) != nil || context.billingAccount != nil else { return "billing_account is missing" }
-        guard let model = span(.model) else { return "model is missing" }
-        let start: Timestamp, end: Timestamp
-        if let t = timestamp {
-            start = t; end = t
-        } else if let s = periodStart, let e = periodEnd {
+        guard spans[F.provider.rawValue] != nil || context.provider != nil else { return "provider is missing" }
+        guard spans[F.billingAccount.rawValue] != nil || context.billingAccount != nil else { return "billing_account is missing" }
+        guard spans[F.model.rawValue] != nil else { return "model is missing" }
+        if timestamp == nil {
+            guard let s = periodStart, let e = periodEnd else { return "timestamp (or period_start and period_end) is missing" }
             guard s < e else { return "period_start must be before period_end" }
-            start = s; end = e
-        } else {
-            return "timestamp (or period_start and period_end) is missing"
         }
-        out.append(ascii: "{\"provider\":")
-        if let p = span(.provider) { out.appendJSONStringLowercasingASCII(p) } else { out.append(contentsOf: context.provider!) }
-        out.append(ascii: ",\"billing_account\":")
-        if let a = span(.billingAccount) { out.appendJSONString(a) } else { out.append(contentsOf: context.billingAccount!) }
-        out.append(ascii: ",\"sub_account\":")
-        if let s = span(.subAccount) { out.appendJSONString(s) } else { out.append(ascii: "null") }
-        out.append(ascii: ",\"model\":"); out.appendJSONString(model)
-        out.append(ascii: ",\"period_start\":\""); out.appendTimestamp(start)
-        out.append(ascii: "\",\"period_end\":\""); out.appendTimestamp(end)
-        out.append(ascii: "\",\"service_tier\":")
-        if let t = span(.serviceTier) { out.appendJSONStringLowercasingASCII(t) }
-        else if batch == true { out.append(ascii: "\"batch\"") } else { out.append(ascii: "\"standard\"") }
-        out.append(ascii: ",\"quantities\":{")
-        var first = true
-        for slot in 0..<F.meterCount {
-            guard let q = quantities[slot], !q.isZero else { continue }
-            if !first { out.append(0x2C) }
-            first = false
-            out.append(contentsOf: GenericUsage.encodedMeterKeys[slot]); out.appendDecimal(q)
-        }
-        out.append(ascii: "},\"tags\":{")
-        if tags.count > 1 && !zip(tags, tags.dropFirst()).allSatisfy({ $0.key.lexicographicallyPrecedes($1.key) }) {
-            let sorted = tags.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            appendTags(sorted, to: &out)
-        } else {
-            appendTags(tags, to: &out)
-        }
-        out.append(0x7D)
-        for (field, key) in GenericUsage.idFields {
-            guard let v = span(field) else { continue }
-            out.append(contentsOf: key); out.appendJSONString(v)
-        }
-        out.append(contentsOf: context.encodedSource)
-        out.appendInt(line)
-        out.append(ascii: "}\n")
         return nil
     }
 
-    private func appendTags(_ t: [(key: [UInt8], value: UnsafeRawBufferPointer)], to out: inout [UInt8]) {
-        for (k, tag) in t.enumerated() {
-            if k > 0 { out.append(0x2C) }
-            out.append(contentsOf: tag.key); out.append(0x3A); out.appendJSONString(tag.value)
+    /// The validated record as a `UsageRecord` (strings made here). Call only after `validate`.
+    func makeRecord(line: Int, context: GenericUsage.FileContext) -> UsageRecord {
+        typealias F = GenericUsage.Field
+        func str(_ f: F) -> String? { spans[f.rawValue].map { String(decoding: $0, as: UTF8.self) } }
+        let start = timestamp ?? periodStart!
+        let end = timestamp ?? periodEnd!
+        var q: [(meter: String, quantity: ExactDecimal)] = []
+        for slot in 0..<F.meterCount {
+            if let v = quantities[slot], !v.isZero { q.append((GenericUsage.meterIds[slot], v)) }
         }
+        let tier = str(.serviceTier)?.lowercased() ?? (batch == true ? "batch" : "standard")
+        var t = tags.map { (key: String(decoding: $0.key.dropFirst().dropLast(), as: UTF8.self), value: String(decoding: $0.value, as: UTF8.self)) }
+        t.sort { $0.key < $1.key }
+        var r = UsageRecord(provider: (str(.provider) ?? context.providerName ?? "").lowercased(),
+                            billingAccountId: str(.billingAccount) ?? context.billingAccountName ?? "",
+                            subAccountId: str(.subAccount), model: str(.model)!, periodStart: start, periodEnd: end,
+                            serviceTier: tier, quantities: q, tags: t, source: SourcePosition(file: context.file, line: line))
+        r.requestId = str(.requestId)
+        r.executionId = str(.executionId)
+        r.spanId = str(.spanId)
+        r.parentSpanId = str(.parentSpanId)
+        r.agent = str(.agent)
+        return r
     }
+}
+
+/// What a generic-format reader hands its records to: the extract stage (validate, de-duplicate,
+/// quarantine) or the transform stage (price the records extract accepted).
+protocol GenericRecordHandler: AnyObject {
+    /// A complete, valid record. Returns `false` when the handler refuses it (it quarantines or
+    /// skips it itself); the reader then counts it as quarantined.
+    func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool
+    /// A record that cannot be used, with the reason.
+    func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws
 }
 
 /// Whether bytes are valid UTF-8 (ASCII checked first, without building a String).
@@ -229,6 +215,8 @@ extension GenericUsage {
     struct FileContext {
         var provider: [UInt8]?
         var billingAccount: [UInt8]?
+        var providerName: String?
+        var billingAccountName: String?
         /// `,"source":"<file>","position":`
         var encodedSource: [UInt8]
         var file: String
@@ -241,6 +229,8 @@ extension GenericUsage {
                 return b
             }
             self.file = file
+            providerName = defaults["provider"]
+            billingAccountName = defaults["billing_account"]
             provider = enc(defaults["provider"].map { $0.lowercased() })
             billingAccount = enc(defaults["billing_account"])
             encodedSource = Array(",\"source\":".utf8) + enc(file)! + Array(",\"position\":".utf8)
@@ -270,7 +260,7 @@ extension GenericUsage {
     /// Reads a generic-format CSV file. The header names the fields; `tag.<key>` columns are tags.
     /// A row with the wrong number of fields, or a field that does not parse, is quarantined;
     /// a broken file structure (unterminated quote) stops the file with its line.
-    static func readCSV(_ stream: ByteStream, file: String, defaults: [String: String], sink: UsageSink,
+    static func readCSV(_ stream: ByteStream, file: String, defaults: [String: String], handler: some GenericRecordHandler,
                         progress counts: inout RowCounts) throws -> RowCounts {
         let reader = CSVReader(stream: stream)
         var record = CSVRecord()
@@ -298,12 +288,12 @@ extension GenericUsage {
             counts.rowsRead += 1
             guard record.count == width else {
                 counts.rowsQuarantined += 1
-                try sink.quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: file, line: record.line),
-                                                    reason: "expected \(width) fields, found \(record.count)", raw: record.rawText))
+                try handler.reject(line: record.line, reason: "expected \(width) fields, found \(record.count)", raw: record.rawText,
+                                   context: context)
                 continue
             }
             let line = record.line
-            let outcome: Bool? = try record.bytes.withUnsafeBytes { base in
+            let outcome: Bool? = try record.bytes.withUnsafeBytes { base -> Bool? in
                 builder.reset()
                 var start = 0
                 for k in 0..<width {
@@ -312,16 +302,13 @@ extension GenericUsage {
                     start = end
                     if let f = columns[k] { builder.set(f, v) } else if let key = tagKeys[k] { builder.addTag(encodedKey: key, v) }
                 }
-                return try sink.emitGeneric(builder, line: line, context: context)
+                if let reason = builder.validate(context: context) {
+                    try handler.reject(line: line, reason: reason.message, raw: record.rawText, context: context)
+                    return nil
+                }
+                return try handler.accept(builder, line: line, context: context, raw: { record.rawText })
             }
-            switch outcome {
-            case true?: counts.rowsOut += 1
-            case false?: counts.rowsQuarantined += 1  // duplicate request id: the sink quarantined it
-            case nil:
-                counts.rowsQuarantined += 1
-                try sink.quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: file, line: line),
-                                                    reason: sink.lastReason, raw: record.rawText))
-            }
+            if outcome == true { counts.rowsOut += 1 } else { counts.rowsQuarantined += 1 }
         }
         return counts
     }
@@ -332,13 +319,13 @@ extension GenericUsage {
 extension GenericUsage {
     /// Reads a generic-format JSONL file: one flat JSON object per line (`tags` may be an object
     /// of scalars). A line that is not such an object is quarantined with its line and column.
-    static func readJSONL(_ stream: ByteStream, file: String, defaults: [String: String], sink: UsageSink,
+    static func readJSONL(_ stream: ByteStream, file: String, defaults: [String: String], handler: some GenericRecordHandler,
                           progress counts: inout RowCounts) throws -> RowCounts {
         let lines = LineReader(stream: stream)
         let context = FileContext(file: file, defaults: defaults)
         var builder = GenericRecordBuilder()
         var tagKeyCache: [UInt64: [UInt8]] = [:]
-        while let outcome = try lines.next({ line -> (Bool?, String?)? in
+        while let outcome = try lines.next({ line -> Bool? in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
             builder.reset()
             var scanner = FlatJSONScanner(line)
@@ -376,22 +363,18 @@ extension GenericUsage {
                     }
                 }
             } catch let reason as QuarantineReason {
-                sink.lastReason = reason.message
-                return (nil, String(decoding: line, as: UTF8.self))
+                try handler.reject(line: lines.lineNumber, reason: reason.message, raw: String(decoding: line, as: UTF8.self), context: context)
+                return false
             }
-            let kept = try sink.emitGeneric(builder, line: lines.lineNumber, context: context)
-            return (kept, kept == nil ? String(decoding: line, as: UTF8.self) : nil)
+            if let reason = builder.validate(context: context) {
+                try handler.reject(line: lines.lineNumber, reason: reason.message, raw: String(decoding: line, as: UTF8.self), context: context)
+                return false
+            }
+            return try handler.accept(builder, line: lines.lineNumber, context: context, raw: { String(decoding: line, as: UTF8.self) })
         }) {
-            guard let (kept, raw) = outcome else { continue }
+            guard let kept = outcome else { continue }  // blank line
             counts.rowsRead += 1
-            switch kept {
-            case true?: counts.rowsOut += 1
-            case false?: counts.rowsQuarantined += 1
-            case nil:
-                counts.rowsQuarantined += 1
-                try sink.quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: file, line: lines.lineNumber),
-                                                    reason: sink.lastReason, raw: raw))
-            }
+            if kept { counts.rowsOut += 1 } else { counts.rowsQuarantined += 1 }
         }
         return counts
     }

@@ -38,6 +38,24 @@ public struct TransformStage {
             }
             try estimated.add(record) { try quarantine.append($0) }
         }
+        // Generic exports validated in place by extract: read them again, skipping what it quarantined.
+        if FileSystem.exists(layout.extractedSources) {
+            var skip: [String: Set<Int>] = [:]
+            try forEachJSONLine(layout.quarantine("extract")) { q, _ in
+                if let f = q["file"]?.string, case .number(let n)? = q["line"], let line = Int(n) { skip[f, default: []].insert(line) }
+            }
+            var inPlace = 0
+            try forEachJSONLine(layout.extractedSources) { value, line in
+                let source: GenericSource
+                do { source = try GenericSource(json: value) } catch {
+                    throw ReckonError(.badData, "staged source: \(error)", at: SourcePosition(file: layout.extractedSources, line: line))
+                }
+                inPlace += try source.forEachAcceptedRecord(skipLines: skip[source.file] ?? []) { record in
+                    try estimated.add(record) { try quarantine.append($0) }
+                }
+            }
+            if inPlace > 0 { report.notes.append("\(inPlace) usage records read in place from generic exports") }
+        }
         report.sources.append(.init(file: layout.extractedUsage, kind: "usage meter quantities", counts: estimated.counts))
         if estimated.skippedOtherPeriods > 0 {
             report.notes.append("\(estimated.skippedOtherPeriods) usage records outside billing period \(period.map(String.init(describing:)) ?? "-") not read")

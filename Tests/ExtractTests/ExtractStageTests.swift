@@ -34,10 +34,19 @@ struct ExtractStageTests {
         func lines(_ path: String) throws -> [JSONValue] {
             try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
         }
+        // Records staged as copies, then the generic exports read in place (skipping quarantined lines).
+        var usage = try lines(layout.extractedUsage).map { try UsageRecord(json: $0) }
+        let quarantine = try lines(layout.quarantine("extract"))
+        for source in try lines(layout.extractedSources).map({ try GenericSource(json: $0) }) {
+            let skip = Set(quarantine.filter { $0["file"]?.string == source.file }.compactMap { q -> Int? in
+                if case .number(let n)? = q["line"] { return Int(n) } else { return nil }
+            })
+            _ = try source.forEachAcceptedRecord(skipLines: skip) { usage.append($0) }
+        }
         return Run(report: report,
-                   usage: try lines(layout.extractedUsage).map { try UsageRecord(json: $0) },
+                   usage: usage,
                    costs: try lines(layout.stageFolder("extract") + "/provider_costs.jsonl"),
-                   quarantine: try lines(layout.quarantine("extract")),
+                   quarantine: quarantine,
                    invoices: try lines(layout.extractedInvoices).map { try Invoice(json: $0) })
     }
 

@@ -77,7 +77,7 @@ struct NightlyTests {
         #expect(try Jobs.nightly(input: "Samples", output: b).status == 0)
         let filesA = Jobs.files(under: a), filesB = Jobs.files(under: b)
         #expect(filesA == filesB)
-        #expect(filesA.count == 19)
+        #expect(filesA.count == 20)
         for f in filesA {
             #expect(FileManager.default.contents(atPath: a + "/" + f) == FileManager.default.contents(atPath: b + "/" + f), "\(f)")
         }
@@ -144,5 +144,34 @@ struct BadInputTests {
         #expect(try Jobs.run("reckon-extract", ["--input", "/nonexistent/reckon", "--output", out]).status == 66)
         #expect(try Jobs.run("reckon-transform", ["--input", "Samples", "--output", out, "--period", "2026-13"]).status == 64)
         #expect(try Jobs.run("reckon-reconcile", ["--input", "Samples", "--output", Jobs.tempDir("empty")]).status == 66)
+    }
+
+    @Test func genericExportsArePricedInPlaceAndChangesAreCaught() throws {
+        let dir = try Self.input(with: [:])
+        let csv = """
+        timestamp,provider,billing_account,model,input_tokens,output_tokens,request_id,tag.team
+        2026-10-05T10:00:00Z,anthropic,org_T,claude-sonnet-4-5,1000000,100000,a,search
+        2026-10-05T11:00:00Z,anthropic,org_T,claude-sonnet-4-5,1000000,0,a,search
+        2026-10-05T12:00:00Z,anthropic,org_T,claude-sonnet-4-5,2000000
+        2026-10-06T12:00:00Z,anthropic,org_T,claude-haiku-4-5,1000000,0,b,
+        """
+        try Jobs.write(csv + "\n", to: dir + "/usage/generic/export.csv")
+        let out = Jobs.tempDir("out")
+        let e = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--max-quarantine-share", "0.5"])
+        #expect(e.status == 0, "\(e.stderr)")
+        #expect(e.stderr.contains("rows_read=4 rows_out=2 rows_quarantined=2"))
+        let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
+        #expect(t.status == 0, "\(t.stderr)")
+        let rows = try FocusReader.rows(inJSONL: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.jsonl")
+        #expect(rows.count == 3)
+        #expect(rows.compactMap { $0[.billedCost].decimal }.sum() == "5.5")  // 1M×$3 + 0.1M×$15 + 1M×$1
+        let tagged = rows.filter { $0[.tags] != .null }
+        #expect(tagged.count == 2 && tagged.allSatisfy { $0[.tags] == .json([("team", .string("search"))]) })
+
+        // The export changes after extract validated it: transform refuses to guess.
+        try Jobs.write(csv + "2026-10-07T12:00:00Z,anthropic,org_T,claude-haiku-4-5,5,0,c,\n", to: dir + "/usage/generic/export.csv")
+        let changed = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
+        #expect(changed.status == 65)
+        #expect(changed.stderr.contains("changed since extract"))
     }
 }
