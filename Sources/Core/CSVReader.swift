@@ -4,10 +4,12 @@
 import Darwin
 #endif
 
-/// One CSV record: its fields' bytes, kept in one buffer that the reader reuses.
+/// One CSV record: a span of bytes per field. Unquoted fields point into the reader's buffer,
+/// quoted ones (with `""` turned into `"`) into the reader's scratch buffer.
+///
+/// The spans are valid until the next call to `CSVReader.next(into:)`.
 public struct CSVRecord {
-    public fileprivate(set) var bytes: [UInt8] = []
-    public fileprivate(set) var ends: [Int] = []
+    public fileprivate(set) var fields: [UnsafeRawBufferPointer] = []
     /// Whether each field was quoted (a quoted empty field is an empty string, not a null).
     public fileprivate(set) var quoted: [Bool] = []
     /// The 1-based line on which the record starts.
@@ -15,35 +17,34 @@ public struct CSVRecord {
 
     public init() {}
 
-    public var count: Int { ends.count }
+    public var count: Int { fields.count }
+
+    /// The bytes of field `k`.
+    @inlinable
+    public func field(_ k: Int) -> UnsafeRawBufferPointer { fields[k] }
 
     public func withField<R>(_ k: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let start = k == 0 ? 0 : ends[k - 1]
-        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<ends[k]])) }
+        try body(fields[k])
     }
 
     /// The field as a String; `nil` if it is not valid UTF-8.
     public func string(_ k: Int) -> String? {
-        withField(k) { String(validating: $0, as: UTF8.self) }
+        String(validating: fields[k], as: UTF8.self)
     }
 
-    public func isEmpty(_ k: Int) -> Bool {
-        (k == 0 ? 0 : ends[k - 1]) == ends[k]
-    }
+    public func isEmpty(_ k: Int) -> Bool { fields[k].isEmpty }
 
     /// The record's fields as they would be written back (for quarantine entries).
     public var rawText: String {
-        (0..<count).map { k in
-            let s = withField(k) { String(decoding: $0, as: UTF8.self) }
+        fields.map { f in
             var out = ""
-            CSVWriter.appendField(s, into: &out)
+            CSVWriter.appendField(String(decoding: f, as: UTF8.self), into: &out)
             return out
         }.joined(separator: ",")
     }
 
     fileprivate mutating func reset(line: Int) {
-        bytes.removeAll(keepingCapacity: true)
-        ends.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
         quoted.removeAll(keepingCapacity: true)
         self.line = line
     }
@@ -56,38 +57,76 @@ public struct CSVRecord {
 /// Errors (`ReckonError.badData`) name the file and line: an unterminated quote, a quote inside an
 /// unquoted field, text after a closing quote, a lone carriage return.
 ///
-/// The scanner works on one contiguous buffer: unquoted fields are found with a tight byte loop,
-/// quoted ones with `memchr`; a record cut by a chunk boundary is rescanned once the next chunk is in.
-/// - Memory: the stream's buffers plus a buffer of one chunk plus the longest record.
+/// The scanner works on one contiguous buffer it owns: unquoted fields are handed out in place
+/// (no copy), quoted ones are unescaped into a scratch buffer; a record cut by a chunk boundary is
+/// rescanned once the next chunk is in.
+/// - Memory: the stream's buffers plus about two chunks plus the longest record, twice.
 public final class CSVReader {
     public let stream: ByteStream
     public let delimiter: UInt8
     public let comment: UInt8?
-    private var buf: [UInt8] = []
-    private var pos = 0
+    private var buf: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var start = 0     // first unread byte
+    private var end = 0       // one past the last byte read
+    private var scratch: UnsafeMutableRawPointer
+    private var scratchCapacity: Int
     private var eof = false
     private var line = 1
     private var atFileStart = true
+    /// 1 for the bytes that end an unquoted field: the delimiter, CR, LF and the quote.
+    private let stops: UnsafeMutablePointer<UInt8>
 
     public init(stream: ByteStream, delimiter: UInt8 = UInt8(ascii: ","), comment: UInt8? = nil) {
         self.stream = stream
         self.delimiter = delimiter
         self.comment = comment
-        buf.reserveCapacity(ByteStream.chunkSize * 2)
+        stops = .allocate(capacity: 256)
+        stops.initialize(repeating: 0, count: 256)
+        for b in [delimiter, 0x0A, 0x0D, UInt8(ascii: "\"")] { stops[Int(b)] = 1 }
+        capacity = ByteStream.chunkSize * 2
+        buf = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        scratchCapacity = capacity
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchCapacity, alignment: 16)
     }
 
-    /// Appends the next chunk to the buffer (dropping consumed bytes first); `false` at end of input.
+    deinit {
+        buf.deallocate()
+        scratch.deallocate()
+        stops.deallocate()
+    }
+
+    /// Moves unread bytes to the front and appends the next chunk; `false` at end of input.
     private func refill() throws -> Bool {
         if eof { return false }
-        if pos > 0 {
-            buf.removeSubrange(0..<pos)
-            pos = 0
+        if start > 0 {
+            let n = end - start
+            if n > 0 { memmove(buf, buf + start, n) }
+            start = 0
+            end = n
         }
-        let got: Void? = try stream.next { chunk in buf.append(contentsOf: chunk) }
+        let got: Void? = try stream.next { chunk in
+            if end + chunk.count > capacity {
+                let newCapacity = max(capacity * 2, end + chunk.count)
+                let bigger = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+                bigger.copyMemory(from: buf, byteCount: end)
+                buf.deallocate()
+                buf = bigger
+                capacity = newCapacity
+            }
+            (buf + end).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+            end += chunk.count
+        }
         if got == nil { eof = true; return false }
         if atFileStart {
             atFileStart = false
-            if buf.count >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF { pos = 3 }
+            let p = buf.assumingMemoryBound(to: UInt8.self)
+            if end >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { start = 3 }
+        }
+        if scratchCapacity < capacity {
+            scratch.deallocate()
+            scratchCapacity = capacity
+            scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchCapacity, alignment: 16)
         }
         return true
     }
@@ -97,38 +136,39 @@ public final class CSVReader {
     /// Reads the next record into `record`; returns `false` at end of input.
     public func next(into record: inout CSVRecord) throws -> Bool {
         while true {
-            if pos >= buf.count {
+            if start >= end {
                 guard try refill() else { return false }
                 continue
             }
-            let first = buf[pos]
-            if first == 0x0A { pos += 1; line += 1; continue }
+            let p = buf.assumingMemoryBound(to: UInt8.self)
+            let first = p[start]
+            if first == 0x0A { start += 1; line += 1; continue }
             if first == 0x0D {
-                if pos + 1 < buf.count { pos += buf[pos + 1] == 0x0A ? 2 : 1; line += 1; continue }
-                if try !refill() { pos += 1; continue }
+                if start + 1 < end { start += p[start + 1] == 0x0A ? 2 : 1; line += 1; continue }
+                if try !refill() { start += 1 }
                 continue
             }
             if let comment, first == comment {
-                if let nl = buf[pos...].firstIndex(of: 0x0A) { pos = nl + 1; line += 1; continue }
-                if try !refill() { pos = buf.count }
+                if let nl = memchr(p + start, 0x0A, end - start) {
+                    start = UnsafeMutablePointer<UInt8>(nl.assumingMemoryBound(to: UInt8.self)) - p + 1
+                    line += 1
+                    continue
+                }
+                if try !refill() { start = end }
                 continue
             }
-            let scan = try buf.withUnsafeBufferPointer { p in
-                try parse(p.baseAddress!, from: pos, to: p.count, atEOF: eof, into: &record)
-            }
-            switch scan {
-            case .complete(let end, let newlines):
-                pos = end
+            switch try parse(p, atEOF: eof, into: &record) {
+            case .complete(let next, let newlines):
+                start = next
                 line += newlines
                 return true
             case .incomplete:
                 if try !refill() {
-                    // End of input: parse what is left as the last record.
-                    let last = try buf.withUnsafeBufferPointer { p in
-                        try parse(p.baseAddress!, from: pos, to: p.count, atEOF: true, into: &record)
+                    // End of input: what is left is the last record.
+                    guard case .complete(let next, let newlines) = try parse(buf.assumingMemoryBound(to: UInt8.self), atEOF: true, into: &record) else {
+                        return false
                     }
-                    guard case .complete(let end, let newlines) = last else { return false }
-                    pos = end
+                    start = next
                     line += newlines
                     return true
                 }
@@ -138,9 +178,10 @@ public final class CSVReader {
 
     /// Parses one record starting at `start`. Returns `.incomplete` when the buffer ends inside
     /// the record and more input may follow.
-    private func parse(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, atEOF: Bool,
-                       into r: inout CSVRecord) throws -> Scan {
-        let quote = UInt8(ascii: "\""), delim = delimiter
+    private func parse(_ p: UnsafeMutablePointer<UInt8>, atEOF: Bool, into r: inout CSVRecord) throws -> Scan {
+        let quote = UInt8(ascii: "\""), delim = delimiter, end = self.end
+        let s = scratch.assumingMemoryBound(to: UInt8.self)
+        var sLen = 0
         r.reset(line: line)
         var i = start
         var newlines = 0
@@ -149,8 +190,9 @@ public final class CSVReader {
         }
         while true {
             if i < end && p[i] == quote {
-                // Quoted field: copy segments between quotes; "" is one quote.
+                // Quoted field: copy the segments between quotes into scratch; "" is one quote.
                 i += 1
+                let fieldStart = sLen
                 var segment = i
                 while true {
                     guard let q = memchr(p + i, Int32(quote), end - i) else {
@@ -158,15 +200,16 @@ public final class CSVReader {
                         throw ReckonError(.badData, "unterminated quoted field (the file ends inside quotes)",
                                           at: SourcePosition(file: stream.path, line: r.line))
                     }
-                    let qi = UnsafePointer<UInt8>(q.assumingMemoryBound(to: UInt8.self)) - p
-                    r.bytes.append(contentsOf: UnsafeBufferPointer(start: p + segment, count: qi - segment))
+                    let qi = UnsafeMutablePointer<UInt8>(q.assumingMemoryBound(to: UInt8.self)) - p
+                    (s + sLen).update(from: p + segment, count: qi - segment)
+                    sLen += qi - segment
                     for k in segment..<qi where p[k] == 0x0A { newlines += 1 }
                     i = qi + 1
-                    if i < end && p[i] == quote { r.bytes.append(quote); i += 1; segment = i; continue }
+                    if i < end && p[i] == quote { s[sLen] = quote; sLen += 1; i += 1; segment = i; continue }
                     if i >= end && !atEOF { return .incomplete }
                     break
                 }
-                r.ends.append(r.bytes.count)
+                r.fields.append(UnsafeRawBufferPointer(start: s + fieldStart, count: sLen - fieldStart))
                 r.quoted.append(true)
                 if i >= end { return .complete(i, newlines: newlines + 1) }
                 let c = p[i]
@@ -178,19 +221,15 @@ public final class CSVReader {
                     else { return .complete(i + 1, newlines: newlines + 1) }
                     throw fail("carriage return not followed by a line feed")
                 }
-                throw fail("text after a closing quote in field \(r.ends.count)")
+                throw fail("text after a closing quote in field \(r.fields.count)")
             }
-            // Unquoted field.
+            // Unquoted field: handed out in place.
             let fieldStart = i
-            while i < end {
-                let c = p[i]
-                if c == delim || c == 0x0A || c == 0x0D || c == quote { break }
-                i += 1
-            }
-            if i < end && p[i] == quote { throw fail("quote inside an unquoted field \(r.ends.count + 1)") }
+            let stops = self.stops
+            while i < end && stops[Int(p[i])] == 0 { i += 1 }
+            if i < end && p[i] == quote { throw fail("quote inside an unquoted field \(r.fields.count + 1)") }
             if i >= end && !atEOF { return .incomplete }
-            r.bytes.append(contentsOf: UnsafeBufferPointer(start: p + fieldStart, count: i - fieldStart))
-            r.ends.append(r.bytes.count)
+            r.fields.append(UnsafeRawBufferPointer(start: p + fieldStart, count: i - fieldStart))
             r.quoted.append(false)
             if i >= end { return .complete(i, newlines: newlines + 1) }
             let c = p[i]

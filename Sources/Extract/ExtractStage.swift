@@ -125,6 +125,8 @@ public struct ExtractStage {
                 let fingerprint = FileSystem.fingerprint(file)
                 do {
                     let stream = try ByteStream(path: file)
+                    // About 120 bytes a CSV record and 350 a JSONL one; gzip about 5:1.
+                    sink.expectRecords((fingerprint?.size ?? 0) * (stream.isGzip ? 5 : 1) / (isCSV ? 120 : 350))
                     _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink, progress: &partial)
                               : try GenericUsage.readJSONL(stream, file: file, defaults: hive, handler: sink, progress: &partial)
                     try sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
@@ -258,6 +260,9 @@ final class UsageSink: GenericRecordHandler {
         try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line), reason: reason, raw: raw))
     }
 
+    /// Sizes the request-id set for about `n` more records.
+    func expectRecords(_ n: Int) { requestIds.reserve(n) }
+
     func addSource(_ s: GenericSource) throws {
         try sources.write(JSONWriter.write(s.json) + "\n")
     }
@@ -349,9 +354,16 @@ struct HashSet64 {
         }
     }
 
-    private mutating func grow() {
+    /// Makes room for `n` more hashes without growing step by step.
+    mutating func reserve(_ n: Int) {
+        var size = slots.count
+        while (count + n) * 2 > size { size *= 2 }
+        if size > slots.count { grow(to: size) }
+    }
+
+    private mutating func grow(to size: Int? = nil) {
         let old = slots
-        slots = Array(repeating: 0, count: old.count * 2)
+        slots = Array(repeating: 0, count: size ?? old.count * 2)
         count = 0
         for v in old where v != 0 { _ = insert(v) }
     }

@@ -90,8 +90,8 @@ struct GenericRecordBuilder {
     var problem: String?
 
     mutating func reset() {
-        for k in spans.indices { spans[k] = nil }
-        for k in quantities.indices { quantities[k] = nil }
+        spans.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
+        quantities.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
         timestamp = nil; periodStart = nil; periodEnd = nil; batch = nil
         tags.removeAll(keepingCapacity: true)
         problem = nil
@@ -108,15 +108,14 @@ struct GenericRecordBuilder {
             }
             if field == .timestamp { timestamp = t } else if field == .periodStart { periodStart = t } else { periodEnd = t }
         case .batch:
-            switch String(decoding: v, as: UTF8.self).lowercased() {
-            case "true", "1": batch = true
-            case "false", "0": batch = false
-            default: problem = "batch must be true or false: \"\(String(decoding: v, as: UTF8.self))\""
+            if let b = Self.parseBool(v) { batch = b } else {
+                problem = "batch must be true or false: \"\(String(decoding: v, as: UTF8.self))\""
             }
         case .tags:
             problem = "tags must be a JSON object of strings"
         default:
-            if let (_, whole) = field.meter {
+            if field.rawValue >= GenericUsage.Field.inputTokens.rawValue && field.rawValue <= GenericUsage.Field.requests.rawValue {
+                let whole = field != .codeExecutionHours && field != .sessionHours
                 guard let q = ExactDecimal(utf8: v) else {
                     problem = "\(field.name) is not a number: \"\(String(decoding: v, as: UTF8.self))\""
                     return
@@ -129,6 +128,19 @@ struct GenericRecordBuilder {
             guard isValidUTF8(v) else { problem = "\(field.name) is not valid UTF-8"; return }
             spans[field.rawValue] = v
         }
+    }
+
+    /// `true`/`false` in any case, or `1`/`0`.
+    static func parseBool(_ v: UnsafeRawBufferPointer) -> Bool? {
+        func matches(_ word: StaticString) -> Bool {
+            guard v.count == word.utf8CodeUnitCount else { return false }
+            for k in 0..<v.count where v[k] | 0x20 != word.utf8Start[k] { return false }
+            return true
+        }
+        if v.count == 1 { return v[0] == 0x31 ? true : (v[0] == 0x30 ? false : nil) }
+        if matches("true") { return true }
+        if matches("false") { return false }
+        return nil
     }
 
     /// Adds a tag; `key` is the normalised key already encoded as a JSON string.
@@ -293,22 +305,19 @@ extension GenericUsage {
                 continue
             }
             let line = record.line
-            let outcome: Bool? = try record.bytes.withUnsafeBytes { base -> Bool? in
-                builder.reset()
-                var start = 0
-                for k in 0..<width {
-                    let end = record.ends[k]
-                    let v = UnsafeRawBufferPointer(rebasing: base[start..<end])
-                    start = end
-                    if let f = columns[k] { builder.set(f, v) } else if let key = tagKeys[k] { builder.addTag(encodedKey: key, v) }
-                }
-                if let reason = builder.validate(context: context) {
-                    try handler.reject(line: line, reason: reason.message, raw: record.rawText, context: context)
-                    return nil
-                }
-                return try handler.accept(builder, line: line, context: context, raw: { record.rawText })
+            builder.reset()
+            for k in 0..<width {
+                let v = record.field(k)
+                if let f = columns[k] { builder.set(f, v) } else if let key = tagKeys[k] { builder.addTag(encodedKey: key, v) }
             }
-            if outcome == true { counts.rowsOut += 1 } else { counts.rowsQuarantined += 1 }
+            let outcome: Bool
+            if let reason = builder.validate(context: context) {
+                try handler.reject(line: line, reason: reason.message, raw: record.rawText, context: context)
+                outcome = false
+            } else {
+                outcome = try handler.accept(builder, line: line, context: context, raw: { record.rawText })
+            }
+            if outcome { counts.rowsOut += 1 } else { counts.rowsQuarantined += 1 }
         }
         return counts
     }
