@@ -7,46 +7,97 @@ import Darwin
 /// One CSV record: a span of bytes per field. Unquoted fields point into the reader's buffer,
 /// quoted ones (with `""` turned into `"`) into the reader's scratch buffer.
 ///
-/// The spans are valid until the next call to `CSVReader.next(into:)`.
-public struct CSVRecord {
-    public fileprivate(set) var fields: [UnsafeRawBufferPointer] = []
-    /// Whether each field was quoted (a quoted empty field is an empty string, not a null).
-    public fileprivate(set) var quoted: [Bool] = []
+/// The spans are valid until the next call to `CSVReader.next(into:)`. The record reuses its
+/// storage from one record to the next (no allocation per record).
+public final class CSVRecord {
+    /// All mutable state behind one pointer: writes through it need no dynamic exclusivity
+    /// checks, which class properties would cost on every field.
+    @usableFromInline
+    struct State {
+        @usableFromInline var storage: UnsafeMutablePointer<UnsafeRawBufferPointer>
+        @usableFromInline var quoted: UnsafeMutablePointer<Bool>
+        @usableFromInline var capacity: Int
+        @usableFromInline var count: Int
+        @usableFromInline var line: Int
+    }
+
+    @usableFromInline
+    let state: UnsafeMutablePointer<State>
+
+    public init() {
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(storage: .allocate(capacity: 32), quoted: .allocate(capacity: 32), capacity: 32, count: 0, line: 0))
+    }
+
+    deinit {
+        state.pointee.storage.deallocate()
+        state.pointee.quoted.deallocate()
+        state.deallocate()
+    }
+
+    /// The number of fields.
+    @inlinable
+    public var count: Int { state.pointee.count }
+
     /// The 1-based line on which the record starts.
-    public fileprivate(set) var line = 0
-
-    public init() {}
-
-    public var count: Int { fields.count }
+    public var line: Int { state.pointee.line }
 
     /// The bytes of field `k`.
     @inlinable
-    public func field(_ k: Int) -> UnsafeRawBufferPointer { fields[k] }
+    public func field(_ k: Int) -> UnsafeRawBufferPointer {
+        precondition(k >= 0 && k < state.pointee.count)
+        return state.pointee.storage[k]
+    }
+
+    /// Whether field `k` was quoted (a quoted empty field is an empty string, not a null).
+    public func quoted(_ k: Int) -> Bool { state.pointee.quoted[k] }
 
     public func withField<R>(_ k: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(fields[k])
+        try body(field(k))
     }
 
     /// The field as a String; `nil` if it is not valid UTF-8.
     public func string(_ k: Int) -> String? {
-        String(validating: fields[k], as: UTF8.self)
+        String(validating: field(k), as: UTF8.self)
     }
 
-    public func isEmpty(_ k: Int) -> Bool { fields[k].isEmpty }
+    public func isEmpty(_ k: Int) -> Bool { field(k).isEmpty }
 
     /// The record's fields as they would be written back (for quarantine entries).
     public var rawText: String {
-        fields.map { f in
+        (0..<count).map { k in
             var out = ""
-            CSVWriter.appendField(String(decoding: f, as: UTF8.self), into: &out)
+            CSVWriter.appendField(String(decoding: field(k), as: UTF8.self), into: &out)
             return out
         }.joined(separator: ",")
     }
 
-    fileprivate mutating func reset(line: Int) {
-        fields.removeAll(keepingCapacity: true)
-        quoted.removeAll(keepingCapacity: true)
-        self.line = line
+    @inline(__always)
+    fileprivate func append(_ span: UnsafeRawBufferPointer, quoted: Bool) {
+        if state.pointee.count == state.pointee.capacity { grow() }
+        let n = state.pointee.count
+        state.pointee.storage[n] = span
+        state.pointee.quoted[n] = quoted
+        state.pointee.count = n + 1
+    }
+
+    private func grow() {
+        let old = state.pointee
+        let newCapacity = old.capacity * 2
+        let s = UnsafeMutablePointer<UnsafeRawBufferPointer>.allocate(capacity: newCapacity)
+        s.moveInitialize(from: old.storage, count: old.count)
+        old.storage.deallocate()
+        let q = UnsafeMutablePointer<Bool>.allocate(capacity: newCapacity)
+        q.moveInitialize(from: old.quoted, count: old.count)
+        old.quoted.deallocate()
+        state.pointee.storage = s
+        state.pointee.quoted = q
+        state.pointee.capacity = newCapacity
+    }
+
+    fileprivate func reset(line: Int) {
+        state.pointee.count = 0
+        state.pointee.line = line
     }
 }
 
@@ -134,7 +185,7 @@ public final class CSVReader {
     private enum Scan { case complete(Int, newlines: Int), incomplete }
 
     /// Reads the next record into `record`; returns `false` at end of input.
-    public func next(into record: inout CSVRecord) throws -> Bool {
+    public func next(into record: CSVRecord) throws -> Bool {
         while true {
             if start >= end {
                 guard try refill() else { return false }
@@ -157,7 +208,7 @@ public final class CSVReader {
                 if try !refill() { start = end }
                 continue
             }
-            switch try parse(p, atEOF: eof, into: &record) {
+            switch try parse(p, atEOF: eof, into: record) {
             case .complete(let next, let newlines):
                 start = next
                 line += newlines
@@ -165,7 +216,7 @@ public final class CSVReader {
             case .incomplete:
                 if try !refill() {
                     // End of input: what is left is the last record.
-                    guard case .complete(let next, let newlines) = try parse(buf.assumingMemoryBound(to: UInt8.self), atEOF: true, into: &record) else {
+                    guard case .complete(let next, let newlines) = try parse(buf.assumingMemoryBound(to: UInt8.self), atEOF: true, into: record) else {
                         return false
                     }
                     start = next
@@ -178,7 +229,7 @@ public final class CSVReader {
 
     /// Parses one record starting at `start`. Returns `.incomplete` when the buffer ends inside
     /// the record and more input may follow.
-    private func parse(_ p: UnsafeMutablePointer<UInt8>, atEOF: Bool, into r: inout CSVRecord) throws -> Scan {
+    private func parse(_ p: UnsafeMutablePointer<UInt8>, atEOF: Bool, into r: CSVRecord) throws -> Scan {
         let quote = UInt8(ascii: "\""), delim = delimiter, end = self.end
         let s = scratch.assumingMemoryBound(to: UInt8.self)
         var sLen = 0
@@ -209,8 +260,7 @@ public final class CSVReader {
                     if i >= end && !atEOF { return .incomplete }
                     break
                 }
-                r.fields.append(UnsafeRawBufferPointer(start: s + fieldStart, count: sLen - fieldStart))
-                r.quoted.append(true)
+                r.append(UnsafeRawBufferPointer(start: s + fieldStart, count: sLen - fieldStart), quoted: true)
                 if i >= end { return .complete(i, newlines: newlines + 1) }
                 let c = p[i]
                 if c == delim { i += 1; continue }
@@ -221,16 +271,15 @@ public final class CSVReader {
                     else { return .complete(i + 1, newlines: newlines + 1) }
                     throw fail("carriage return not followed by a line feed")
                 }
-                throw fail("text after a closing quote in field \(r.fields.count)")
+                throw fail("text after a closing quote in field \(r.count)")
             }
             // Unquoted field: handed out in place.
             let fieldStart = i
             let stops = self.stops
             while i < end && stops[Int(p[i])] == 0 { i += 1 }
-            if i < end && p[i] == quote { throw fail("quote inside an unquoted field \(r.fields.count + 1)") }
+            if i < end && p[i] == quote { throw fail("quote inside an unquoted field \(r.count + 1)") }
             if i >= end && !atEOF { return .incomplete }
-            r.fields.append(UnsafeRawBufferPointer(start: p + fieldStart, count: i - fieldStart))
-            r.quoted.append(false)
+            r.append(UnsafeRawBufferPointer(start: p + fieldStart, count: i - fieldStart), quoted: false)
             if i >= end { return .complete(i, newlines: newlines + 1) }
             let c = p[i]
             if c == delim { i += 1; continue }

@@ -39,7 +39,10 @@ public struct ExtractStage {
             throw ReckonError(.missingInput, "no usage exports (usage/) and no invoices (invoices/) found",
                               at: SourcePosition(file: layout.input))
         }
-        for file in usageFiles {
+        // Staged sources (API pages, request logs) first, generic exports after them: a generic
+        // record repeating the request id of a staged one is the repeat.
+        let ordered = try usageFiles.filter { !Self.isGeneric(try? Self.sniff($0)) } + usageFiles.filter { Self.isGeneric(try? Self.sniff($0)) }
+        for file in ordered {
             let (kind, counts) = try extractUsage(file: file, sink: sink)
             report.sources.append(.init(file: file, kind: kind, counts: counts))
             logger.debug("extracted usage", metadata: ["file": "\(file)", "kind": "\(kind)", "rows": "\(counts.rowsOut)"])
@@ -49,6 +52,7 @@ public struct ExtractStage {
             report.sources.append(.init(file: file, kind: kind, counts: counts))
         }
 
+        try sink.resolveDuplicates(report: &report)
         try sink.commit()
         try invoiceOut.commit()
         report.outputs = [layout.extractedUsage, layout.extractedSources, sink.costsPath, layout.extractedInvoices,
@@ -86,6 +90,13 @@ public struct ExtractStage {
     }
 
     enum UsageFormat { case jsonDocument, jsonl, promptLayer, csv, unknown(String) }
+
+    static func isGeneric(_ f: UsageFormat?) -> Bool {
+        switch f {
+        case .csv?, .jsonl?: return true
+        default: return false
+        }
+    }
 
     /// Looks at the first bytes (after gzip inflation) to tell a JSON page, JSONL and CSV apart.
     static func sniff(_ file: String) throws -> UsageFormat {
@@ -129,11 +140,11 @@ public struct ExtractStage {
                     sink.expectRecords((fingerprint?.size ?? 0) * (stream.isGzip ? 5 : 1) / (isCSV ? 120 : 350))
                     _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink, progress: &partial)
                               : try GenericUsage.readJSONL(stream, file: file, defaults: hive, handler: sink, progress: &partial)
-                    try sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
+                    sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
                                                      modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true))
                     return (kind, partial)
                 } catch let e as ReckonError where e.code == .badData {
-                    try sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
+                    sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
                                                      modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: false))
                     throw e
                 }
@@ -215,8 +226,16 @@ final class UsageSink: GenericRecordHandler {
     let costsPath: String
     private let quarantineFile: QuarantineFile
     private var buffer: [UInt8] = []
+    /// Request ids of staged (copied) records: checked at once.
     private var requestIds = HashSet64()
+    /// Request ids of generic records, with (source index << 32 | line): checked after the run.
+    private var ledger = DuplicateFinder()
+    private var ledgerRefs: [UInt64] = []
+    /// Generic sources validated so far; written to `usage_sources.jsonl` by `resolveDuplicates`.
+    private var pendingSources: [GenericSource] = []
     private(set) var duplicates = 0
+
+
 
     init(usagePath: String, costsPath: String, quarantinePath: String, sourcesPath: String) throws {
         usage = try OutputFile(path: usagePath)
@@ -245,13 +264,20 @@ final class UsageSink: GenericRecordHandler {
     }
 
     /// A valid generic record: kept unless its request id was seen before (then quarantined here).
+    /// A valid generic record. Its request id goes to the ledger, which finds repeats after the
+    /// whole run (`resolveDuplicates`); an id already seen in a staged record is a repeat at once.
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
-        if let id = b.spans[GenericUsage.Field.requestId.rawValue], !requestIds.insert(fnv1a(id)).inserted {
-            duplicates += 1
-            try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
-                                           reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
-                                           raw: raw()))
-            return false
+        if let id = b.spans[GenericUsage.Field.requestId.rawValue] {
+            let h = fnv1a(id)
+            if !requestIds.isEmpty && requestIds.contains(h) {
+                duplicates += 1
+                try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
+                                               reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
+                                               raw: raw()))
+                return false
+            }
+            ledger.add(h)
+            ledgerRefs.append(UInt64(UInt32(truncatingIfNeeded: pendingSources.count)) << 32 | UInt64(UInt32(truncatingIfNeeded: line)))
         }
         return true
     }
@@ -260,11 +286,39 @@ final class UsageSink: GenericRecordHandler {
         try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line), reason: reason, raw: raw))
     }
 
-    /// Sizes the request-id set for about `n` more records.
-    func expectRecords(_ n: Int) { requestIds.reserve(n) }
+    /// Sizes the request-id ledger for about `n` more records.
+    func expectRecords(_ n: Int) {
+        ledger.reserve(n)
+        ledgerRefs.reserveCapacity(ledgerRefs.count + n)
+    }
 
-    func addSource(_ s: GenericSource) throws {
-        try sources.write(JSONWriter.write(s.json) + "\n")
+    func addSource(_ s: GenericSource) { pendingSources.append(s) }
+
+    /// Finds the generic records whose request id repeats an earlier one, quarantines them (with
+    /// their raw record, read again from the file) and moves them from out to quarantined in
+    /// `report`; then writes `usage_sources.jsonl`.
+    func resolveDuplicates(report: inout StageReport) throws {
+        var bySource: [Int: [Int]] = [:]
+        for ordinal in ledger.duplicates() {
+            let ref = ledgerRefs[ordinal]
+            bySource[Int(ref >> 32), default: []].append(Int(ref & 0xFFFF_FFFF))
+        }
+        for (index, lines) in bySource.sorted(by: { $0.key < $1.key }) {
+            let source = pendingSources[index]
+            let raws = try source.rawRecords(atLines: Set(lines))
+            for line in lines {
+                duplicates += 1
+                try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: source.file, line: line),
+                                               reason: "duplicate request_id: counted once, this repeat is not used (an earlier record has the same request_id)",
+                                               raw: raws[line]))
+            }
+            pendingSources[index].rowsOut -= lines.count
+            if let k = report.sources.firstIndex(where: { $0.file == source.file }) {
+                report.sources[k].counts.rowsOut -= lines.count
+                report.sources[k].counts.rowsQuarantined += lines.count
+            }
+        }
+        for s in pendingSources { try sources.write(JSONWriter.write(s.json) + "\n") }
     }
 
     func emitCost(_ c: ProviderCostRecord) throws -> Bool {
@@ -354,6 +408,20 @@ struct HashSet64 {
         }
     }
 
+    var isEmpty: Bool { count == 0 && !hasZero }
+
+    func contains(_ h: UInt64) -> Bool {
+        if h == 0 { return hasZero }
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: ((h ^ (h >> 29)) &* 0x9E3779B97F4A7C15) >> 20) & mask
+        while true {
+            let v = slots[i]
+            if v == 0 { return false }
+            if v == h { return true }
+            i = (i + 1) & mask
+        }
+    }
+
     /// Makes room for `n` more hashes without growing step by step.
     mutating func reserve(_ n: Int) {
         var size = slots.count
@@ -402,6 +470,34 @@ extension GenericSource {
         }
         return handler.passed
     }
+}
+
+extension GenericSource {
+    /// The raw text of the records starting at `lines` (for quarantine entries found after the run).
+    func rawRecords(atLines lines: Set<Int>) throws -> [Int: String] {
+        let collector = RawCollector(lines: lines)
+        var counts = RowCounts()
+        do {
+            let stream = try ByteStream(path: file)
+            if format == GenericUsage.kindCSV {
+                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: collector, progress: &counts)
+            } else {
+                _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: collector, progress: &counts)
+            }
+        } catch let e as ReckonError where e.code == .badData && !complete {}
+        return collector.raws
+    }
+}
+
+private final class RawCollector: GenericRecordHandler {
+    let lines: Set<Int>
+    var raws: [Int: String] = [:]
+    init(lines: Set<Int>) { self.lines = lines }
+    func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
+        if lines.contains(line) { raws[line] = raw() }
+        return true
+    }
+    func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {}
 }
 
 private final class AcceptedRecords: GenericRecordHandler {

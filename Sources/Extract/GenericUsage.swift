@@ -275,8 +275,8 @@ extension GenericUsage {
     static func readCSV(_ stream: ByteStream, file: String, defaults: [String: String], handler: some GenericRecordHandler,
                         progress counts: inout RowCounts) throws -> RowCounts {
         let reader = CSVReader(stream: stream)
-        var record = CSVRecord()
-        guard try reader.next(into: &record) else { return counts }
+        let record = CSVRecord()
+        guard try reader.next(into: record) else { return counts }
         var columns: [Field?] = []
         var tagKeys: [[UInt8]?] = []
         var seen = Set<String>()
@@ -296,7 +296,7 @@ extension GenericUsage {
         let width = record.count
         let context = FileContext(file: file, defaults: defaults)
         var builder = GenericRecordBuilder()
-        while try reader.next(into: &record) {
+        while try reader.next(into: record) {
             counts.rowsRead += 1
             guard record.count == width else {
                 counts.rowsQuarantined += 1

@@ -111,8 +111,8 @@ public struct RateCard: Sendable {
 
     mutating func add(file: String) throws {
         let reader = CSVReader(stream: try ByteStream(path: file), comment: UInt8(ascii: "#"))
-        var record = CSVRecord()
-        guard try reader.next(into: &record) else {
+        let record = CSVRecord()
+        guard try reader.next(into: record) else {
             throw ReckonError(.badData, "empty rate card", at: SourcePosition(file: file))
         }
         let header = (0..<record.count).map { record.string($0) ?? "" }
@@ -120,7 +120,7 @@ public struct RateCard: Sendable {
             throw ReckonError(.badData, "rate card header must be: \(Self.header.joined(separator: ","))",
                               at: SourcePosition(file: file, line: record.line))
         }
-        while try reader.next(into: &record) {
+        while try reader.next(into: record) {
             let at = SourcePosition(file: file, line: record.line)
             guard record.count == Self.header.count else {
                 throw ReckonError(.badData, "expected \(Self.header.count) fields, found \(record.count)", at: at)

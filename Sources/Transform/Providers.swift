@@ -37,13 +37,13 @@ public struct AccountNames: Sendable {
         var result = AccountNames()
         guard FileSystem.exists(path) else { return result }
         let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        var record = CSVRecord()
+        let record = CSVRecord()
         let header = ["provider", "account_type", "id", "name"]
-        guard try reader.next(into: &record), (0..<record.count).map({ record.string($0) ?? "" }) == header else {
+        guard try reader.next(into: record), (0..<record.count).map({ record.string($0) ?? "" }) == header else {
             throw ReckonError(.badData, "accounts file must start with the header \(header.joined(separator: ","))",
                               at: SourcePosition(file: path, line: 1))
         }
-        while try reader.next(into: &record) {
+        while try reader.next(into: record) {
             let at = SourcePosition(file: path, line: record.line)
             guard record.count == 4, let p = record.string(0), let t = record.string(1), let id = record.string(2),
                   let name = record.string(3), !id.isEmpty, !name.isEmpty else {

@@ -36,9 +36,9 @@ struct ReadersTests {
 
     @Test func csvHandlesQuotesNewlinesCRLFAndBOM() throws {
         let reader = CSVReader(stream: try ByteStream(path: Fixture.path("quoted.csv")))
-        var r = CSVRecord()
+        let r = CSVRecord()
         var rows: [[String]] = [], lines: [Int] = []
-        while try reader.next(into: &r) {
+        while try reader.next(into: r) {
             rows.append((0..<r.count).map { r.string($0)! })
             lines.append(r.line)
         }
@@ -49,16 +49,16 @@ struct ReadersTests {
 
     @Test func unterminatedQuoteNamesTheLine() throws {
         let reader = CSVReader(stream: try ByteStream(path: Fixture.path("unterminated.csv")))
-        var r = CSVRecord()
-        let error = #expect(throws: ReckonError.self) { while try reader.next(into: &r) {} }
+        let r = CSVRecord()
+        let error = #expect(throws: ReckonError.self) { while try reader.next(into: r) {} }
         #expect(error?.position?.line == 3)
         #expect(error?.message.contains("unterminated") == true)
     }
 
     @Test func bareQuoteInAnUnquotedFieldIsAnError() throws {
         let reader = CSVReader(stream: try ByteStream(path: Fixture.path("bare-quote.csv")))
-        var r = CSVRecord()
-        let error = #expect(throws: ReckonError.self) { while try reader.next(into: &r) {} }
+        let r = CSVRecord()
+        let error = #expect(throws: ReckonError.self) { while try reader.next(into: r) {} }
         #expect(error?.position?.line == 2)
     }
 

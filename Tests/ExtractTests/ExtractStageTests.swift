@@ -112,9 +112,11 @@ struct ExtractStageTests {
         let r = try Self.run(["mixed.jsonl"], folder: "usage/provider=openai")
         #expect(r.report.sources.first?.kind == "reckon.generic.jsonl")
         #expect(r.counts("mixed.jsonl") == RowCounts(rowsRead: 7, rowsOut: 2, rowsQuarantined: 5))
-        let q = r.quarantined("mixed.jsonl")
+        // Repeated request ids are found after the whole run, so their entries come last; order by line.
+        let q = r.quarantined("mixed.jsonl").sorted { Int($0["line"]?.decimal?.description.split(separator: ".").first ?? "0")! < Int($1["line"]?.decimal?.description.split(separator: ".").first ?? "0")! }
         #expect(q.map { $0["line"] } == [.number("2"), .number("3"), .number("4"), .number("6"), .number("8")])
-        #expect(q[0]["reason"]?.string?.hasPrefix("duplicate request_id r1") == true)
+        #expect(q[0]["reason"]?.string?.hasPrefix("duplicate request_id") == true)
+        #expect(q[0]["raw"]?.string?.contains("\"request_id\":\"r1\"") == true)
         #expect(q[1]["reason"]?.string?.contains("not a flat JSON object") == true)
         #expect(q[2]["reason"]?.string == "input_tokens must be a number, not a string")
         #expect(q[3]["reason"]?.string == "model is missing")
