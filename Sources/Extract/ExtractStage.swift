@@ -134,6 +134,7 @@ public struct ExtractStage {
                 if case .csv = format { isCSV = true } else { isCSV = false }
                 kind = isCSV ? GenericUsage.kindCSV : GenericUsage.kindJSONL
                 let fingerprint = FileSystem.fingerprint(file)
+                let startOrdinal = sink.ledgerCount
                 do {
                     let stream = try ByteStream(path: file)
                     // About 120 bytes a CSV record and 350 a JSONL one; gzip about 5:1.
@@ -141,11 +142,13 @@ public struct ExtractStage {
                     _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink, progress: &partial)
                               : try GenericUsage.readJSONL(stream, file: file, defaults: hive, handler: sink, progress: &partial)
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
-                                                     modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true))
+                                                 modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true),
+                                   startOrdinal: startOrdinal)
                     return (kind, partial)
                 } catch let e as ReckonError where e.code == .badData {
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
-                                                     modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: false))
+                                                 modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: false),
+                                   startOrdinal: startOrdinal)
                     throw e
                 }
             case .promptLayer:
@@ -230,7 +233,8 @@ final class UsageSink: GenericRecordHandler {
     private var requestIds = HashSet64()
     /// Request ids of generic records, with (source index << 32 | line): checked after the run.
     private var ledger = DuplicateFinder()
-    private var ledgerRefs: [UInt64] = []
+    /// The ledger ordinal at which each pending source's records start.
+    private var sourceStarts: [Int] = []
     /// Generic sources validated so far; written to `usage_sources.jsonl` by `resolveDuplicates`.
     private var pendingSources: [GenericSource] = []
     private(set) var duplicates = 0
@@ -277,7 +281,6 @@ final class UsageSink: GenericRecordHandler {
                 return false
             }
             ledger.add(h)
-            ledgerRefs.append(UInt64(UInt32(truncatingIfNeeded: pendingSources.count)) << 32 | UInt64(UInt32(truncatingIfNeeded: line)))
         }
         return true
     }
@@ -289,33 +292,45 @@ final class UsageSink: GenericRecordHandler {
     /// Sizes the request-id ledger for about `n` more records.
     func expectRecords(_ n: Int) {
         ledger.reserve(n)
-        ledgerRefs.reserveCapacity(ledgerRefs.count + n)
     }
 
-    func addSource(_ s: GenericSource) { pendingSources.append(s) }
+    /// Records a validated generic source (call after reading it; `startOrdinal` is the ledger
+    /// count before it was read).
+    func addSource(_ s: GenericSource, startOrdinal: Int) {
+        pendingSources.append(s)
+        sourceStarts.append(startOrdinal)
+    }
+
+    /// The number of request ids in the ledger so far.
+    var ledgerCount: Int { ledger.count }
 
     /// Finds the generic records whose request id repeats an earlier one, quarantines them (with
     /// their raw record, read again from the file) and moves them from out to quarantined in
     /// `report`; then writes `usage_sources.jsonl`.
     func resolveDuplicates(report: inout StageReport) throws {
-        var bySource: [Int: [Int]] = [:]
+        // Ordinal → (source, index among that source's records with a request id).
+        var bySource: [Int: Set<Int>] = [:]
         for ordinal in ledger.duplicates() {
-            let ref = ledgerRefs[ordinal]
-            bySource[Int(ref >> 32), default: []].append(Int(ref & 0xFFFF_FFFF))
+            var lo = 0, hi = sourceStarts.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if sourceStarts[mid] <= ordinal { lo = mid } else { hi = mid - 1 }
+            }
+            bySource[lo, default: []].insert(ordinal - sourceStarts[lo])
         }
-        for (index, lines) in bySource.sorted(by: { $0.key < $1.key }) {
+        for (index, wanted) in bySource.sorted(by: { $0.key < $1.key }) {
             let source = pendingSources[index]
-            let raws = try source.rawRecords(atLines: Set(lines))
-            for line in lines {
+            let found = try source.rawRecords(idOrdinals: wanted, skipIds: requestIds)
+            for (line, raw) in found {
                 duplicates += 1
                 try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: source.file, line: line),
                                                reason: "duplicate request_id: counted once, this repeat is not used (an earlier record has the same request_id)",
-                                               raw: raws[line]))
+                                               raw: raw))
             }
-            pendingSources[index].rowsOut -= lines.count
+            pendingSources[index].rowsOut -= found.count
             if let k = report.sources.firstIndex(where: { $0.file == source.file }) {
-                report.sources[k].counts.rowsOut -= lines.count
-                report.sources[k].counts.rowsQuarantined += lines.count
+                report.sources[k].counts.rowsOut -= found.count
+                report.sources[k].counts.rowsQuarantined += found.count
             }
         }
         for s in pendingSources { try sources.write(JSONWriter.write(s.json) + "\n") }
@@ -473,9 +488,10 @@ extension GenericSource {
 }
 
 extension GenericSource {
-    /// The raw text of the records starting at `lines` (for quarantine entries found after the run).
-    func rawRecords(atLines lines: Set<Int>) throws -> [Int: String] {
-        let collector = RawCollector(lines: lines)
+    /// The (line, raw text) of the records whose request id has one of the `idOrdinals` among this
+    /// file's records with a request id (ids in `skipIds` were refused at once and are not counted).
+    func rawRecords(idOrdinals: Set<Int>, skipIds: HashSet64) throws -> [(line: Int, raw: String)] {
+        let collector = RawCollector(wanted: idOrdinals, skip: skipIds)
         var counts = RowCounts()
         do {
             let stream = try ByteStream(path: file)
@@ -485,16 +501,24 @@ extension GenericSource {
                 _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: collector, progress: &counts)
             }
         } catch let e as ReckonError where e.code == .badData && !complete {}
-        return collector.raws
+        return collector.found
     }
 }
 
 private final class RawCollector: GenericRecordHandler {
-    let lines: Set<Int>
-    var raws: [Int: String] = [:]
-    init(lines: Set<Int>) { self.lines = lines }
+    let wanted: Set<Int>
+    let skip: HashSet64
+    var ordinal = 0
+    var found: [(line: Int, raw: String)] = []
+    init(wanted: Set<Int>, skip: HashSet64) {
+        self.wanted = wanted
+        self.skip = skip
+    }
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
-        if lines.contains(line) { raws[line] = raw() }
+        guard let id = b.spans[GenericUsage.Field.requestId.rawValue] else { return true }
+        if !skip.isEmpty && skip.contains(fnv1a(id)) { return true }
+        if wanted.contains(ordinal) { found.append((line, raw())) }
+        ordinal += 1
         return true
     }
     func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {}

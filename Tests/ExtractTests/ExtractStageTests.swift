@@ -193,4 +193,17 @@ struct ExtractStageTests {
         #expect(inv.totals.taxInclusive == "63.24" && inv.totals.prepaid == 10 && inv.totals.payable == "53.24")
         #expect(EN16931.check(inv).isEmpty)
     }
+
+    @Test func overlappingExportsCountEachRequestOnce() throws {
+        let r = try Self.run(["overlap-a.csv", "overlap-b.csv"])
+        #expect(r.counts("overlap-a.csv") == RowCounts(rowsRead: 3, rowsOut: 3, rowsQuarantined: 0))
+        #expect(r.counts("overlap-b.csv") == RowCounts(rowsRead: 3, rowsOut: 1, rowsQuarantined: 2))
+        let q = r.quarantined("overlap-b.csv")
+        #expect(q.map { $0["line"] } == [.number("2"), .number("4")])
+        #expect(q.map { $0["raw"]?.string } == ["2026-10-03T10:00:00Z,anthropic,org_G,claude-haiku-4-5,6,x-2",
+                                                "2026-10-03T11:00:00Z,anthropic,org_G,claude-haiku-4-5,8,x-3"])
+        // What transform reads in place is exactly what extract accepted.
+        #expect(r.usage.map(\.requestId) == ["x-1", "x-2", nil, "x-3"])
+        #expect(r.usage.map { $0.quantities.first?.quantity } == [5, 6, 7, 8])
+    }
 }
