@@ -89,7 +89,7 @@ public struct ExtractStage {
         return (kind, partial + RowCounts(rowsRead: 1, rowsOut: 0, rowsQuarantined: 1))
     }
 
-    enum UsageFormat { case jsonDocument, jsonl, promptLayer, csv, unknown(String) }
+    enum UsageFormat { case jsonDocument, jsonl, promptLayer, csv(tabs: Bool), unknown(String) }
 
     static func isGeneric(_ f: UsageFormat?) -> Bool {
         switch f {
@@ -115,7 +115,10 @@ public struct ExtractStage {
             }
             return .jsonDocument
         }
-        return .csv
+        // A header line with tabs and no commas is tab-separated.
+        let headerEnd = head[i...].firstIndex(of: 0x0A) ?? head.count
+        let header = head[i..<headerEnd]
+        return .csv(tabs: header.contains(0x09) && !header.contains(UInt8(ascii: ",")))
     }
 
     func extractUsage(file: String, sink: UsageSink) throws -> (String, RowCounts) {
@@ -130,16 +133,17 @@ public struct ExtractStage {
             case .csv, .jsonl:
                 // Generic exports can be tens of GB: they are validated here and read again by
                 // transform in place (see `GenericSource`), not copied into staging.
-                let isCSV: Bool
-                if case .csv = format { isCSV = true } else { isCSV = false }
-                kind = isCSV ? GenericUsage.kindCSV : GenericUsage.kindJSONL
+                var isCSV = false, tabs = false
+                if case .csv(let t) = format { isCSV = true; tabs = t }
+                kind = isCSV ? (tabs ? GenericUsage.kindTSV : GenericUsage.kindCSV) : GenericUsage.kindJSONL
                 let fingerprint = FileSystem.fingerprint(file)
                 let startOrdinal = sink.ledgerCount
                 do {
                     let stream = try ByteStream(path: file)
                     // About 120 bytes a CSV record and 350 a JSONL one; gzip about 5:1.
                     sink.expectRecords((fingerprint?.size ?? 0) * (stream.isGzip ? 5 : 1) / (isCSV ? 120 : 350))
-                    _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink, progress: &partial)
+                    _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink,
+                                                         delimiter: tabs ? 0x09 : UInt8(ascii: ","), progress: &partial)
                               : try GenericUsage.readJSONL(stream, file: file, defaults: hive, handler: sink, progress: &partial)
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
                                                  modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true),
@@ -374,6 +378,8 @@ public struct GenericSource: Sendable, Equatable {
                  ("modified_ns", .number(String(modified))), ("rows_out", .number(String(rowsOut))), ("complete", .bool(complete))])
     }
 
+    var delimiter: UInt8 { format == GenericUsage.kindTSV ? 0x09 : UInt8(ascii: ",") }
+
     public init(file: String, format: String, size: Int, modified: Int, rowsOut: Int, complete: Bool) {
         self.file = file
         self.format = format
@@ -471,8 +477,9 @@ extension GenericSource {
         var counts = RowCounts()
         do {
             let stream = try ByteStream(path: file)
-            if format == GenericUsage.kindCSV {
-                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts)
+            if format != GenericUsage.kindJSONL {
+                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: handler,
+                                             delimiter: delimiter, progress: &counts)
             } else {
                 _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts)
             }
@@ -495,8 +502,9 @@ extension GenericSource {
         var counts = RowCounts()
         do {
             let stream = try ByteStream(path: file)
-            if format == GenericUsage.kindCSV {
-                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: collector, progress: &counts)
+            if format != GenericUsage.kindJSONL {
+                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: collector,
+                                             delimiter: delimiter, progress: &counts)
             } else {
                 _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: collector, progress: &counts)
             }

@@ -12,6 +12,8 @@ import ReckonCore
 /// - Memory: one chunk, one record, the interned strings (capped).
 public enum GenericUsage {
     public static let kindCSV = "reckon.generic.csv"
+    /// The same, tab-separated (dashboards often export TSV).
+    public static let kindTSV = "reckon.generic.tsv"
     public static let kindJSONL = "reckon.generic.jsonl"
 
     enum Field: Int, CaseIterable {
@@ -273,8 +275,8 @@ extension GenericUsage {
     /// A row with the wrong number of fields, or a field that does not parse, is quarantined;
     /// a broken file structure (unterminated quote) stops the file with its line.
     static func readCSV(_ stream: ByteStream, file: String, defaults: [String: String], handler: some GenericRecordHandler,
-                        progress counts: inout RowCounts) throws -> RowCounts {
-        let reader = CSVReader(stream: stream)
+                        delimiter: UInt8 = UInt8(ascii: ","), progress counts: inout RowCounts) throws -> RowCounts {
+        let reader = CSVReader(stream: stream, delimiter: delimiter)
         let record = CSVRecord()
         guard try reader.next(into: record) else { return counts }
         var columns: [Field?] = []

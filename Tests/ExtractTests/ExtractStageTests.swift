@@ -206,4 +206,11 @@ struct ExtractStageTests {
         #expect(r.usage.map(\.requestId) == ["x-1", "x-2", nil, "x-3"])
         #expect(r.usage.map { $0.quantities.first?.quantity } == [5, 6, 7, 8])
     }
+
+    @Test func tabSeparatedExportsAreRecognised() throws {
+        let r = try Self.run(["dashboard.tsv"])
+        #expect(r.report.sources.first?.kind == "reckon.generic.tsv")
+        #expect(r.counts("dashboard.tsv") == RowCounts(rowsRead: 2, rowsOut: 2, rowsQuarantined: 0))
+        #expect(r.usage.map { $0.quantities.map(\.quantity) } == [[100, 10], [200, 20]])
+    }
 }
