@@ -474,18 +474,7 @@ extension GenericSource {
 
     private func read(skipLines: Set<Int>, _ body: @escaping (UsageRecord) throws -> Void) throws -> Int {
         let handler = AcceptedRecords(skip: skipLines, body: body)
-        var counts = RowCounts()
-        do {
-            let stream = try ByteStream(path: file)
-            if format != GenericUsage.kindJSONL {
-                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: handler,
-                                             delimiter: delimiter, progress: &counts)
-            } else {
-                _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts)
-            }
-        } catch let e as ReckonError where e.code == .badData && !complete {
-            // The same break extract met: the records before it are the accepted ones.
-        }
+        try replay(handler)
         guard handler.passed == rowsOut else {
             throw ReckonError(.badData, "extract accepted \(rowsOut) records from this file, transform read \(handler.passed): rerun reckon-extract",
                               at: SourcePosition(file: file))
@@ -495,20 +484,26 @@ extension GenericSource {
 }
 
 extension GenericSource {
-    /// The (line, raw text) of the records whose request id has one of the `idOrdinals` among this
-    /// file's records with a request id (ids in `skipIds` were refused at once and are not counted).
-    func rawRecords(idOrdinals: Set<Int>, skipIds: HashSet64) throws -> [(line: Int, raw: String)] {
-        let collector = RawCollector(wanted: idOrdinals, skip: skipIds)
+    /// Reads the file again through the generic reader, handing its records to `handler`. A file
+    /// that broke off when extract read it breaks off at the same place: the records before count.
+    func replay(_ handler: some GenericRecordHandler) throws {
         var counts = RowCounts()
         do {
             let stream = try ByteStream(path: file)
             if format != GenericUsage.kindJSONL {
-                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: collector,
+                _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: handler,
                                              delimiter: delimiter, progress: &counts)
             } else {
-                _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: collector, progress: &counts)
+                _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts)
             }
         } catch let e as ReckonError where e.code == .badData && !complete {}
+    }
+
+    /// The (line, raw text) of the records whose request id has one of the `idOrdinals` among this
+    /// file's records with a request id (ids in `skipIds` were refused at once and are not counted).
+    func rawRecords(idOrdinals: Set<Int>, skipIds: HashSet64) throws -> [(line: Int, raw: String)] {
+        let collector = RawCollector(wanted: idOrdinals, skip: skipIds)
+        try replay(collector)
         return collector.found
     }
 }
