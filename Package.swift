@@ -71,6 +71,8 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["ReckonCore"], path: "Tests/CoreTests", exclude: ["Fixtures"]),
         .testTarget(name: "ExtractTests", dependencies: ["ReckonExtract", "ReckonCore"],
                     path: "Tests/ExtractTests", exclude: ["Fixtures"]),
+        .testTarget(name: "PricingTests", dependencies: ["ReckonCore", "ReckonExtract", "ReckonPricing", "ReckonFocus", "ReckonTransform"],
+                    path: "Tests/PricingTests", exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: [
                         "ReckonCore", "ReckonExtract", "ReckonPricing", "ReckonFocus", "ReckonTransform",
                         "ReckonReconcile", "ReckonLoad",

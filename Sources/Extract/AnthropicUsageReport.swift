@@ -74,10 +74,12 @@ public enum AnthropicUsageReport {
                 }
                 if let problem { try reject(problem); continue }
                 let tier = (result["service_tier"]?.string ?? "standard").lowercased()
-                let kept = try emit(UsageRecord(provider: provider, billingAccountId: billingAccount,
-                                                subAccountId: result["workspace_id"]?.string, model: model,
-                                                periodStart: start, periodEnd: end, serviceTier: tier,
-                                                quantities: quantities, source: SourcePosition(file: file, path: path)))
+                var record = UsageRecord(provider: provider, billingAccountId: billingAccount,
+                                         subAccountId: result["workspace_id"]?.string, model: model,
+                                         periodStart: start, periodEnd: end, serviceTier: tier,
+                                         quantities: quantities, source: SourcePosition(file: file, path: path))
+                record.contextWindow = result["context_window"]?.string
+                let kept = try emit(record)
                 if kept { counts.rowsOut += 1 } else { counts.rowsQuarantined += 1 }
             }
         }

@@ -23,6 +23,9 @@ public struct UsageRecord: Sendable {
     public var spanId: String?
     public var parentSpanId: String?
     public var agent: String?
+    /// The provider's context-window class for a bucket (Anthropic `context_window`, e.g.
+    /// `200k-1M`): how a long-context tier is chosen when the bucket's requests are not visible.
+    public var contextWindow: String?
     /// Where the record came from: file and line or JSON path.
     public var source: SourcePosition
 
@@ -70,6 +73,7 @@ public struct UsageRecord: Sendable {
         if let spanId { out.append(ascii: ",\"span_id\":"); out.appendJSONString(spanId) }
         if let parentSpanId { out.append(ascii: ",\"parent_span_id\":"); out.appendJSONString(parentSpanId) }
         if let agent { out.append(ascii: ",\"agent\":"); out.appendJSONString(agent) }
+        if let contextWindow { out.append(ascii: ",\"context_window\":"); out.appendJSONString(contextWindow) }
         out.append(ascii: ",\"source\":"); out.appendJSONString(source.file)
         out.append(ascii: ",\"position\":")
         if let path = source.path { out.appendJSONString(path) } else if let line = source.line { out.appendInt(line) } else { out.append(ascii: "null") }
@@ -111,6 +115,16 @@ public struct UsageRecord: Sendable {
         spanId = j["span_id"]?.string
         parentSpanId = j["parent_span_id"]?.string
         agent = j["agent"]?.string
+        contextWindow = j["context_window"]?.string
+    }
+
+    /// Whether the record is one request (an instant) rather than an aggregated bucket.
+    public var isSingleRequest: Bool { periodStart == periodEnd }
+
+    /// Prompt tokens of the request: uncached input + cache reads + cache writes.
+    public var promptTokens: ExactDecimal {
+        quantities.filter { ["tokens_input", "tokens_cache_read", "tokens_cache_write_5m", "tokens_cache_write_1h"].contains($0.meter) }
+            .map(\.quantity).sum()
     }
 }
 

@@ -34,8 +34,11 @@ public struct Rate: Sendable, Equatable {
     public var model: String
     public var aliases: [String]
     public var meter: String
-    /// `standard`, `batch`, …: the pricing variant the rate applies to.
+    /// `standard`, `batch`, `flex`, `priority`, …: the pricing variant the rate applies to.
     public var serviceTier: String
+    /// A long-context tier: the rate applies to every token of a request whose prompt (uncached
+    /// input + cache reads + cache writes) is above the threshold; `nil` for the base rate.
+    public var promptTier: PromptTier?
     /// FOCUS `PricingUnit`, e.g. `1000000 Tokens`.
     public var pricingUnit: String
     /// How many consumed units make one pricing unit (1000000 for `1000000 Tokens`): a power of ten,
@@ -63,12 +66,32 @@ public struct Rate: Sendable, Equatable {
     /// FOCUS `SkuId`: `<provider>:<model>:<meter>`.
     public var skuId: String { "\(provider):\(model):\(meter)" }
     /// FOCUS `SkuPriceId`: identifies this dated rate.
-    public var skuPriceId: String { "\(skuId):\(serviceTier):\(effectiveFrom)" }
+    public var skuPriceId: String {
+        "\(skuId):\(serviceTier)" + (promptTier.map { ":prompt\($0)" } ?? "") + ":\(effectiveFrom)"
+    }
 
     public func applies(at t: Timestamp) -> Bool {
         let day = t.date
         return day >= effectiveFrom && (effectiveTo.map { day < $0 } ?? true)
     }
+}
+
+/// A long-context threshold: `>200000` (strictly above) or `>=200000` (the threshold included);
+/// which one applies is the provider's rule, written on each tier row.
+public struct PromptTier: Sendable, Hashable, CustomStringConvertible {
+    public var threshold: ExactDecimal
+    public var inclusive: Bool
+
+    public init?(_ text: String) {
+        let inclusive = text.hasPrefix(">=")
+        guard text.hasPrefix(">"), let n = ExactDecimal(text.dropFirst(inclusive ? 2 : 1)), n.normalized.scale == 0, n > .zero else { return nil }
+        threshold = n
+        self.inclusive = inclusive
+    }
+
+    public func applies(toPrompt tokens: ExactDecimal) -> Bool { inclusive ? tokens >= threshold : tokens > threshold }
+
+    public var description: String { (inclusive ? ">=" : ">") + String(threshold.normalized.significand) }
 }
 
 /// All rates loaded for a run, indexed for lookup, with the content hash of the files they
@@ -82,7 +105,7 @@ public struct RateCard: Sendable {
 
     public init() {}
 
-    static let header = ["provider", "model", "aliases", "meter", "service_tier", "unit", "unit_price",
+    static let header = ["provider", "model", "aliases", "meter", "service_tier", "prompt_tier", "unit", "unit_price",
                          "currency", "effective_from", "effective_to", "source", "checked_on"]
 
     /// Loads every `.csv` rate card under `folder` (see `Samples/ratecards/README.md` for the format).
@@ -137,30 +160,37 @@ public struct RateCard: Sendable {
             guard Meter.catalog[f[3]] != nil else {
                 throw ReckonError(.badData, "unknown meter \"\(f[3])\"; known: \(Meter.catalog.keys.sorted().joined(separator: ", "))", at: at)
             }
-            guard let (block, _) = Self.parseUnit(try need(5)) else {
-                throw ReckonError(.badData, "unit must be \"[<power of ten>] <Unit>\", e.g. \"1000000 Tokens\": \"\(f[5])\"", at: at)
+            guard let (block, _) = Self.parseUnit(try need(6)) else {
+                throw ReckonError(.badData, "unit must be \"[<power of ten>] <Unit>\", e.g. \"1000000 Tokens\": \"\(f[6])\"", at: at)
             }
-            guard let price = ExactDecimal(try need(6)), !price.isNegative else {
-                throw ReckonError(.badData, "unit_price is not a non-negative decimal: \"\(f[6])\"", at: at)
+            guard let price = ExactDecimal(try need(7)), !price.isNegative else {
+                throw ReckonError(.badData, "unit_price is not a non-negative decimal: \"\(f[7])\"", at: at)
             }
-            guard f[7].count == 3, f[7].uppercased() == f[7] else {
-                throw ReckonError(.badData, "currency must be an ISO 4217 code such as USD: \"\(f[7])\"", at: at)
+            guard f[8].count == 3, f[8].uppercased() == f[8] else {
+                throw ReckonError(.badData, "currency must be an ISO 4217 code such as USD: \"\(f[8])\"", at: at)
             }
-            guard let from = CivilDate(try need(8)) else {
-                throw ReckonError(.badData, "effective_from is not a date (YYYY-MM-DD): \"\(f[8])\"", at: at)
+            guard let from = CivilDate(try need(9)) else {
+                throw ReckonError(.badData, "effective_from is not a date (YYYY-MM-DD): \"\(f[9])\"", at: at)
             }
             var to: CivilDate?
-            if !f[9].isEmpty {
-                guard let t = CivilDate(f[9]), from < t else {
-                    throw ReckonError(.badData, "effective_to must be a date after effective_from: \"\(f[9])\"", at: at)
+            if !f[10].isEmpty {
+                guard let t = CivilDate(f[10]), from < t else {
+                    throw ReckonError(.badData, "effective_to must be a date after effective_from: \"\(f[10])\"", at: at)
                 }
                 to = t
             }
+            var promptTier: PromptTier?
+            if !f[5].isEmpty {
+                guard let t = PromptTier(f[5]) else {
+                    throw ReckonError(.badData, "prompt_tier must be >N or >=N tokens, e.g. >200000: \"\(f[5])\"", at: at)
+                }
+                promptTier = t
+            }
             let rate = Rate(provider: try need(0).lowercased(), model: try need(1),
                             aliases: f[2].split(separator: "|").map { String($0).trimmed }.filter { !$0.isEmpty },
-                            meter: f[3], serviceTier: f[4].isEmpty ? "standard" : f[4].lowercased(),
-                            pricingUnit: f[5], blockSize: block, unitPrice: price, currency: f[7],
-                            effectiveFrom: from, effectiveTo: to, source: try need(10), checkedOn: CivilDate(f[11]),
+                            meter: f[3], serviceTier: f[4].isEmpty ? "standard" : f[4].lowercased(), promptTier: promptTier,
+                            pricingUnit: f[6], blockSize: block, unitPrice: price, currency: f[8],
+                            effectiveFrom: from, effectiveTo: to, source: try need(11), checkedOn: CivilDate(f[12]),
                             origin: at)
             for alias in [rate.model] + rate.aliases {
                 let key = rate.provider + "|" + alias.lowercased()
@@ -194,10 +224,19 @@ public struct RateCard: Sendable {
 
     func checkOverlaps() throws {
         for (_, ids) in index.sorted(by: { $0.key < $1.key }) {
-            let sorted = ids.map { rates[$0] }.sorted { $0.effectiveFrom < $1.effectiveFrom }
+            let byTier = Dictionary(grouping: ids.map { rates[$0] }, by: { $0.promptTier })
+            for (_, group) in byTier.sorted(by: { ($0.key?.description ?? "") < ($1.key?.description ?? "") }) {
+                try checkOverlaps(group)
+            }
+        }
+    }
+
+    func checkOverlaps(_ group: [Rate]) throws {
+        do {
+            let sorted = group.sorted { $0.effectiveFrom < $1.effectiveFrom }
             for (a, b) in zip(sorted, sorted.dropFirst()) where a.effectiveTo.map({ $0 > b.effectiveFrom }) ?? true {
                 throw ReckonError(.badData,
-                                  "two prices for \(a.skuId) (\(a.serviceTier)) overlap: \(a.origin) from \(a.effectiveFrom) and \(b.origin) from \(b.effectiveFrom)",
+                                  "two prices for \(a.skuId) (\(a.serviceTier)\(a.promptTier.map { ", prompt \($0)" } ?? "")) overlap: \(a.origin) from \(a.effectiveFrom) and \(b.origin) from \(b.effectiveFrom)",
                                   at: b.origin)
             }
         }
@@ -208,12 +247,37 @@ public struct RateCard: Sendable {
         aliases[provider + "|" + model.lowercased()]
     }
 
+    /// How a request's prompt size is known: counted (a single request), only as the provider's
+    /// long-context flag (an aggregated bucket), or not at all.
+    public enum PromptSize: Sendable {
+        case tokens(ExactDecimal)
+        case longContext(Bool)
+    }
+
     /// The rate for a meter at an instant, or `nil` (the usage is then unpriced, never $0).
-    public func rate(provider: String, model: String, meter: String, serviceTier: String, at t: Timestamp) -> Rate? {
+    ///
+    /// Long-context tiers: when the prompt is above a tier's threshold, the tier's rate applies to
+    /// every token meter of the request (the highest tier that applies wins); a bucket flagged
+    /// long-context by the provider takes the lowest tier. Meters without tier rows keep their base rate.
+    public func rate(provider: String, model: String, meter: String, serviceTier: String, at t: Timestamp,
+                     prompt: PromptSize = .longContext(false)) -> Rate? {
         guard let canonical = canonicalModel(provider: provider, model: model) else { return nil }
+        var base: Rate?
+        var tier: Rate?
         for i in index[Self.key(provider, canonical, meter, serviceTier)] ?? [] where rates[i].applies(at: t) {
-            return rates[i]
+            let r = rates[i]
+            guard let pt = r.promptTier else { base = r; continue }
+            let applies: Bool
+            switch prompt {
+            case .tokens(let n): applies = pt.applies(toPrompt: n)
+            case .longContext(let long): applies = long
+            }
+            guard applies else { continue }
+            switch prompt {
+            case .tokens: if tier.map({ $0.promptTier!.threshold < pt.threshold }) ?? true { tier = r }
+            case .longContext: if tier.map({ $0.promptTier!.threshold > pt.threshold }) ?? true { tier = r }
+            }
         }
-        return nil
+        return tier ?? base
     }
 }

@@ -67,10 +67,15 @@ public struct EstimatedRowBuilder {
         let (chargeStart, chargeEnd) = record.periodEnd <= dayEnd ? (dayStart, dayEnd) : (record.periodStart, record.periodEnd)
         let canonical = rateCard.canonicalModel(provider: record.provider, model: record.model) ?? record.model
         let tagKey = record.tags.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{1F}")
+        // A single request's prompt size picks its long-context tier; a bucket relies on the
+        // provider's context-window class (Anthropic `200k-1M`).
+        let prompt: RateCard.PromptSize = record.isSingleRequest
+            ? .tokens(record.promptTokens)
+            : .longContext(record.contextWindow.map { $0.lowercased().hasPrefix("200k-") } ?? false)
         for (meter, quantity) in record.quantities where !quantity.isZero {
             counts.rowsRead += 1
             guard let rate = rateCard.rate(provider: record.provider, model: record.model, meter: meter,
-                                           serviceTier: record.serviceTier, at: record.periodStart) else {
+                                           serviceTier: record.serviceTier, at: record.periodStart, prompt: prompt) else {
                 counts.rowsQuarantined += 1
                 try unpriced(QuarantineEntry(
                     stage: "transform", position: record.source,
@@ -113,7 +118,9 @@ public struct EstimatedRowBuilder {
         r.set(.billingPeriodStart, billing.start)
         r.set(.billingPeriodEnd, billing.end)
         r.set(.chargeCategory, "Usage")
-        r.set(.chargeDescription, "\(key.model) \(meter.displayName)" + (key.tier == "standard" ? "" : " (\(key.tier))"))
+        var variant: [String] = key.tier == "standard" ? [] : [key.tier]
+        if let pt = rate.promptTier { variant.append("prompt \(pt) tokens") }
+        r.set(.chargeDescription, "\(key.model) \(meter.displayName)" + (variant.isEmpty ? "" : " (\(variant.joined(separator: ", ")))"))
         r.set(.chargeFrequency, "Usage-Based")
         r.set(.chargePeriodStart, key.chargeStart)
         r.set(.chargePeriodEnd, key.chargeEnd)
@@ -139,7 +146,9 @@ public struct EstimatedRowBuilder {
         r.set(.skuId, rate.skuId)
         r.set(.skuMeter, meter.displayName)
         r.set(.skuPriceId, rate.skuPriceId)
-        r[.skuPriceDetails] = .json([("x_ServiceTier", .string(key.tier))])
+        var details: [(key: String, value: JSONValue)] = [("x_ServiceTier", .string(key.tier))]
+        if let pt = rate.promptTier { details.append(("x_PromptTier", .string(pt.description))) }
+        r[.skuPriceDetails] = .json(details)
         if !key.subAccount.isEmpty {
             r.set(.subAccountId, key.subAccount)
             r.set(.subAccountName, accounts.subAccountName(provider: key.provider, id: key.subAccount))

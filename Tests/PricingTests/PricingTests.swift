@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+import ReckonCore
+import ReckonExtract
+import ReckonFocus
+@testable import ReckonPricing
+import ReckonTransform
+
+/// The shipped rate cards and the pricing engine against hand-computed costs.
+@Suite("Pricing")
+struct PricingTests {
+    static let root: String = {
+        var p = #filePath
+        for _ in 0..<3 { p = String(p[..<p.lastIndex(of: "/")!]) }
+        return p
+    }()
+    static let card: RateCard = try! RateCard.load(folder: root + "/Samples/ratecards")
+
+    static func fixtureCard(_ name: String) throws -> RateCard {
+        let dir = NSTemporaryDirectory() + "reckon-card-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: root + "/Tests/PricingTests/Fixtures/" + name, toPath: dir + "/" + name)
+        return try RateCard.load(folder: dir)
+    }
+
+    /// Prices one record through the transform's estimator: (total cost, cost per meter, unpriced count).
+    static func price(_ provider: String, _ model: String, at time: String, tier: String = "standard",
+                      bucket: Bool = false, contextWindow: String? = nil,
+                      _ q: [(String, ExactDecimal)], card: RateCard = card) -> (total: ExactDecimal, byMeter: [String: ExactDecimal], unpriced: Int) {
+        let t = Timestamp(rfc3339: time)!
+        var r = UsageRecord(provider: provider, billingAccountId: "acct", subAccountId: nil, model: model, periodStart: t,
+                            periodEnd: bucket ? t.adding(seconds: 86_400) : t, serviceTier: tier,
+                            quantities: q.map { ($0.0, $0.1) }, source: SourcePosition(file: "test"))
+        r.contextWindow = contextWindow
+        var b = EstimatedRowBuilder(rateCard: card, accounts: AccountNames(), period: nil)
+        var unpriced = 0
+        b.add(r) { _ in unpriced += 1 }
+        var byMeter: [String: ExactDecimal] = [:]
+        for rows in b.rows(rateCardVersion: "test").values {
+            for row in rows {
+                let meter = row[.skuId].string!.split(separator: ":").last.map(String.init)!
+                byMeter[meter, default: .zero] += row[.billedCost].decimal!
+                #expect(row[.listCost].decimal == row[.listUnitPrice].decimal! * row[.pricingQuantity].decimal!)
+            }
+        }
+        return (byMeter.values.sum(), byMeter, unpriced)
+    }
+
+    // MARK: Invariants over every shipped card: a copy-paste error fails the build.
+
+    @Test func anthropicCacheMultipliersAndBatchHalfHoldEverywhere() throws {
+        let anthropic = Self.card.rates.filter { $0.provider == "anthropic" }
+        #expect(anthropic.count > 150)
+        let groups = Dictionary(grouping: anthropic, by: { "\($0.model)|\($0.serviceTier)|\($0.promptTier?.description ?? "")|\($0.effectiveFrom)" })
+        var checked = 0
+        for (key, rates) in groups {
+            let p = Dictionary(uniqueKeysWithValues: rates.map { ($0.meter, $0.unitPrice) })
+            let input = try #require(p["tokens_input"], "\(key)")
+            #expect(p["tokens_cache_write_5m"] == input * "1.25", "\(key) 5m write")
+            #expect(p["tokens_cache_write_1h"] == input * 2, "\(key) 1h write")
+            #expect(p["tokens_cache_read"] == input * "0.1", "\(key) cache read")
+            checked += 1
+        }
+        #expect(checked == 24)  // 8 models × 2 tiers + 4 long-context tiers × 2
+    }
+
+    @Test func batchIsHalfOfStandardForEveryTokenMeter() {
+        var pairs = 0
+        for r in Self.card.rates where r.serviceTier == "batch" && r.meter.hasPrefix("tokens_") {
+            guard let standard = Self.card.rates.first(where: {
+                $0.provider == r.provider && $0.model == r.model && $0.meter == r.meter && $0.serviceTier == "standard"
+                    && $0.promptTier == r.promptTier && $0.effectiveFrom == r.effectiveFrom
+            }) else { Issue.record("no standard rate for batch \(r.skuPriceId)"); continue }
+            // Cached input keeps its standard price where the provider publishes no batch price for it (OpenAI, Gemini).
+            if r.meter == "tokens_cache_read" && r.provider != "anthropic" && r.unitPrice == standard.unitPrice { continue }
+            #expect(r.unitPrice * 2 == standard.unitPrice, "\(r.skuPriceId)")
+            pairs += 1
+        }
+        #expect(pairs >= 80)
+    }
+
+    @Test func everyRateNamesItsSourceAndCheckDate() {
+        for r in Self.card.rates {
+            #expect(r.source.hasPrefix("https://"), "\(r.skuPriceId)")
+            #expect(r.checkedOn != nil, "\(r.skuPriceId)")
+        }
+        // The models the issue lists are all there.
+        for (p, m) in [("anthropic", "claude-haiku-4-5"), ("anthropic", "claude-sonnet-4-5"), ("anthropic", "claude-opus-4-5"),
+                       ("anthropic", "claude-opus-4-1"), ("anthropic", "claude-sonnet-4"), ("anthropic", "claude-opus-4"),
+                       ("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "gpt-4.1"), ("openai", "gpt-5"),
+                       ("openai", "o3"), ("openai", "o4-mini"), ("google", "gemini-2.5-pro"), ("google", "gemini-2.5-flash")] {
+            #expect(Self.card.canonicalModel(provider: p, model: m) == m, "\(p) \(m)")
+        }
+        #expect(Self.card.canonicalModel(provider: "anthropic", model: "claude-sonnet-4-5-20250929") == "claude-sonnet-4-5")
+    }
+
+    @Test func overlappingPricesNameBothPlaces() throws {
+        let error = #expect(throws: ReckonError.self) { _ = try Self.fixtureCard("overlap.csv") }
+        #expect(error?.message.contains("overlap.csv:2 from 2026-01-01") == true)
+        #expect(error?.position?.line == 3)
+    }
+
+    // MARK: Hand-computed costs.
+
+    @Test func sonnetEveryTokenMeterStandardAndBatch() {
+        let q: [(String, ExactDecimal)] = [("tokens_input", 1000), ("tokens_output", 500), ("tokens_cache_read", 2000),
+                                           ("tokens_cache_write_5m", 300), ("tokens_cache_write_1h", 100)]
+        // 1000×3 + 500×15 + 2000×0.30 + 300×3.75 + 100×6 = 12,825 per million
+        let standard = Self.price("anthropic", "claude-sonnet-4-5-20250929", at: "2025-10-15T12:00:00Z", q)
+        #expect(standard.total == "0.012825")
+        #expect(standard.byMeter["tokens_cache_write_1h"] == "0.0006")
+        #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T12:00:00Z", tier: "batch", q).total == "0.0064125")
+    }
+
+    @Test func longContextRepricesEveryTokenOfTheRequest() {
+        // 250k prompt: all at the tier (input $6, output $22.50): 250000×6 + 1000×22.5 = 1,522,500 per million.
+        let long = Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", [("tokens_input", 250_000), ("tokens_output", 1000)])
+        #expect(long.total == "1.5225")
+        // Exactly 200,000 (input + cache read) is not above 200,000: base rates.
+        let at = Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", [("tokens_input", 150_000), ("tokens_cache_read", 50_000)])
+        #expect(at.total == "0.465")
+        // One token more: every token at the tier, cache reads included (0.60).
+        let above = Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", [("tokens_input", 150_001), ("tokens_cache_read", 50_000)])
+        #expect(above.total == "0.930006")
+        // After the long-context tier ended (2026-04-30) the same request is at base rates.
+        let later = Self.price("anthropic", "claude-sonnet-4-5", at: "2026-05-01T00:00:00Z", [("tokens_input", 250_000), ("tokens_output", 1000)])
+        #expect(later.total == "0.765")
+    }
+
+    @Test func batchTimesLongContextTimesOneHourWrites() {
+        // Prompt 190k input + 20k 1h writes = 210k > 200k; batch halves the tier rates:
+        // 190000×3 + 20000×6 + 1000×11.25 = 701,250 per million.
+        let r = Self.price("anthropic", "claude-sonnet-4-5", at: "2025-12-01T00:00:00Z", tier: "batch",
+                           [("tokens_input", 190_000), ("tokens_cache_write_1h", 20_000), ("tokens_output", 1000)])
+        #expect(r.total == "0.70125")
+        #expect(r.byMeter["tokens_cache_write_1h"] == "0.12")
+    }
+
+    @Test func bucketsUseTheProvidersContextWindowClass() {
+        let q: [(String, ExactDecimal)] = [("tokens_input", 1_000_000)]
+        #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", bucket: true, contextWindow: "0-200k", q).total == 3)
+        #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", bucket: true, contextWindow: "200k-1M", q).total == 6)
+        // A bucket's summed tokens say nothing about any one request: no tier from its size.
+        #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", bucket: true, q).total == 3)
+    }
+
+    @Test func inclusiveThresholdIsAProviderSetting() throws {
+        let card = try Self.fixtureCard("inclusive.csv")
+        // >=128000: the threshold itself is at the tier rate.
+        #expect(Self.price("xai", "grok-test", at: "2026-02-01T00:00:00Z", [("tokens_input", 128_000), ("tokens_output", 1000)], card: card).total == "0.532")
+        #expect(Self.price("xai", "grok-test", at: "2026-02-01T00:00:00Z", [("tokens_input", 127_999), ("tokens_output", 1000)], card: card).total == "0.265998")
+    }
+
+    @Test func pricesByDateOnBothSidesOfAChange() {
+        let q: [(String, ExactDecimal)] = [("tokens_input", 1_000_000), ("tokens_output", 1_000_000)]
+        #expect(Self.price("openai", "o3", at: "2025-06-09T23:59:59Z", q).total == 50)
+        #expect(Self.price("openai", "o3", at: "2025-06-10T00:00:00Z", q).total == 10)
+        // Before the model existed: unpriced, never $0.
+        let early = Self.price("openai", "o3", at: "2025-04-15T00:00:00Z", q)
+        #expect(early.total == 0 && early.unpriced == 2)
+    }
+
+    @Test func openAICachedTokensArePricedOnceAsCachedInput() {
+        // Extract turned input_tokens 1000 (800 cached) into 200 uncached + 800 cached.
+        let r = Self.price("openai", "gpt-4o-2024-08-06", at: "2026-10-05T00:00:00Z",
+                           [("tokens_input", 200), ("tokens_cache_read", 800), ("tokens_output", 500)])
+        #expect(r.total == "0.0065")  // 200×2.50 + 800×1.25 + 500×10
+    }
+
+    @Test(arguments: [("standard", "1.25"), ("batch", "0.625"), ("flex", "0.625"), ("priority", "2.5")])
+    func openAIServiceTiers(tier: String, expected: String) {
+        #expect(Self.price("openai", "gpt-5", at: "2026-10-05T00:00:00Z", tier: tier, [("tokens_input", 1_000_000)]).total == ExactDecimal(expected)!)
+    }
+
+    @Test func perCallFeesAreNeverZero() {
+        #expect(Self.price("anthropic", "claude-haiku-4-5", at: "2026-10-05T00:00:00Z", [("web_search_requests", 3)]).total == "0.03")
+        #expect(Self.price("openai", "gpt-4o", at: "2026-10-05T00:00:00Z", [("web_search_requests", 2)]).total == "0.02")
+        #expect(Self.price("google", "gemini-2.5-flash", at: "2026-10-05T00:00:00Z", [("web_search_requests", 1)]).total == "0.035")
+        #expect(Self.price("anthropic", "claude-opus-4-5", at: "2026-10-05T00:00:00Z", [("managed_agent_session_runtime", "1.5")]).total == "0.12")
+    }
+
+    @Test func geminiProLongContext() {
+        #expect(Self.price("google", "gemini-2.5-pro", at: "2026-10-05T00:00:00Z", [("tokens_input", 100_000), ("tokens_output", 1000)]).total == "0.135")
+        #expect(Self.price("google", "gemini-2.5-pro", at: "2026-10-05T00:00:00Z", [("tokens_input", 300_000), ("tokens_output", 1000)]).total == "0.765")
+    }
+
+    @Test func unknownModelOrMeterIsUnpriced() {
+        let r = Self.price("anthropic", "claude-unknown", at: "2026-10-05T00:00:00Z", [("tokens_input", 10), ("tokens_output", 5)])
+        #expect(r.total == 0 && r.unpriced == 2 && r.byMeter.isEmpty)
+        #expect(Self.price("openai", "gpt-4o", at: "2026-10-05T00:00:00Z", [("tokens_cache_write_5m", 10)]).unpriced == 1)
+    }
+}
