@@ -29,6 +29,10 @@ public struct Layout: Sendable {
     public func stagedDataset(_ dataset: String, _ period: BillingPeriod) -> String {
         stageFolder("transform") + "/\(dataset)/billing_period=\(period)/part-00000.jsonl"
     }
+    /// Usage without a rate, summed per account, provider, model, meter and tier.
+    public func stagedUnpriced(_ period: BillingPeriod) -> String {
+        stageFolder("transform") + "/unpriced/billing_period=\(period)/unpriced.jsonl"
+    }
     public func stagedReport(_ period: BillingPeriod, _ name: String) -> String {
         stageFolder("reconcile") + "/billing_period=\(period)/\(name)"
     }

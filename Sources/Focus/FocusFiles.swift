@@ -7,6 +7,7 @@ public final class FocusWriter {
     private let file: OutputFile
     public let format: Format
     public private(set) var rowCount = 0
+    private var buffer: [UInt8] = []
 
     public init(path: String, format: Format) throws(ReckonError) {
         file = try OutputFile(path: path)
@@ -19,12 +20,17 @@ public final class FocusWriter {
     public func write(_ row: FocusRow) throws(ReckonError) {
         switch format {
         case .csv: try file.write(CSVWriter.line(row.csvFields))
-        case .jsonl: try file.write(JSONWriter.write(row.json) + "\n")
+        case .jsonl:
+            row.appendJSONLine(to: &buffer)
+            if buffer.count >= 1 << 20 { try file.write(buffer); buffer.removeAll(keepingCapacity: true) }
         }
         rowCount += 1
     }
 
-    public func commit() throws(ReckonError) { try file.commit() }
+    public func commit() throws(ReckonError) {
+        if !buffer.isEmpty { try file.write(buffer) }
+        try file.commit()
+    }
 
     /// Writes `rows` to `path` in one go.
     public static func write(_ rows: [FocusRow], to path: String, format: Format) throws(ReckonError) {

@@ -144,6 +144,36 @@ public struct FocusRow: Sendable, Equatable {
         })
     }
 
+    /// Appends the row as one JSONL line (the same text as `JSONWriter.write(json)` plus a newline),
+    /// straight into bytes.
+    public func appendJSONLine(to out: inout [UInt8]) {
+        out.append(0x7B)
+        for (k, c) in FocusColumn.allCases.enumerated() {
+            if k > 0 { out.append(0x2C) }
+            out.append(contentsOf: FocusRow.encodedNames[k])
+            switch values[k] {
+            case .null: out.append(ascii: "null")
+            case .string(let s): out.appendJSONString(s)
+            case .decimal(let d): out.appendDecimal(d)
+            case .dateTime(let t): out.append(0x22); out.appendTimestamp(t); out.append(0x22)
+            case .json(let members):
+                out.append(0x7B)
+                for (m, member) in members.enumerated() {
+                    if m > 0 { out.append(0x2C) }
+                    out.appendJSONString(member.key)
+                    out.append(0x3A)
+                    if case .string(let v) = member.value { out.appendJSONString(v) } else { out.append(utf8: JSONWriter.write(member.value)) }
+                }
+                out.append(0x7D)
+            }
+            _ = c
+        }
+        out.append(ascii: "}\n")
+    }
+
+    /// `"Column":` for each column, encoded once.
+    static let encodedNames: [[UInt8]] = FocusColumn.allCases.map { Array("\"\($0.rawValue)\":".utf8) }
+
     /// The row's CSV fields: null → empty unquoted field; JSON columns as their JSON text.
     public var csvFields: [String?] {
         FocusColumn.allCases.map { c in

@@ -261,12 +261,18 @@ public struct RateCard: Sendable {
     /// long-context by the provider takes the lowest tier. Meters without tier rows keep their base rate.
     public func rate(provider: String, model: String, meter: String, serviceTier: String, at t: Timestamp,
                      prompt: PromptSize = .longContext(false)) -> Rate? {
+        rateIndex(provider: provider, model: model, meter: meter, serviceTier: serviceTier, at: t, prompt: prompt).map { rates[$0] }
+    }
+
+    /// The position in `rates` of the rate `rate(…)` returns.
+    public func rateIndex(provider: String, model: String, meter: String, serviceTier: String, at t: Timestamp,
+                          prompt: PromptSize = .longContext(false)) -> Int? {
         guard let canonical = canonicalModel(provider: provider, model: model) else { return nil }
-        var base: Rate?
-        var tier: Rate?
+        var base: Int?
+        var tier: Int?
         for i in index[Self.key(provider, canonical, meter, serviceTier)] ?? [] where rates[i].applies(at: t) {
             let r = rates[i]
-            guard let pt = r.promptTier else { base = r; continue }
+            guard let pt = r.promptTier else { base = i; continue }
             let applies: Bool
             switch prompt {
             case .tokens(let n): applies = pt.applies(toPrompt: n)
@@ -274,8 +280,8 @@ public struct RateCard: Sendable {
             }
             guard applies else { continue }
             switch prompt {
-            case .tokens: if tier.map({ $0.promptTier!.threshold < pt.threshold }) ?? true { tier = r }
-            case .longContext: if tier.map({ $0.promptTier!.threshold > pt.threshold }) ?? true { tier = r }
+            case .tokens: if tier.map({ rates[$0].promptTier!.threshold < pt.threshold }) ?? true { tier = i }
+            case .longContext: if tier.map({ rates[$0].promptTier!.threshold > pt.threshold }) ?? true { tier = i }
             }
         }
         return tier ?? base

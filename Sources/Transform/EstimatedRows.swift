@@ -10,53 +10,62 @@ import ReckonPricing
 /// ListCost = ContractedCost = BilledCost = EffectiveCost = unit price × PricingQuantity, never rounded.
 /// - Memory: O(distinct output rows), not O(input records).
 public struct EstimatedRowBuilder {
-    struct Key: Hashable, Comparable {
-        var chargeStart: Timestamp
-        var chargeEnd: Timestamp
-        var billingAccount: String
-        var subAccount: String
-        var provider: String
-        var model: String
-        var reportedModel: String
-        var meter: String
-        var tier: String
-        var skuPriceId: String
-        var tags: String
-
-        var sortFields: [String] {
-            [billingAccount, subAccount, provider, model, meter, tier, reportedModel, skuPriceId, tags]
-        }
-
-        static func < (a: Key, b: Key) -> Bool {
-            if a.chargeStart != b.chargeStart { return a.chargeStart < b.chargeStart }
-            if a.chargeEnd != b.chargeEnd { return a.chargeEnd < b.chargeEnd }
-            return a.sortFields.lexicographicallyPrecedes(b.sortFields)
-        }
+    /// A cell of the output: every string is an interned id, so hashing and storing a cell is cheap.
+    struct Key: Hashable {
+        var chargeStart: Int64
+        var chargeEnd: Int64
+        var billingAccount: Int32
+        var subAccount: Int32
+        var provider: Int32
+        var model: Int32
+        var reportedModel: Int32
+        var meter: Int32
+        var tier: Int32
+        var rate: Int32
+        var tags: Int32
     }
 
-    struct Cell {
-        var rate: Rate
-        var quantity: ExactDecimal
-        var tags: [(key: String, value: String)]
+    /// Where a record's rate comes from when its prompt cannot reach any long-context tier.
+    struct RateCacheKey: Hashable {
+        var provider: Int32, reportedModel: Int32, meter: Int32, tier: Int32, day: Int64
     }
 
     public let rateCard: RateCard
     public let accounts: AccountNames
     public let period: BillingPeriod?
-    private var cells: [Key: Cell] = [:]
+    private var cells: [Key: ExactDecimal] = [:]
+    private var ids: [String: Int32] = [:]
+    private var names: [String] = []
+    private var tagSets: [Int32: [(key: String, value: String)]] = [:]
+    private var canonical: [Int64: Int32] = [:]
+    private var rateCache: [RateCacheKey: Int32] = [:]   // -1: no rate
+    private let smallestPromptTier: ExactDecimal?
     /// (record, meter) quantities seen, priced and unpriced — the stage's conservation counts.
     public private(set) var counts = RowCounts()
     /// Records outside the period asked for.
     public private(set) var skippedOtherPeriods = 0
+    /// Usage that found no rate, summed per billing period, account, provider, model, meter and tier.
+    public private(set) var unpricedTotals: [UnpricedUsage.Key: UnpricedUsage] = [:]
 
     public init(rateCard: RateCard, accounts: AccountNames, period: BillingPeriod?) {
         self.rateCard = rateCard
         self.accounts = accounts
         self.period = period
+        smallestPromptTier = rateCard.rates.compactMap { $0.promptTier?.threshold }.min()
+    }
+
+    private mutating func id(_ s: String) -> Int32 {
+        if let i = ids[s] { return i }
+        let i = Int32(names.count)
+        ids[s] = i
+        names.append(s)
+        return i
     }
 
     /// Adds one usage record. Each non-zero meter quantity is one counted row: priced into a
     /// cell, or reported through `unpriced` (never priced at $0).
+    /// - Complexity: O(meters) dictionary operations on integer keys; the rate is looked up once
+    ///   per provider, model, meter, tier and day unless the prompt may reach a long-context tier.
     public mutating func add(_ record: UsageRecord, unpriced: (QuarantineEntry) throws -> Void) rethrows {
         if let period, !period.contains(record.periodStart) {
             skippedOtherPeriods += 1
@@ -65,66 +74,123 @@ public struct EstimatedRowBuilder {
         let dayStart = record.periodStart.startOfDay
         let dayEnd = dayStart.adding(seconds: 86_400)
         let (chargeStart, chargeEnd) = record.periodEnd <= dayEnd ? (dayStart, dayEnd) : (record.periodStart, record.periodEnd)
-        let canonical = rateCard.canonicalModel(provider: record.provider, model: record.model) ?? record.model
-        let tagKey = record.tags.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{1F}")
+        let providerId = id(record.provider), reportedId = id(record.model), tierId = id(record.serviceTier)
+        let modelKey = Int64(providerId) << 32 | Int64(reportedId)
+        let modelId: Int32
+        if let c = canonical[modelKey] { modelId = c } else {
+            modelId = id(rateCard.canonicalModel(provider: record.provider, model: record.model) ?? record.model)
+            canonical[modelKey] = modelId
+        }
+        var tagsId: Int32 = -1
+        if !record.tags.isEmpty {
+            tagsId = id(record.tags.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{1F}"))
+            if tagSets[tagsId] == nil { tagSets[tagsId] = record.tags }
+        }
+        let accountId = id(record.billingAccountId), subId = id(record.subAccountId ?? "")
         // A single request's prompt size picks its long-context tier; a bucket relies on the
         // provider's context-window class (Anthropic `200k-1M`).
-        let prompt: RateCard.PromptSize = record.isSingleRequest
-            ? .tokens(record.promptTokens)
-            : .longContext(record.contextWindow.map { $0.lowercased().hasPrefix("200k-") } ?? false)
+        let prompt: RateCard.PromptSize
+        var cacheable: Bool
+        if record.isSingleRequest {
+            let tokens = record.promptTokens
+            prompt = .tokens(tokens)
+            cacheable = smallestPromptTier.map { tokens < $0 } ?? true
+        } else {
+            let long = record.contextWindow.map { $0.lowercased().hasPrefix("200k-") } ?? false
+            prompt = .longContext(long)
+            cacheable = !long
+        }
         for (meter, quantity) in record.quantities where !quantity.isZero {
             counts.rowsRead += 1
-            guard let rate = rateCard.rate(provider: record.provider, model: record.model, meter: meter,
-                                           serviceTier: record.serviceTier, at: record.periodStart, prompt: prompt) else {
+            let meterId = id(meter)
+            var rateIndex: Int32
+            let cacheKey = RateCacheKey(provider: providerId, reportedModel: reportedId, meter: meterId, tier: tierId,
+                                        day: dayStart.secondsSinceEpoch)
+            if cacheable, let cached = rateCache[cacheKey] {
+                rateIndex = cached
+            } else {
+                rateIndex = rateCard.rateIndex(provider: record.provider, model: record.model, meter: meter,
+                                               serviceTier: record.serviceTier, at: record.periodStart, prompt: prompt).map(Int32.init) ?? -1
+                if cacheable { rateCache[cacheKey] = rateIndex }
+            }
+            guard rateIndex >= 0 else {
                 counts.rowsQuarantined += 1
+                let key = UnpricedUsage.Key(period: BillingPeriod(containing: record.periodStart), billingAccount: record.billingAccountId,
+                                            provider: record.provider, model: record.model, meter: meter, serviceTier: record.serviceTier)
+                unpricedTotals[key, default: UnpricedUsage(key: key)].add(quantity)
                 try unpriced(QuarantineEntry(
                     stage: "transform", position: record.source,
                     reason: "unpriced_usage: no rate for \(record.provider) \(record.model) \(meter) (\(record.serviceTier)) on \(record.periodStart.date); quantity \(quantity) left unpriced, not priced at $0"))
                 continue
             }
             counts.rowsOut += 1
-            let key = Key(chargeStart: chargeStart, chargeEnd: chargeEnd, billingAccount: record.billingAccountId,
-                          subAccount: record.subAccountId ?? "", provider: record.provider, model: canonical,
-                          reportedModel: record.model, meter: meter, tier: record.serviceTier,
-                          skuPriceId: rate.skuPriceId, tags: tagKey)
-            cells[key, default: Cell(rate: rate, quantity: .zero, tags: record.tags)].quantity += quantity
+            let key = Key(chargeStart: chargeStart.secondsSinceEpoch, chargeEnd: chargeEnd.secondsSinceEpoch, billingAccount: accountId,
+                          subAccount: subId, provider: providerId, model: modelId, reportedModel: reportedId, meter: meterId,
+                          tier: tierId, rate: rateIndex, tags: tagsId)
+            cells[key, default: .zero] += quantity
         }
     }
 
-    /// The rows, grouped by billing period and sorted by key.
+    /// The number of distinct output rows so far.
+    public var rowCount: Int { cells.count }
+
+    /// Calls `body` with every row in a stable order: charge period, then account, sub-account,
+    /// provider, model, meter, tier, reported model, price and tags by their text.
+    /// - Complexity: O(rows log rows); one row at a time.
+    public func forEachRow(rateCardVersion: String, _ body: (BillingPeriod, FocusRow) throws -> Void) rethrows {
+        var rank = [Int32](repeating: 0, count: names.count)
+        for (r, i) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { rank[i] = Int32(r) }
+        func rk(_ i: Int32) -> Int32 { i < 0 ? -1 : rank[Int(i)] }
+        let priceIds = rateCard.rates.map(\.skuPriceId)
+        let keys = cells.keys.sorted { a, b in
+            if a.chargeStart != b.chargeStart { return a.chargeStart < b.chargeStart }
+            if a.chargeEnd != b.chargeEnd { return a.chargeEnd < b.chargeEnd }
+            for (x, y) in [(a.billingAccount, b.billingAccount), (a.subAccount, b.subAccount), (a.provider, b.provider),
+                           (a.model, b.model), (a.meter, b.meter), (a.tier, b.tier), (a.reportedModel, b.reportedModel)] where x != y {
+                return rk(x) < rk(y)
+            }
+            if a.rate != b.rate { return priceIds[Int(a.rate)] < priceIds[Int(b.rate)] }
+            return rk(a.tags) < rk(b.tags)
+        }
+        for key in keys {
+            let billing = BillingPeriod(containing: Timestamp(secondsSinceEpoch: key.chargeStart))
+            try body(billing, row(key, cells[key]!, billing, rateCardVersion))
+        }
+    }
+
+    /// The rows grouped by billing period (for tests and small runs; the stage streams `forEachRow`).
     public func rows(rateCardVersion: String) -> [BillingPeriod: [FocusRow]] {
         var out: [BillingPeriod: [FocusRow]] = [:]
-        for (key, cell) in cells.sorted(by: { $0.key < $1.key }) {
-            let billing = BillingPeriod(containing: key.chargeStart)
-            out[billing, default: []].append(row(key, cell, billing, rateCardVersion))
-        }
+        forEachRow(rateCardVersion: rateCardVersion) { out[$0, default: []].append($1) }
         return out
     }
 
-    private func row(_ key: Key, _ cell: Cell, _ billing: BillingPeriod, _ version: String) -> FocusRow {
-        let rate = cell.rate
-        let meter = Meter.catalog[key.meter]!
-        let profile = ProviderProfile.named(key.provider)
-        let pricingQuantity = cell.quantity.shiftedLeft(by: rate.blockSizeExponent)
+    private func row(_ key: Key, _ quantity: ExactDecimal, _ billing: BillingPeriod, _ version: String) -> FocusRow {
+        let rate = rateCard.rates[Int(key.rate)]
+        let meter = Meter.catalog[names[Int(key.meter)]]!
+        let provider = names[Int(key.provider)], account = names[Int(key.billingAccount)], sub = names[Int(key.subAccount)]
+        let model = names[Int(key.model)], tier = names[Int(key.tier)]
+        let profile = ProviderProfile.named(provider)
+        let pricingQuantity = quantity.shiftedLeft(by: rate.blockSizeExponent)
         let cost = rate.unitPrice * pricingQuantity
         var r = FocusRow()
         r.set(.billedCost, cost)
         r.set(.effectiveCost, cost)
         r.set(.listCost, cost)
         r.set(.contractedCost, cost)
-        r.set(.billingAccountId, key.billingAccount)
-        r.set(.billingAccountName, accounts.billingAccountName(provider: key.provider, id: key.billingAccount))
+        r.set(.billingAccountId, account)
+        r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account))
         r.set(.billingCurrency, rate.currency)
         r.set(.billingPeriodStart, billing.start)
         r.set(.billingPeriodEnd, billing.end)
         r.set(.chargeCategory, "Usage")
-        var variant: [String] = key.tier == "standard" ? [] : [key.tier]
+        var variant: [String] = tier == "standard" ? [] : [tier]
         if let pt = rate.promptTier { variant.append("prompt \(pt) tokens") }
-        r.set(.chargeDescription, "\(key.model) \(meter.displayName)" + (variant.isEmpty ? "" : " (\(variant.joined(separator: ", ")))"))
+        r.set(.chargeDescription, "\(model) \(meter.displayName)" + (variant.isEmpty ? "" : " (\(variant.joined(separator: ", ")))"))
         r.set(.chargeFrequency, "Usage-Based")
-        r.set(.chargePeriodStart, key.chargeStart)
-        r.set(.chargePeriodEnd, key.chargeEnd)
-        r.set(.consumedQuantity, cell.quantity)
+        r.set(.chargePeriodStart, Timestamp(secondsSinceEpoch: key.chargeStart))
+        r.set(.chargePeriodEnd, Timestamp(secondsSinceEpoch: key.chargeEnd))
+        r.set(.consumedQuantity, quantity)
         r.set(.consumedUnit, meter.consumedUnit)
         r.set(.pricingQuantity, pricingQuantity)
         r.set(.pricingUnit, rate.pricingUnit)
@@ -146,18 +212,45 @@ public struct EstimatedRowBuilder {
         r.set(.skuId, rate.skuId)
         r.set(.skuMeter, meter.displayName)
         r.set(.skuPriceId, rate.skuPriceId)
-        var details: [(key: String, value: JSONValue)] = [("x_ServiceTier", .string(key.tier))]
+        var details: [(key: String, value: JSONValue)] = [("x_ServiceTier", .string(tier))]
         if let pt = rate.promptTier { details.append(("x_PromptTier", .string(pt.description))) }
         r[.skuPriceDetails] = .json(details)
-        if !key.subAccount.isEmpty {
-            r.set(.subAccountId, key.subAccount)
-            r.set(.subAccountName, accounts.subAccountName(provider: key.provider, id: key.subAccount))
+        if !sub.isEmpty {
+            r.set(.subAccountId, sub)
+            r.set(.subAccountName, accounts.subAccountName(provider: provider, id: sub))
         }
-        if !cell.tags.isEmpty { r[.tags] = .json(cell.tags.map { ($0.key, .string($0.value)) }) }
-        r.set(.xModel, key.reportedModel)
+        if key.tags >= 0, let tags = tagSets[key.tags] { r[.tags] = .json(tags.map { ($0.key, .string($0.value)) }) }
+        r.set(.xModel, names[Int(key.reportedModel)])
         r.set(.xPriceSource, rate.source)
         r.set(.xRateCardVersion, version)
-        r.set(.xServiceTier, key.tier)
+        r.set(.xServiceTier, tier)
         return r
+    }
+}
+
+/// Usage that found no rate: carried to the reconciliation as `unpriced_usage` with its quantity.
+public struct UnpricedUsage: Sendable {
+    public struct Key: Hashable, Sendable {
+        public var period: BillingPeriod
+        public var billingAccount: String
+        public var provider: String
+        public var model: String
+        public var meter: String
+        public var serviceTier: String
+    }
+
+    public var key: Key
+    public var quantity: ExactDecimal = .zero
+    public var records = 0
+
+    mutating func add(_ q: ExactDecimal) {
+        quantity += q
+        records += 1
+    }
+
+    public var json: JSONValue {
+        .object([("billing_account", .string(key.billingAccount)), ("provider", .string(key.provider)),
+                 ("model", .string(key.model)), ("meter", .string(key.meter)), ("service_tier", .string(key.serviceTier)),
+                 ("quantity", .decimal(quantity)), ("records", .number(String(records)))])
     }
 }

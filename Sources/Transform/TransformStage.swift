@@ -86,14 +86,28 @@ public struct TransformStage {
 
         // Write one partition per billing period in scope (an empty one when a side has no rows,
         // so that a rerun never leaves a stale partition behind for a period it processed).
-        let estimatedRows = estimated.rows(rateCardVersion: card.version)
-        var periods = Set(estimatedRows.keys).union(invoicedRows.keys)
+        // Estimated rows stream out in order; they arrive grouped by billing period.
+        var writers: [BillingPeriod: FocusWriter] = [:]
+        try estimated.forEachRow(rateCardVersion: card.version) { p, row in
+            if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .jsonl) }
+            try writers[p]!.write(row)
+        }
+        var periods = Set(writers.keys).union(invoicedRows.keys).union(estimated.unpricedTotals.keys.map(\.period))
         if let period { periods = [period] }
         for p in periods.sorted() {
-            for (dataset, rows) in [("estimated", estimatedRows[p] ?? []), ("invoiced", invoicedRows[p] ?? [])] {
-                let path = layout.stagedDataset(dataset, p)
-                try FocusWriter.write(rows, to: path, format: .jsonl)
-                report.outputs.append(path)
+            let estimatedPath = layout.stagedDataset("estimated", p)
+            if let w = writers[p] { try w.commit() } else { try FocusWriter.write([], to: estimatedPath, format: .jsonl) }
+            let invoicedPath = layout.stagedDataset("invoiced", p)
+            try FocusWriter.write(invoicedRows[p] ?? [], to: invoicedPath, format: .jsonl)
+            // Unpriced usage, summed, for the reconciliation (`unpriced_usage`).
+            let unpriced = estimated.unpricedTotals.values.filter { $0.key.period == p }.sorted {
+                [$0.key.billingAccount, $0.key.provider, $0.key.model, $0.key.meter, $0.key.serviceTier]
+                    .lexicographicallyPrecedes([$1.key.billingAccount, $1.key.provider, $1.key.model, $1.key.meter, $1.key.serviceTier])
+            }
+            try OutputFile.write(unpriced.map { JSONWriter.write($0.json) + "\n" }.joined(), to: layout.stagedUnpriced(p))
+            report.outputs += [estimatedPath, invoicedPath, layout.stagedUnpriced(p)]
+            for u in unpriced {
+                report.notes.append("unpriced_usage \(p): \(u.key.provider) \(u.key.model) \(u.key.meter) (\(u.key.serviceTier)) quantity \(u.quantity) in \(u.records) records, account \(u.key.billingAccount)")
             }
         }
         try quarantine.commit()
