@@ -56,6 +56,13 @@ public struct ExactDecimal: Sendable {
     /// The same value with trailing fractional zeros removed (smallest scale that is exact).
     /// - Complexity: O(scale).
     public var normalized: ExactDecimal {
+        if scale == 0 || significand == 0 { return ExactDecimal(significand: significand, scale: 0) }
+        if let small = Int64(exactly: significand) {
+            // 64-bit division is far cheaper than 128-bit.
+            var s = small, k = scale
+            while k > 0 && s % 10 == 0 { s /= 10; k -= 1 }
+            return ExactDecimal(significand: Int128(s), scale: k)
+        }
         var s = significand
         var k = scale
         while k > 0 && s % 10 == 0 {

@@ -142,19 +142,30 @@ public struct EstimatedRowBuilder {
         for (r, i) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { rank[i] = Int32(r) }
         func rk(_ i: Int32) -> Int32 { i < 0 ? -1 : rank[Int(i)] }
         let priceIds = rateCard.rates.map(\.skuPriceId)
-        let keys = cells.keys.sorted { a, b in
+        // Sort (key, quantity) pairs once by integer ranks: no dictionary lookups, no allocation per comparison.
+        let priceRank: [Int32] = {
+            var r = [Int32](repeating: 0, count: priceIds.count)
+            for (k, i) in priceIds.indices.sorted(by: { priceIds[$0] < priceIds[$1] }).enumerated() { r[i] = Int32(k) }
+            return r
+        }()
+        var entries = Array(cells)
+        entries.sort { e1, e2 in
+            let a = e1.key, b = e2.key
             if a.chargeStart != b.chargeStart { return a.chargeStart < b.chargeStart }
             if a.chargeEnd != b.chargeEnd { return a.chargeEnd < b.chargeEnd }
-            for (x, y) in [(a.billingAccount, b.billingAccount), (a.subAccount, b.subAccount), (a.provider, b.provider),
-                           (a.model, b.model), (a.meter, b.meter), (a.tier, b.tier), (a.reportedModel, b.reportedModel)] where x != y {
-                return rk(x) < rk(y)
-            }
-            if a.rate != b.rate { return priceIds[Int(a.rate)] < priceIds[Int(b.rate)] }
+            if a.billingAccount != b.billingAccount { return rk(a.billingAccount) < rk(b.billingAccount) }
+            if a.subAccount != b.subAccount { return rk(a.subAccount) < rk(b.subAccount) }
+            if a.provider != b.provider { return rk(a.provider) < rk(b.provider) }
+            if a.model != b.model { return rk(a.model) < rk(b.model) }
+            if a.meter != b.meter { return rk(a.meter) < rk(b.meter) }
+            if a.tier != b.tier { return rk(a.tier) < rk(b.tier) }
+            if a.reportedModel != b.reportedModel { return rk(a.reportedModel) < rk(b.reportedModel) }
+            if a.rate != b.rate { return priceRank[Int(a.rate)] < priceRank[Int(b.rate)] }
             return rk(a.tags) < rk(b.tags)
         }
-        for key in keys {
+        for (key, quantity) in entries {
             let billing = BillingPeriod(containing: Timestamp(secondsSinceEpoch: key.chargeStart))
-            try body(billing, row(key, cells[key]!, billing, rateCardVersion))
+            try body(billing, row(key, quantity, billing, rateCardVersion))
         }
     }
 

@@ -24,6 +24,8 @@ public struct TransformStage {
 
     public func run() throws -> StageReport {
         var report = StageReport(stage: "transform")
+        let clock = ContinuousClock()
+        let started = clock.now
         let card = try RateCard.load(folder: layout.rateCardInput)
         let accounts = try AccountNames.load(path: layout.accountsFile)
         let quarantine = try QuarantineFile(path: layout.quarantine("transform"))
@@ -61,6 +63,10 @@ public struct TransformStage {
             report.notes.append("\(estimated.skippedOtherPeriods) usage records outside billing period \(period.map(String.init(describing:)) ?? "-") not read")
         }
 
+        let priced = clock.now
+        logger.info("priced usage", metadata: ["quantities": "\(estimated.counts.rowsRead)", "rows": "\(estimated.rowCount)",
+                                              "seconds": "\(priced - started)"])
+
         // Invoiced: one invoice at a time.
         let invoiced = InvoicedRowBuilder(accounts: accounts)
         var invoicedRows: [BillingPeriod: [FocusRow]] = [:]
@@ -92,6 +98,7 @@ public struct TransformStage {
             if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .jsonl) }
             try writers[p]!.write(row)
         }
+        logger.info("wrote estimated rows", metadata: ["rows": "\(estimated.rowCount)", "seconds": "\(clock.now - priced)"])
         var periods = Set(writers.keys).union(invoicedRows.keys).union(estimated.unpricedTotals.keys.map(\.period))
         if let period { periods = [period] }
         for p in periods.sorted() {
