@@ -3,7 +3,7 @@ import ReckonCore
 import ReckonFocus
 
 /// One billing account's reconciliation for a billing period.
-public struct AccountReconciliation: Sendable, Equatable {
+public struct AccountReconciliation: Sendable {
     public enum Status: String, Sendable {
         case matched, withinTolerance = "within_tolerance", over, under
         case missingInvoice = "missing_invoice", missingUsage = "missing_usage"
@@ -26,6 +26,10 @@ public struct AccountReconciliation: Sendable, Equatable {
     /// amount to the invoice's decimals added (ListCost is unit price × quantity, unrounded).
     public var lineRounding: ExactDecimal = .zero
     public var status: Status = .matched
+    /// Usage that found no rate (never priced at $0): meter quantities per model.
+    public var unpriced: [JSONValue] = []
+    /// The account's monthly spend ceiling (provider usage tier), when configured.
+    public var ceiling: (amount: ExactDecimal, label: String)?
 
     public var variance: ExactDecimal { invoiced - estimated }
 
@@ -71,6 +75,11 @@ public struct Reconciliation: Sendable {
                     ("invoiced_by_category", .object(a.invoicedByCategory.sorted { $0.key < $1.key }
                         .map { ($0.key, .string($0.value.description)) })),
                     ("bridge", .array(a.bridge.map { .object([("category", .string($0.category)), ("amount", .string($0.amount.description))]) })),
+                    ("unpriced_usage", .array(a.unpriced)),
+                    ("spend_ceiling", a.ceiling.map { c in .object([
+                        ("label", .string(c.label)), ("amount", .string(c.amount.description)),
+                        ("estimated_share", .string((a.estimated.divided(by: c.amount, scale: 4, .halfAwayFromZero) ?? .zero).description)),
+                    ]) } ?? .null),
                 ])
             })),
         ])
@@ -90,6 +99,19 @@ public struct Reconciliation: Sendable {
         }
         for a in accounts {
             s += "\n## \(a.provider) \(a.billingAccountId): variance \(cents(a.variance)) \(a.currency)\n\n"
+            if let c = a.ceiling {
+                s += "Spend ceiling (\(c.label)): \(cents(c.amount)) \(a.currency); estimated spend is \(cents(a.estimated)) "
+                s += "(\((a.estimated * 100).divided(by: c.amount, scale: 1, .halfAwayFromZero) ?? .zero)%).\n\n"
+            }
+            if !a.unpriced.isEmpty {
+                s += "Unpriced usage (no rate in the rate cards; not in the estimate, never priced at $0):\n\n"
+                s += "| Model | Meter | Tier | Quantity | Records |\n|---|---|---|---:|---:|\n"
+                for u in a.unpriced {
+                    s += "| \(u["model"]?.string ?? "") | \(u["meter"]?.string ?? "") | \(u["service_tier"]?.string ?? "") "
+                    s += "| \(u["quantity"]?.decimal?.description ?? "") | \(u["records"].map { JSONWriter.write($0) } ?? "") |\n"
+                }
+                s += "\n"
+            }
             s += "| Cause | Amount |\n|---|---:|\n"
             for b in a.bridge { s += "| \(b.category) | \(cents(b.amount)) |\n" }
             s += "| **total** | **\(cents(a.variance))** |\n"
@@ -121,6 +143,7 @@ public struct ReconcileStage {
         guard !periods.isEmpty else {
             throw ReckonError(.missingInput, "no staged FOCUS rows: run reckon-transform first", at: SourcePosition(file: layout.stageFolder("transform")))
         }
+        let ceilings = try SpendCeilings.load(path: layout.input + "/limits.csv")
         var results: [Reconciliation] = []
         for p in periods {
             var accounts: [String: AccountReconciliation] = [:]
@@ -156,8 +179,21 @@ public struct ReconcileStage {
                 }
                 report.sources.append(.init(file: path, kind: "focus." + dataset, counts: counts))
             }
+            // Unpriced usage from transform, per account.
+            if FileSystem.exists(layout.stagedUnpriced(p)) {
+                let lines = LineReader(stream: try ByteStream(path: layout.stagedUnpriced(p)))
+                while let v = try lines.next({ $0.isEmpty ? nil : try JSONParser.parse($0) }) {
+                    guard let v, let account = v["billing_account"]?.string, let provider = v["provider"]?.string else { continue }
+                    let profile = ProviderProfile.name(of: provider)
+                    let key = accounts.keys.first { $0.hasPrefix(profile + "|" + account + "|") } ?? (profile + "|" + account + "|USD")
+                    var a = accounts[key] ?? AccountReconciliation(provider: profile, billingAccountId: account, currency: "USD")
+                    a.unpriced.append(v)
+                    accounts[key] = a
+                }
+            }
             var list = accounts.values.sorted { ($0.provider, $0.billingAccountId, $0.currency) < ($1.provider, $1.billingAccountId, $1.currency) }
             for k in list.indices {
+                list[k].ceiling = ceilings.ceiling(provider: list[k].provider, account: list[k].billingAccountId)
                 list[k].invoiceIds.sort()
                 list[k].status = status(list[k])
             }
@@ -177,5 +213,47 @@ public struct ReconcileStage {
         if a.variance.isZero { return .matched }
         if a.variance.magnitude <= tolerance { return .withinTolerance }
         return a.variance.isNegative ? .under : .over
+    }
+}
+
+/// Provider names as FOCUS writes them (`anthropic` → `Anthropic`), to match staged unpriced usage to accounts.
+enum ProviderProfile {
+    static func name(of id: String) -> String {
+        switch id {
+        case "anthropic": return "Anthropic"
+        case "openai": return "OpenAI"
+        case "google": return "Google"
+        case "promptlayer": return "PromptLayer"
+        default: return id
+        }
+    }
+}
+
+/// Monthly spend ceilings per account (Anthropic usage tiers: Tier 1 $100, Tier 2 $500, Tier 3
+/// $1,000, Tier 4 $200,000), from the optional `limits.csv`: `provider,billing_account,monthly_limit,label`.
+struct SpendCeilings {
+    var table: [String: (ExactDecimal, String)] = [:]
+
+    static func load(path: String) throws -> SpendCeilings {
+        var result = SpendCeilings()
+        guard FileSystem.exists(path) else { return result }
+        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
+        let r = CSVRecord()
+        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == ["provider", "billing_account", "monthly_limit", "label"] else {
+            throw ReckonError(.badData, "limits file must start with the header provider,billing_account,monthly_limit,label",
+                              at: SourcePosition(file: path, line: 1))
+        }
+        while try reader.next(into: r) {
+            guard r.count == 4, let p = r.string(0), let a = r.string(1), let l = r.string(2).flatMap({ ExactDecimal($0) }), l > .zero,
+                  let label = r.string(3) else {
+                throw ReckonError(.badData, "expected provider,billing_account,monthly_limit (a positive decimal),label", at: SourcePosition(file: path, line: r.line))
+            }
+            result.table[ProviderProfile.name(of: p.lowercased()) + "|" + a] = (l, label)
+        }
+        return result
+    }
+
+    func ceiling(provider: String, account: String) -> (amount: ExactDecimal, label: String)? {
+        table[provider + "|" + account].map { (amount: $0.0, label: $0.1) }
     }
 }

@@ -141,6 +141,20 @@ struct BadInputTests {
         #expect(!rows.contains { $0[.xModel] == .string("claude-unknown-9") })
         let q = try Jobs.read(out + "/staging/transform/quarantine.jsonl")
         #expect(q.contains("unpriced_usage: no rate for anthropic claude-unknown-9 tokens_input"))
+
+        // The reconciliation carries it, with its quantities, and shows spend against the ceiling.
+        try Jobs.write("provider,billing_account,monthly_limit,label\nanthropic,org_T,100,Tier 1\n", to: dir + "/limits.csv")
+        #expect(try Jobs.run("reckon-reconcile", ["--input", dir, "--output", out]).status == 0)
+        let report = try JSONParser.parse(Array(Jobs.read(out + "/staging/reconcile/billing_period=2026-10/reconciliation.json").utf8))
+        let account = try #require(report["accounts"]?.array?.first)
+        let unpriced = try #require(account["unpriced_usage"]?.array)
+        #expect(unpriced.map { "\($0["model"]?.string ?? "") \($0["meter"]?.string ?? "") \($0["quantity"]?.decimal ?? 0)" }
+                == ["claude-unknown-9 tokens_input 500.0", "claude-unknown-9 tokens_output 10.0"])
+        #expect(account["estimated"]?.string == "6.0" && account["status"]?.string == "missing_invoice")
+        #expect(account["spend_ceiling"]?["estimated_share"]?.string == "0.06")
+        let md = try Jobs.read(out + "/staging/reconcile/billing_period=2026-10/reconciliation.md")
+        #expect(md.contains("| claude-unknown-9 | tokens_input | standard | 500.0 | 1 |"))
+        #expect(md.contains("Spend ceiling (Tier 1): 100.00 USD; estimated spend is 6.00 (6.0%)."))
     }
 
     @Test func missingInputAndBadOptionsHaveTheirExitCodes() throws {
