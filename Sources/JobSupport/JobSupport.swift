@@ -32,10 +32,15 @@ public struct CommonOptions: ParsableArguments {
 
     /// A logger writing to stderr at the chosen level. The job creates it and passes it down.
     public func makeLogger(_ label: String) -> Logger {
-        var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        return logger
+        stderrLogger(label, level: Logger.Level(rawValue: logLevel) ?? .info)
     }
+}
+
+/// A logger writing to stderr.
+public func stderrLogger(_ label: String, level: Logger.Level = .info) -> Logger {
+    var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = level
+    return logger
 }
 
 /// Runs a stage body: times it, logs its one summary line, and turns failures into the exit

@@ -189,4 +189,44 @@ struct PricingTests {
         #expect(r.total == 0 && r.unpriced == 2 && r.byMeter.isEmpty)
         #expect(Self.price("openai", "gpt-4o", at: "2026-10-05T00:00:00Z", [("tokens_cache_write_5m", 10)]).unpriced == 1)
     }
+
+    // MARK: LiteLLM import
+
+    static func importCard(_ path: String, into dir: String) throws -> RateCard {
+        let doc = try JSONParser.parse(try ByteStream.readAll(path: path))
+        let (card, _) = LiteLLMImport.convert(doc, effectiveFrom: CivilDate("2026-11-01")!, checkedOn: CivilDate("2026-11-20")!)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try OutputFile.write(card, to: dir + "/litellm.csv")
+        return try RateCard.load(folder: dir)
+    }
+
+    @Test func liteLLMImportMapsKeysExactlyAndInfersNothing() throws {
+        let dir = NSTemporaryDirectory() + "reckon-litellm-\(UInt32.random(in: 0...UInt32.max))"
+        let card = try Self.importCard(Self.root + "/Tests/PricingTests/Fixtures/litellm-sample.json", into: dir)
+        func p(_ m: String, _ meter: String, _ tier: String = "standard", prompt: RateCard.PromptSize = .longContext(false)) -> ExactDecimal? {
+            let provider = m.hasPrefix("gemini") ? "google" : "anthropic"
+            return card.rate(provider: provider, model: m, meter: meter, serviceTier: tier, at: Timestamp(rfc3339: "2026-11-02T00:00:00Z")!, prompt: prompt)?.unitPrice
+        }
+        #expect(p("claude-sonnet-4-5", "tokens_input") == 3 && p("claude-sonnet-4-5", "tokens_output") == 15)
+        #expect(p("claude-sonnet-4-5", "tokens_cache_write_5m") == "3.75" && p("claude-sonnet-4-5", "tokens_cache_write_1h") == 6)
+        #expect(p("claude-sonnet-4-5", "tokens_input", "batch") == "1.5")
+        #expect(p("claude-sonnet-4-5", "tokens_output", "batch") == nil)  // no such key: unpriced, not guessed
+        #expect(p("claude-sonnet-4-5", "tokens_input", prompt: .tokens(250_000)) == 6)
+        #expect(p("claude-sonnet-4-5", "tokens_cache_write_1h", prompt: .tokens(250_000)) == 12)
+        #expect(p("claude-sonnet-4-5", "web_search_requests") == 10)
+        #expect(p("gemini-2.5-flash", "tokens_input") == "0.3")
+        #expect(card.rates.count == 12)  // embeddings, other providers and audio/reasoning keys are not imported
+        // Before the stamped date nothing is priced.
+        #expect(card.rate(provider: "anthropic", model: "claude-sonnet-4-5", meter: "tokens_input", serviceTier: "standard",
+                          at: Timestamp(rfc3339: "2026-10-31T23:59:59Z")!) == nil)
+    }
+
+    @Test(.enabled(if: FileSystem.exists(PricingTests.root + "/../shared/pricing/litellm_model_prices.json")))
+    func theWholeLiteLLMTableImportsWithoutConflicts() throws {
+        let dir = NSTemporaryDirectory() + "reckon-litellm-full-\(UInt32.random(in: 0...UInt32.max))"
+        let card = try Self.importCard(Self.root + "/../shared/pricing/litellm_model_prices.json", into: dir)
+        #expect(card.rates.count > 1000)
+        #expect(card.rate(provider: "openai", model: "gpt-4o", meter: "tokens_input", serviceTier: "standard",
+                          at: Timestamp(rfc3339: "2026-11-02T00:00:00Z")!)?.unitPrice == "2.5")
+    }
 }
