@@ -87,7 +87,7 @@ public enum LiteLLMImport {
             for r in out {
                 let unit = r.meter == "web_search_requests" ? "1000 Requests" : "1000000 Tokens"
                 lines.append([provider, model, "", r.meter, r.tier, r.prompt, unit, r.price.description, "USD",
-                              effectiveFrom.description, "", source.replacingOccurrences(of: ",", with: " "), checkedOn.description]
+                              effectiveFrom.description, "", source.replacingOccurrences(of: ",", with: " "), checkedOn.description, ""]
                     .joined(separator: ","))
                 rows += 1
             }

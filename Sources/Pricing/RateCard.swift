@@ -22,6 +22,8 @@ public struct Meter: Sendable, Hashable {
             Meter(id: "requests", displayName: "Requests", consumedUnit: "Requests"),
             Meter(id: "logged_requests", displayName: "Logged Requests", consumedUnit: "Requests"),
             Meter(id: "eval_cell_executions", displayName: "Evaluation Cell Executions", consumedUnit: "Executions"),
+            Meter(id: "subscription", displayName: "Plan Subscription", consumedUnit: "Months"),
+            Meter(id: "seats", displayName: "Seats", consumedUnit: "Seat-Months"),
         ]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
     }()
@@ -57,6 +59,9 @@ public struct Rate: Sendable, Equatable {
     public var effectiveFrom: CivilDate
     /// First day it no longer applies (exclusive), or open-ended.
     public var effectiveTo: CivilDate?
+    /// Quantity included free each calendar month per billing account before the price applies
+    /// (Anthropic's 1,550 free code-execution hours, a plan's included requests or users).
+    public var includedPerMonth: ExactDecimal?
     /// Where the price was read, and when it was checked.
     public var source: String
     public var checkedOn: CivilDate?
@@ -106,7 +111,7 @@ public struct RateCard: Sendable {
     public init() {}
 
     static let header = ["provider", "model", "aliases", "meter", "service_tier", "prompt_tier", "unit", "unit_price",
-                         "currency", "effective_from", "effective_to", "source", "checked_on"]
+                         "currency", "effective_from", "effective_to", "source", "checked_on", "included_per_month"]
 
     /// Loads every `.csv` rate card under `folder` (see `Samples/ratecards/README.md` for the format).
     /// - Throws: `ReckonError.badData` naming the file and line of a bad row, or both places of
@@ -179,6 +184,13 @@ public struct RateCard: Sendable {
                 }
                 to = t
             }
+            var included: ExactDecimal?
+            if !f[13].isEmpty {
+                guard let n = ExactDecimal(f[13]), !n.isNegative else {
+                    throw ReckonError(.badData, "included_per_month must be a non-negative decimal: \"\(f[13])\"", at: at)
+                }
+                included = n
+            }
             var promptTier: PromptTier?
             if !f[5].isEmpty {
                 guard let t = PromptTier(f[5]) else {
@@ -190,7 +202,7 @@ public struct RateCard: Sendable {
                             aliases: f[2].split(separator: "|").map { String($0).trimmed }.filter { !$0.isEmpty },
                             meter: f[3], serviceTier: f[4].isEmpty ? "standard" : f[4].lowercased(), promptTier: promptTier,
                             pricingUnit: f[6], blockSize: block, unitPrice: price, currency: f[8],
-                            effectiveFrom: from, effectiveTo: to, source: try need(11), checkedOn: CivilDate(f[12]),
+                            effectiveFrom: from, effectiveTo: to, includedPerMonth: included, source: try need(11), checkedOn: CivilDate(f[12]),
                             origin: at)
             for alias in [rate.model] + rate.aliases {
                 let key = rate.provider + "|" + alias.lowercased()

@@ -163,9 +163,22 @@ public struct EstimatedRowBuilder {
             if a.rate != b.rate { return priceRank[Int(a.rate)] < priceRank[Int(b.rate)] }
             return rk(a.tags) < rk(b.tags)
         }
+        // Monthly allowances (a rate's included_per_month): consumed in charge-period order per
+        // billing account, provider and meter; the included part is a $0 row of its own.
+        var remaining: [String: ExactDecimal] = [:]
         for (key, quantity) in entries {
             let billing = BillingPeriod(containing: Timestamp(secondsSinceEpoch: key.chargeStart))
-            try body(billing, row(key, quantity, billing, rateCardVersion))
+            let rate = rateCard.rates[Int(key.rate)]
+            guard let included = rate.includedPerMonth else {
+                try body(billing, row(key, quantity, billing, rateCardVersion))
+                continue
+            }
+            let allowanceKey = "\(billing)|\(key.billingAccount)|\(key.provider)|\(key.meter)"
+            let left = remaining[allowanceKey] ?? included
+            let free = min(left, quantity)
+            remaining[allowanceKey] = left - free
+            if !free.isZero { try body(billing, row(key, free, billing, rateCardVersion, included: true)) }
+            if free < quantity { try body(billing, row(key, quantity - free, billing, rateCardVersion)) }
         }
     }
 
@@ -176,8 +189,10 @@ public struct EstimatedRowBuilder {
         return out
     }
 
-    private func row(_ key: Key, _ quantity: ExactDecimal, _ billing: BillingPeriod, _ version: String) -> FocusRow {
-        let rate = rateCard.rates[Int(key.rate)]
+    private func row(_ key: Key, _ quantity: ExactDecimal, _ billing: BillingPeriod, _ version: String,
+                     included: Bool = false) -> FocusRow {
+        var rate = rateCard.rates[Int(key.rate)]
+        if included { rate.unitPrice = .zero }
         let meter = Meter.catalog[names[Int(key.meter)]]!
         let provider = names[Int(key.provider)], account = names[Int(key.billingAccount)], sub = names[Int(key.subAccount)]
         let model = names[Int(key.model)], tier = names[Int(key.tier)]
@@ -197,6 +212,7 @@ public struct EstimatedRowBuilder {
         r.set(.chargeCategory, "Usage")
         var variant: [String] = tier == "standard" ? [] : [tier]
         if let pt = rate.promptTier { variant.append("prompt \(pt) tokens") }
+        if included { variant.append("included in the monthly allowance") }
         r.set(.chargeDescription, "\(model) \(meter.displayName)" + (variant.isEmpty ? "" : " (\(variant.joined(separator: ", ")))"))
         r.set(.chargeFrequency, "Usage-Based")
         r.set(.chargePeriodStart, Timestamp(secondsSinceEpoch: key.chargeStart))
@@ -222,7 +238,8 @@ public struct EstimatedRowBuilder {
         r.set(.serviceName, profile.serviceName)
         r.set(.skuId, rate.skuId)
         r.set(.skuMeter, meter.displayName)
-        r.set(.skuPriceId, rate.skuPriceId)
+        r.set(.skuPriceId, rate.skuPriceId + (included ? ":included" : ""))
+        if included { r.set(.xChargeSubType, "Included allowance") }
         var details: [(key: String, value: JSONValue)] = [("x_ServiceTier", .string(tier))]
         if let pt = rate.promptTier { details.append(("x_PromptTier", .string(pt.description))) }
         r[.skuPriceDetails] = .json(details)

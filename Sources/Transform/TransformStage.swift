@@ -28,6 +28,14 @@ public struct TransformStage {
         let started = clock.now
         let card = try RateCard.load(folder: layout.rateCardInput)
         let accounts = try AccountNames.load(path: layout.accountsFile)
+        let plans = try PlanSchedule.load(path: layout.input + "/plans.csv")
+        /// SaaS usage is priced by the plan the account is on at the time (the plan is the "model").
+        func onPlan(_ r: UsageRecord) -> UsageRecord {
+            guard let seg = plans.plan(provider: r.provider, account: r.billingAccountId, at: r.periodStart) else { return r }
+            var r = r
+            r.model = seg.plan
+            return r
+        }
         let quarantine = try QuarantineFile(path: layout.quarantine("transform"))
         logger.debug("rate card loaded", metadata: ["rates": "\(card.rates.count)", "version": "\(card.version)"])
 
@@ -38,7 +46,7 @@ public struct TransformStage {
             do { record = try UsageRecord(json: value) } catch {
                 throw ReckonError(.badData, "staged usage record: \(error)", at: SourcePosition(file: layout.extractedUsage, line: line))
             }
-            try estimated.add(record) { try quarantine.append($0) }
+            try estimated.add(onPlan(record)) { try quarantine.append($0) }
         }
         // Generic exports validated in place by extract: read them again, skipping what it quarantined.
         if FileSystem.exists(layout.extractedSources) {
@@ -53,7 +61,7 @@ public struct TransformStage {
                     throw ReckonError(.badData, "staged source: \(error)", at: SourcePosition(file: layout.extractedSources, line: line))
                 }
                 inPlace += try source.forEachAcceptedRecord(skipLines: skip[source.file] ?? []) { record in
-                    try estimated.add(record) { try quarantine.append($0) }
+                    try estimated.add(onPlan(record)) { try quarantine.append($0) }
                 }
             }
             if inPlace > 0 { report.notes.append("\(inPlace) usage records read in place from generic exports") }
@@ -103,6 +111,13 @@ public struct TransformStage {
         if let period { periods = [period] }
         for p in periods.sorted() {
             let estimatedPath = layout.stagedDataset("estimated", p)
+            // Plan fees and extra seats (plans.csv) are Purchase rows after the period's usage rows.
+            let purchases = plans.purchaseRows(period: p, card: card, accounts: accounts, version: card.version)
+            if !purchases.isEmpty {
+                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .jsonl) }
+                for row in purchases { try writers[p]!.write(row) }
+                report.notes.append("\(p): \(purchases.count) plan purchase rows from plans.csv")
+            }
             if let w = writers[p] { try w.commit() } else { try FocusWriter.write([], to: estimatedPath, format: .jsonl) }
             let invoicedPath = layout.stagedDataset("invoiced", p)
             try FocusWriter.write(invoicedRows[p] ?? [], to: invoicedPath, format: .jsonl)

@@ -192,4 +192,36 @@ struct BadInputTests {
         #expect(changed.status == 65)
         #expect(changed.stderr.contains("changed since extract"))
     }
+
+    @Test func saasPlansProrateAndIncludedRequestsAreFree() throws {
+        let dir = Jobs.tempDir("plans")
+        try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/promptlayer.csv", toPath: dir + "/ratecards/promptlayer.csv")
+        try Jobs.write("provider,billing_account,plan,seats,effective_from\npromptlayer,cus_A,pro,1,2026-10-01\npromptlayer,cus_A,team,12,2026-10-16\n",
+                       to: dir + "/plans.csv")
+        var log = ""
+        for i in 0..<3000 {
+            let day = i < 2000 ? 1 + i % 15 : 16 + i % 16
+            log += "{\"id\": \"r\(i)\", \"request_start_time\": \"2026-10-\(day < 10 ? "0" : "")\(day)T12:00:00Z\", \"workspace_id\": 7, \"status\": \"success\"}\n"
+        }
+        try Jobs.write(log, to: dir + "/usage/provider=promptlayer/billing_account=cus_A/requests.jsonl")
+        let out = Jobs.tempDir("plans-out")
+        #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out]).status == 0)
+        let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
+        #expect(t.status == 0, "\(t.stderr)")
+        let rows = try FocusReader.rows(inJSONL: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.jsonl")
+        let purchases = rows.filter { $0[.chargeCategory] == .string("Purchase") }
+        #expect(purchases.map { $0[.billedCost].decimal! } == ["23.71", "258.06"])  // 49×15/31, 500×16/31, to the cent
+        #expect(purchases.map { $0[.chargeFrequency] } == [.string("Recurring"), .string("Recurring")])
+        #expect(purchases.allSatisfy { $0[.consumedQuantity] == .null })
+        #expect(purchases[1][.chargePeriodStart] == .dateTime(Timestamp(rfc3339: "2026-10-16T00:00:00Z")!))
+        let usage = rows.filter { $0[.chargeCategory] == .string("Usage") }
+        let free = usage.filter { $0[.xChargeSubType] == .string("Included allowance") }
+        #expect(free.compactMap { $0[.consumedQuantity].decimal }.sum() == 2500)
+        #expect(free.allSatisfy { $0[.billedCost].decimal == 0 })
+        let billable = usage.filter { $0[.xChargeSubType] == .null }
+        #expect(billable.compactMap { $0[.consumedQuantity].decimal }.sum() == 500)
+        #expect(billable.compactMap { $0[.billedCost].decimal }.sum() == 1)  // 500 × $0.002 on Team
+        #expect(rows.compactMap { $0[.billedCost].decimal }.sum() == "282.77")
+    }
 }

@@ -179,6 +179,13 @@ struct PricingTests {
         #expect(Self.price("anthropic", "claude-opus-4-5", at: "2026-10-05T00:00:00Z", [("managed_agent_session_runtime", "1.5")]).total == "0.12")
     }
 
+    @Test func codeExecutionHoursAreFreeUpToTheMonthlyAllowance() {
+        // 1,550 free container-hours a month per organisation, then $0.05 an hour: 450 × 0.05.
+        let r = Self.price("anthropic", "claude-sonnet-4-5", at: "2026-10-05T00:00:00Z", [("code_execution_hours", 2000)])
+        #expect(r.total == "22.5")
+        #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2026-10-05T00:00:00Z", [("code_execution_hours", "1549.5")]).total == 0)
+    }
+
     @Test func geminiProLongContext() {
         #expect(Self.price("google", "gemini-2.5-pro", at: "2026-10-05T00:00:00Z", [("tokens_input", 100_000), ("tokens_output", 1000)]).total == "0.135")
         #expect(Self.price("google", "gemini-2.5-pro", at: "2026-10-05T00:00:00Z", [("tokens_input", 300_000), ("tokens_output", 1000)]).total == "0.765")

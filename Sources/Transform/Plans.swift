@@ -1,0 +1,142 @@
+import ReckonCore
+import ReckonFocus
+import ReckonPricing
+
+/// Which SaaS plan each account is on, and from when: the optional `plans.csv`
+/// (`provider,billing_account,plan,seats,effective_from`). A row starts a plan segment that
+/// lasts until the account's next row (or open-ended).
+public struct PlanSchedule: Sendable {
+    public struct Segment: Sendable, Equatable {
+        public var plan: String
+        public var seats: Int
+        public var from: CivilDate
+        /// Exclusive; `nil` = still in force.
+        public var to: CivilDate?
+    }
+
+    /// (provider, billing account) → segments in date order.
+    public private(set) var segments: [String: [Segment]] = [:]
+
+    public init() {}
+
+    public static func load(path: String) throws -> PlanSchedule {
+        var result = PlanSchedule()
+        guard FileSystem.exists(path) else { return result }
+        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
+        let r = CSVRecord()
+        let header = ["provider", "billing_account", "plan", "seats", "effective_from"]
+        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == header else {
+            throw ReckonError(.badData, "plans file must start with the header \(header.joined(separator: ","))", at: SourcePosition(file: path, line: 1))
+        }
+        var rows: [String: [Segment]] = [:]
+        while try reader.next(into: r) {
+            let at = SourcePosition(file: path, line: r.line)
+            guard r.count == 5, let p = r.string(0), let a = r.string(1), let plan = r.string(2), !plan.isEmpty,
+                  let seats = r.string(3).flatMap({ Int($0) }), seats >= 0, let from = r.string(4).flatMap({ CivilDate($0) }) else {
+                throw ReckonError(.badData, "expected provider,billing_account,plan,seats (a whole number),effective_from (YYYY-MM-DD)", at: at)
+            }
+            let key = p.lowercased() + "|" + a
+            if rows[key]?.contains(where: { $0.from == from }) == true {
+                throw ReckonError(.badData, "two plans for \(a) start on \(from)", at: at)
+            }
+            rows[key, default: []].append(Segment(plan: plan.lowercased(), seats: seats, from: from, to: nil))
+        }
+        for (key, list) in rows {
+            var sorted = list.sorted { $0.from < $1.from }
+            for k in sorted.indices.dropLast() { sorted[k].to = sorted[k + 1].from }
+            result.segments[key] = sorted
+        }
+        return result
+    }
+
+    /// The plan an account is on at an instant.
+    public func plan(provider: String, account: String, at t: Timestamp) -> Segment? {
+        let day = t.date
+        return segments[provider + "|" + account]?.last { $0.from <= day && ($0.to.map { day < $0 } ?? true) }
+    }
+
+    /// Purchase rows for the plans' fees and seats in `period`: one row per plan segment that
+    /// overlaps the month, prorated by day when the segment covers part of it.
+    ///
+    /// Rounding rule (written down): a prorated unit price is the monthly price × days / days in the
+    /// month, rounded to cents, ties away from zero — as subscription billers prorate; the row is
+    /// that price × units (plans, extra seats). A full month is the price exactly.
+    public func purchaseRows(period: BillingPeriod, card: RateCard, accounts: AccountNames, version: String) -> [FocusRow] {
+        var out: [FocusRow] = []
+        let first = period.firstDay, next = period.next.firstDay
+        let daysInMonth = next.daysSinceEpoch - first.daysSinceEpoch
+        for key in segments.keys.sorted() {
+            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+            let (provider, account) = (parts[0], parts[1])
+            for seg in segments[key]! {
+                let start = max(seg.from, first)
+                let end = min(seg.to ?? next, next)
+                guard start < end else { continue }
+                let days = end.daysSinceEpoch - start.daysSinceEpoch
+                let at = start.startOfDay
+                for meter in ["subscription", "seats"] {
+                    guard let rate = card.rate(provider: provider, model: seg.plan, meter: meter, serviceTier: "standard", at: at),
+                          !rate.unitPrice.isZero else { continue }
+                    let units = meter == "seats" ? ExactDecimal(max(0, seg.seats - Int(rate.includedPerMonth?.normalized.significand ?? 0))) : 1
+                    guard !units.isZero else { continue }
+                    // The price of one unit for the days covered; the row is that price × units.
+                    let unitPrice = days == daysInMonth ? rate.unitPrice
+                        : (rate.unitPrice * ExactDecimal(days)).divided(by: ExactDecimal(daysInMonth), scale: 2, .halfAwayFromZero)!
+                    out.append(row(provider: provider, account: account, plan: seg.plan, meter: meter, units: units, unitPrice: unitPrice,
+                                   rate: rate, start: start, end: end, days: days, daysInMonth: daysInMonth, period: period,
+                                   accounts: accounts, version: version))
+                }
+            }
+        }
+        return out
+    }
+
+    private func row(provider: String, account: String, plan: String, meter: String, units: ExactDecimal, unitPrice: ExactDecimal,
+                     rate: Rate, start: CivilDate, end: CivilDate, days: Int, daysInMonth: Int, period: BillingPeriod,
+                     accounts: AccountNames, version: String) -> FocusRow {
+        let profile = ProviderProfile.named(provider)
+        let m = Meter.catalog[meter]!
+        let prorated = days != daysInMonth
+        var r = FocusRow()
+        for c in [FocusColumn.billedCost, .effectiveCost, .listCost, .contractedCost, .pricingCurrencyEffectiveCost] { r.set(c, unitPrice * units) }
+        r.set(.billingAccountId, account)
+        r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account))
+        r.set(.billingCurrency, rate.currency)
+        r.set(.billingPeriodStart, period.start)
+        r.set(.billingPeriodEnd, period.end)
+        r.set(.chargeCategory, "Purchase")
+        r.set(.chargeFrequency, "Recurring")
+        r.set(.chargeDescription, "\(plan) plan \(m.displayName.lowercased())" + (meter == "seats" ? " (\(units) beyond the plan's users)" : "")
+              + (prorated ? ", prorated \(days)/\(daysInMonth) days" : ""))
+        r.set(.chargePeriodStart, start.startOfDay)
+        r.set(.chargePeriodEnd, end.startOfDay)
+        r.set(.pricingQuantity, units)
+        r.set(.pricingUnit, rate.pricingUnit)
+        r.set(.listUnitPrice, unitPrice)
+        r.set(.contractedUnitPrice, unitPrice)
+        r.set(.pricingCategory, "Standard")
+        r.set(.pricingCurrency, rate.currency)
+        r.set(.pricingCurrencyListUnitPrice, unitPrice)
+        r.set(.pricingCurrencyContractedUnitPrice, unitPrice)
+        r.set(.invoiceIssuerName, profile.invoiceIssuerName)
+        r.set(.providerName, profile.providerName)
+        r.set(.publisherName, profile.providerName)
+        r.set(.serviceProviderName, profile.providerName)
+        r.set(.hostProviderName, profile.hostProviderName)
+        r.set(.serviceCategory, "AI and Machine Learning")
+        r.set(.serviceSubcategory, "Generative AI")
+        r.set(.serviceName, profile.serviceName)
+        r.set(.skuId, rate.skuId)
+        r.set(.skuMeter, m.displayName)
+        r.set(.skuPriceId, rate.skuPriceId + (prorated ? ":prorated-\(days)-of-\(daysInMonth)" : ""))
+        var details: [(key: String, value: JSONValue)] = [("x_Plan", .string(plan))]
+        if prorated { details += [("x_ProratedDays", .number(String(days))), ("x_DaysInMonth", .number(String(daysInMonth)))] }
+        r[.skuPriceDetails] = .json(details)
+        r.set(.xChargeSubType, prorated ? "Prorated plan fee" : "Plan fee")
+        r.set(.xModel, plan)
+        r.set(.xPriceSource, rate.source)
+        r.set(.xRateCardVersion, version)
+        r.set(.xServiceTier, "standard")
+        return r
+    }
+}
