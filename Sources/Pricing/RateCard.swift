@@ -24,6 +24,7 @@ public struct Meter: Sendable, Hashable {
             Meter(id: "eval_cell_executions", displayName: "Evaluation Cell Executions", consumedUnit: "Executions"),
             Meter(id: "subscription", displayName: "Plan Subscription", consumedUnit: "Months"),
             Meter(id: "seats", displayName: "Seats", consumedUnit: "Seat-Months"),
+            Meter(id: "consumer_seats", displayName: "Seats", consumedUnit: "Seat-Months"),
         ]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
     }()

@@ -74,10 +74,10 @@ public struct PlanSchedule: Sendable {
                 guard start < end else { continue }
                 let days = end.daysSinceEpoch - start.daysSinceEpoch
                 let at = start.startOfDay
-                for meter in ["subscription", "seats"] {
+                for meter in ["subscription", "seats", "consumer_seats"] {
                     guard let rate = card.rate(provider: provider, model: seg.plan, meter: meter, serviceTier: "standard", at: at),
                           !rate.unitPrice.isZero else { continue }
-                    let units = meter == "seats" ? ExactDecimal(max(0, seg.seats - Int(rate.includedPerMonth?.normalized.significand ?? 0))) : 1
+                    let units = meter != "subscription" ? ExactDecimal(max(0, seg.seats - Int(rate.includedPerMonth?.normalized.significand ?? 0))) : 1
                     guard !units.isZero else { continue }
                     // The price of one unit for the days covered; the row is that price × units.
                     let unitPrice = days == daysInMonth ? rate.unitPrice
@@ -106,7 +106,7 @@ public struct PlanSchedule: Sendable {
         r.set(.billingPeriodEnd, period.end)
         r.set(.chargeCategory, "Purchase")
         r.set(.chargeFrequency, "Recurring")
-        r.set(.chargeDescription, "\(plan) plan \(m.displayName.lowercased())" + (meter == "seats" ? " (\(units) beyond the plan's users)" : "")
+        r.set(.chargeDescription, "\(plan) plan \(m.displayName.lowercased())" + (meter == "seats" ? " (\(units) beyond the plan's users)" : meter == "consumer_seats" ? " (\(units) seats)" : "")
               + (prorated ? ", prorated \(days)/\(daysInMonth) days" : ""))
         r.set(.chargePeriodStart, start.startOfDay)
         r.set(.chargePeriodEnd, end.startOfDay)

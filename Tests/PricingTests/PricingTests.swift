@@ -49,8 +49,8 @@ struct PricingTests {
     // MARK: Invariants over every shipped card: a copy-paste error fails the build.
 
     @Test func anthropicCacheMultipliersAndBatchHalfHoldEverywhere() throws {
-        let anthropic = Self.card.rates.filter { $0.provider == "anthropic" }
-        #expect(anthropic.count > 150)
+        let anthropic = Self.card.rates.filter { $0.provider == "anthropic" && $0.meter.hasPrefix("tokens_") }
+        #expect(anthropic.count == 120)  // (8 models + 4 long-context tiers) × 2 service tiers × 5 token meters
         let groups = Dictionary(grouping: anthropic, by: { "\($0.model)|\($0.serviceTier)|\($0.promptTier?.description ?? "")|\($0.effectiveFrom)" })
         var checked = 0
         for (key, rates) in groups {
