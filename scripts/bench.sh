@@ -15,6 +15,7 @@ if [ ! -f "$DATA/rows-$N" ]; then
   touch "$DATA/rows-$N"
 fi
 swift build -c release >&2
+mkdir -p "$DATA/csv/ratecards" && cp Samples/ratecards/*.csv "$DATA/csv/ratecards/"
 echo "Reckon extract, $N generic usage records ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
 for f in csv jsonl csvgz; do
   file=$(ls "$DATA/$f/usage/"*)
@@ -22,3 +23,17 @@ for f in csv jsonl csvgz; do
   if [ "$f" = csvgz ]; then raw=$(stat -c %s "$DATA/csv/usage/usage.csv"); fi  # MB/s of uncompressed input
   "$PY" scripts/measure.py "extract $f" "$raw" "$N" -- .build/release/reckon-extract --input "$DATA/$f" --output "$DATA/out-$f" --max-quarantine-share 1
 done
+
+# Transform (pricing + FOCUS rows) on the CSV run's staging: the job logs its pricing phase.
+raw=$(stat -c %s "$DATA/csv/usage/usage.csv")
+"$PY" scripts/measure.py "transform (price + write)" "$raw" "$N" -- .build/release/reckon-transform --input "$DATA/csv" --output "$DATA/out-csv"
+.build/release/reckon-transform --input "$DATA/csv" --output "$DATA/out-csv" 2>&1 | \
+  "$PY" -c '
+import re, sys
+n = int(sys.argv[1])
+for line in sys.stdin:
+    m = re.search(r"rows=(\d+) seconds=([0-9.]+).*priced usage", line)
+    if m:
+        s = float(m.group(2))
+        print(f"pricing phase                {s:7.2f} s  {n / s / 1e6:6.2f} M records/s  ({m.group(1)} distinct output rows)")
+' "$N"
