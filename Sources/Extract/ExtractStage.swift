@@ -465,21 +465,7 @@ extension GenericSource {
     /// - Throws: `ReckonError.badData` when the file changed since extract (size, time or the
     ///   number of accepted records differ).
     public func forEachAcceptedRecord(skipLines: Set<Int>, _ body: (UsageRecord) throws -> Void) throws -> Int {
-        let fp = FileSystem.fingerprint(file)
-        guard fp?.size == size && fp?.modifiedNanoseconds == modified else {
-            throw ReckonError(.badData, "the file changed since extract validated it: rerun reckon-extract", at: SourcePosition(file: file))
-        }
-        return try withoutActuallyEscaping(body) { body in try read(skipLines: skipLines, body) }
-    }
-
-    private func read(skipLines: Set<Int>, _ body: @escaping (UsageRecord) throws -> Void) throws -> Int {
-        let handler = AcceptedRecords(skip: skipLines, body: body)
-        try replay(handler)
-        guard handler.passed == rowsOut else {
-            throw ReckonError(.badData, "extract accepted \(rowsOut) records from this file, transform read \(handler.passed): rerun reckon-extract",
-                              at: SourcePosition(file: file))
-        }
-        return handler.passed
+        try forEachAcceptedView(skipLines: skipLines) { try body($0.makeRecord()) }
     }
 }
 
@@ -527,22 +513,4 @@ private final class RawCollector: GenericRecordHandler {
     func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {}
 }
 
-private final class AcceptedRecords: GenericRecordHandler {
-    let skip: Set<Int>
-    let body: (UsageRecord) throws -> Void
-    var passed = 0
 
-    init(skip: Set<Int>, body: @escaping (UsageRecord) throws -> Void) {
-        self.skip = skip
-        self.body = body
-    }
-
-    func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
-        if skip.contains(line) { return false }
-        try body(b.makeRecord(line: line, context: context))
-        passed += 1
-        return true
-    }
-
-    func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {}
-}

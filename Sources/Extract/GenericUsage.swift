@@ -69,17 +69,12 @@ public enum GenericUsage {
     }
 }
 
-/// FNV-1a, 64 bits: a fast non-cryptographic hash of bytes (interning keys, duplicate detection).
+/// FNV-1a of bytes (see `fnv1a64` in ReckonCore).
 @inline(__always)
-func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-    var h: UInt64 = 0xcbf29ce484222325
-    for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-    return h
-}
+func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 { fnv1a64(bytes) }
 
-/// Collects one generic record's fields as byte spans, validates them, and writes the record's
-/// staging line straight from the bytes (the same line `UsageRecord.appendStagingLine` writes).
-/// The spans point into the caller's buffer and are valid only until the record is written.
+/// Collects one generic record's fields as byte spans and validates them. The spans point into
+/// the reader's buffer and are valid only until the next record.
 struct GenericRecordBuilder {
     var spans: [UnsafeRawBufferPointer?] = Array(repeating: nil, count: GenericUsage.Field.allCases.count)
     var quantities: [ExactDecimal?] = Array(repeating: nil, count: GenericUsage.Field.meterCount)

@@ -83,7 +83,10 @@ public enum FocusColumn: String, CaseIterable, Sendable {
         }
     }
 
-    public var index: Int { Self.indexByName[rawValue]! }
+    /// The column's position in `allCases`. A payload-free enum is stored as its case number, so
+    /// this is a load, not a lookup (checked against `allCases` by a test).
+    @inline(__always)
+    public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
     static let indexByName: [String: Int] = Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1.rawValue, $0) })
 }
 

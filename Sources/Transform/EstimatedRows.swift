@@ -40,6 +40,12 @@ public struct EstimatedRowBuilder {
     private var canonical: [Int64: Int32] = [:]
     private var rateCache: [RateCacheKey: Int32] = [:]   // -1: no rate
     private let smallestPromptTier: ExactDecimal?
+    private var byHash: [UInt64: Int32] = [:]
+    private var lowered: [Int32: Int32] = [:]
+    private var scratch: [UInt8] = []
+    private var quantityScratch: [(Int32, ExactDecimal)] = []
+    private var meterSlotIds: [Int32] = []
+    private var emptyId: Int32 = 0, batchId: Int32 = 0, standardId: Int32 = 0
     /// (record, meter) quantities seen, priced and unpriced — the stage's conservation counts.
     public private(set) var counts = RowCounts()
     /// Records outside the period asked for.
@@ -52,6 +58,10 @@ public struct EstimatedRowBuilder {
         self.accounts = accounts
         self.period = period
         smallestPromptTier = rateCard.rates.compactMap { $0.promptTier?.threshold }.min()
+        emptyId = id("")
+        batchId = id("batch")
+        standardId = id("standard")
+        meterSlotIds = UsageRecordView.meterIds.map { id($0) }
     }
 
     private mutating func id(_ s: String) -> Int32 {
@@ -71,64 +81,137 @@ public struct EstimatedRowBuilder {
             skippedOtherPeriods += 1
             return
         }
-        let dayStart = record.periodStart.startOfDay
-        let dayEnd = dayStart.adding(seconds: 86_400)
-        let (chargeStart, chargeEnd) = record.periodEnd <= dayEnd ? (dayStart, dayEnd) : (record.periodStart, record.periodEnd)
-        let providerId = id(record.provider), reportedId = id(record.model), tierId = id(record.serviceTier)
-        let modelKey = Int64(providerId) << 32 | Int64(reportedId)
-        let modelId: Int32
-        if let c = canonical[modelKey] { modelId = c } else {
-            modelId = id(rateCard.canonicalModel(provider: record.provider, model: record.model) ?? record.model)
-            canonical[modelKey] = modelId
-        }
         var tagsId: Int32 = -1
         if !record.tags.isEmpty {
             tagsId = id(record.tags.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{1F}"))
             if tagSets[tagsId] == nil { tagSets[tagsId] = record.tags }
         }
-        let accountId = id(record.billingAccountId), subId = id(record.subAccountId ?? "")
         // A single request's prompt size picks its long-context tier; a bucket relies on the
         // provider's context-window class (Anthropic `200k-1M`).
-        let prompt: RateCard.PromptSize
-        var cacheable: Bool
-        if record.isSingleRequest {
-            let tokens = record.promptTokens
-            prompt = .tokens(tokens)
-            cacheable = smallestPromptTier.map { tokens < $0 } ?? true
-        } else {
-            let long = record.contextWindow.map { $0.lowercased().hasPrefix("200k-") } ?? false
-            prompt = .longContext(long)
-            cacheable = !long
+        let prompt: RateCard.PromptSize = record.isSingleRequest
+            ? .tokens(record.promptTokens)
+            : .longContext(record.contextWindow.map { $0.lowercased().hasPrefix("200k-") } ?? false)
+        let ids = RecordIds(provider: id(record.provider), account: id(record.billingAccountId), sub: id(record.subAccountId ?? ""),
+                            reportedModel: id(record.model), tier: id(record.serviceTier), tags: tagsId)
+        try addQuantities(ids, start: record.periodStart, end: record.periodEnd, prompt: prompt, source: record.source,
+                          quantities: record.quantities.map { (id($0.meter), $0.quantity) }, unpriced: unpriced)
+    }
+
+    /// Adds a generic-format record straight from its bytes (the fast path: strings are made only
+    /// the first time a value is seen).
+    public mutating func add(view v: UsageRecordView, unpriced: (QuarantineEntry) throws -> Void) rethrows {
+        let start = v.periodStart
+        if let period, !period.contains(start) {
+            skippedOtherPeriods += 1
+            return
         }
-        for (meter, quantity) in record.quantities where !quantity.isZero {
+        let provider: Int32, account: Int32, sub: Int32, tier: Int32
+        if let b = v.bytes(.provider) { provider = lowerId(bytesId(b)) } else { provider = id(v.defaultProvider?.lowercased() ?? "") }
+        if let b = v.bytes(.billingAccount) { account = bytesId(b) } else { account = id(v.defaultBillingAccount ?? "") }
+        if let b = v.bytes(.subAccount) { sub = bytesId(b) } else { sub = emptyId }
+        if let b = v.bytes(.serviceTier) { tier = lowerId(bytesId(b)) } else { tier = v.batch == true ? batchId : standardId }
+        var tagsId: Int32 = -1
+        if v.tagCount > 0 {
+            // The tag set as "key=value" pairs joined by U+001F, keys in order: the same text `add(_:)` interns.
+            var order = Array(0..<v.tagCount)
+            if v.tagCount > 1 { order.sort { v.tag($0).encodedKey.lexicographicallyPrecedes(v.tag($1).encodedKey) } }
+            scratch.removeAll(keepingCapacity: true)
+            for (n, k) in order.enumerated() {
+                let t = v.tag(k)
+                if n > 0 { scratch.append(0x1F) }
+                scratch.append(contentsOf: t.encodedKey.dropFirst().dropLast())
+                scratch.append(0x3D)
+                scratch.append(contentsOf: t.value)
+            }
+            tagsId = scratch.withUnsafeBytes { bytesId($0) }
+            if tagSets[tagsId] == nil {
+                tagSets[tagsId] = order.map { k in
+                    let t = v.tag(k)
+                    return (String(decoding: t.encodedKey.dropFirst().dropLast(), as: UTF8.self), String(decoding: t.value, as: UTF8.self))
+                }
+            }
+        }
+        var promptTokens = ExactDecimal.zero
+        for slot in UsageRecordView.promptSlots { if let q = v.quantity(slot) { promptTokens += q } }
+        let ids = RecordIds(provider: provider, account: account, sub: sub, reportedModel: bytesId(v.bytes(.model)!), tier: tier, tags: tagsId)
+        quantityScratch.removeAll(keepingCapacity: true)
+        for (slot, meterId) in meterSlotIds.enumerated() {
+            if let q = v.quantity(slot), !q.isZero { quantityScratch.append((meterId, q)) }
+        }
+        try addQuantities(ids, start: start, end: v.periodEnd, prompt: v.isSingleRequest ? .tokens(promptTokens) : .longContext(false),
+                          source: SourcePosition(file: v.file, line: v.line), quantities: quantityScratch, unpriced: unpriced)
+    }
+
+    struct RecordIds {
+        var provider, account, sub, reportedModel, tier, tags: Int32
+    }
+
+    /// Prices a record's meter quantities into cells (or reports them unpriced).
+    private mutating func addQuantities(_ ids: RecordIds, start: Timestamp, end: Timestamp, prompt: RateCard.PromptSize,
+                                        source: SourcePosition, quantities: [(Int32, ExactDecimal)],
+                                        unpriced: (QuarantineEntry) throws -> Void) rethrows {
+        let dayStart = start.startOfDay
+        let dayEnd = dayStart.adding(seconds: 86_400)
+        let (chargeStart, chargeEnd) = end <= dayEnd ? (dayStart, dayEnd) : (start, end)
+        let modelKey = Int64(ids.provider) << 32 | Int64(ids.reportedModel)
+        let modelId: Int32
+        if let c = canonical[modelKey] { modelId = c } else {
+            let reported = names[Int(ids.reportedModel)]
+            modelId = id(rateCard.canonicalModel(provider: names[Int(ids.provider)], model: reported) ?? reported)
+            canonical[modelKey] = modelId
+        }
+        let cacheable: Bool
+        switch prompt {
+        case .tokens(let n): cacheable = smallestPromptTier.map { n < $0 } ?? true
+        case .longContext(let long): cacheable = !long
+        }
+        for (meterId, quantity) in quantities where !quantity.isZero {
             counts.rowsRead += 1
-            let meterId = id(meter)
             var rateIndex: Int32
-            let cacheKey = RateCacheKey(provider: providerId, reportedModel: reportedId, meter: meterId, tier: tierId,
+            let cacheKey = RateCacheKey(provider: ids.provider, reportedModel: ids.reportedModel, meter: meterId, tier: ids.tier,
                                         day: dayStart.secondsSinceEpoch)
             if cacheable, let cached = rateCache[cacheKey] {
                 rateIndex = cached
             } else {
-                rateIndex = rateCard.rateIndex(provider: record.provider, model: record.model, meter: meter,
-                                               serviceTier: record.serviceTier, at: record.periodStart, prompt: prompt).map(Int32.init) ?? -1
+                rateIndex = rateCard.rateIndex(provider: names[Int(ids.provider)], model: names[Int(ids.reportedModel)],
+                                               meter: names[Int(meterId)], serviceTier: names[Int(ids.tier)], at: start,
+                                               prompt: prompt).map(Int32.init) ?? -1
                 if cacheable { rateCache[cacheKey] = rateIndex }
             }
             guard rateIndex >= 0 else {
                 counts.rowsQuarantined += 1
-                let key = UnpricedUsage.Key(period: BillingPeriod(containing: record.periodStart), billingAccount: record.billingAccountId,
-                                            provider: record.provider, model: record.model, meter: meter, serviceTier: record.serviceTier)
+                let (provider, model, meter, tier) = (names[Int(ids.provider)], names[Int(ids.reportedModel)], names[Int(meterId)], names[Int(ids.tier)])
+                let key = UnpricedUsage.Key(period: BillingPeriod(containing: start), billingAccount: names[Int(ids.account)],
+                                            provider: provider, model: model, meter: meter, serviceTier: tier)
                 unpricedTotals[key, default: UnpricedUsage(key: key)].add(quantity)
                 try unpriced(QuarantineEntry(
-                    stage: "transform", position: record.source,
-                    reason: "unpriced_usage: no rate for \(record.provider) \(record.model) \(meter) (\(record.serviceTier)) on \(record.periodStart.date); quantity \(quantity) left unpriced, not priced at $0"))
+                    stage: "transform", position: source,
+                    reason: "unpriced_usage: no rate for \(provider) \(model) \(meter) (\(tier)) on \(start.date); quantity \(quantity) left unpriced, not priced at $0"))
                 continue
             }
             counts.rowsOut += 1
-            let key = Key(chargeStart: chargeStart.secondsSinceEpoch, chargeEnd: chargeEnd.secondsSinceEpoch, billingAccount: accountId,
-                          subAccount: subId, provider: providerId, model: modelId, reportedModel: reportedId, meter: meterId,
-                          tier: tierId, rate: rateIndex, tags: tagsId)
+            let key = Key(chargeStart: chargeStart.secondsSinceEpoch, chargeEnd: chargeEnd.secondsSinceEpoch, billingAccount: ids.account,
+                          subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
+                          tier: ids.tier, rate: rateIndex, tags: ids.tags)
             cells[key, default: .zero] += quantity
         }
+    }
+
+    /// The id of a byte string (interned by hash; a hash collision falls back to the string table).
+    private mutating func bytesId(_ b: UnsafeRawBufferPointer) -> Int32 {
+        let h = fnv1a64(b)
+        if let i = byHash[h], names[Int(i)].utf8.elementsEqual(b) { return i }
+        let i = id(String(decoding: b, as: UTF8.self))
+        if byHash[h] == nil { byHash[h] = i }
+        return i
+    }
+
+    /// The id of the lower-cased form of the string with id `i`.
+    private mutating func lowerId(_ i: Int32) -> Int32 {
+        if let l = lowered[i] { return l }
+        let l = id(names[Int(i)].lowercased())
+        lowered[i] = l
+        return l
     }
 
     /// The number of distinct output rows so far.

@@ -19,6 +19,8 @@ public struct PlanSchedule: Sendable {
 
     public init() {}
 
+    public var isEmpty: Bool { segments.isEmpty }
+
     public static func load(path: String) throws -> PlanSchedule {
         var result = PlanSchedule()
         guard FileSystem.exists(path) else { return result }

@@ -60,8 +60,12 @@ public struct TransformStage {
                 do { source = try GenericSource(json: value) } catch {
                     throw ReckonError(.badData, "staged source: \(error)", at: SourcePosition(file: layout.extractedSources, line: line))
                 }
-                inPlace += try source.forEachAcceptedRecord(skipLines: skip[source.file] ?? []) { record in
-                    try estimated.add(onPlan(record)) { try quarantine.append($0) }
+                inPlace += try source.forEachAcceptedView(skipLines: skip[source.file] ?? []) { view in
+                    if plans.isEmpty {
+                        try estimated.add(view: view) { try quarantine.append($0) }
+                    } else {
+                        try estimated.add(onPlan(view.makeRecord())) { try quarantine.append($0) }
+                    }
                 }
             }
             if inPlace > 0 { report.notes.append("\(inPlace) usage records read in place from generic exports") }

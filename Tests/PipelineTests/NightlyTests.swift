@@ -75,6 +75,10 @@ struct NightlyTests {
         #expect(ex["totals"]?["rows_read"] == .number("218") && ex["totals"]?["rows_quarantined"] == .number("0"))
     }
 
+    @Test func focusColumnIndexesMatchTheirOrder() {
+        for (k, c) in FocusColumn.allCases.enumerated() { #expect(c.index == k, "\(c.rawValue)") }
+    }
+
     @Test func sameInputsGiveByteIdenticalOutputs() throws {
         let a = Jobs.tempDir("det-a"), b = Jobs.tempDir("det-b")
         #expect(try Jobs.nightly(input: "Samples", output: a).status == 0)
