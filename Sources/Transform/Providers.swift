@@ -1,4 +1,20 @@
 import ReckonCore
+import ReckonFocus
+
+extension FocusRow {
+    /// Sets who provides, hosts and invoices the service, and its category: the columns every
+    /// Reckon row carries the same way.
+    mutating func setService(_ profile: ProviderProfile, invoiceIssuer: String? = nil) {
+        set(.invoiceIssuerName, invoiceIssuer ?? profile.invoiceIssuerName)
+        set(.providerName, profile.providerName)
+        set(.publisherName, profile.providerName)
+        set(.serviceProviderName, profile.providerName)
+        set(.hostProviderName, profile.hostProviderName)
+        set(.serviceCategory, "AI and Machine Learning")
+        set(.serviceSubcategory, "Generative AI")
+        set(.serviceName, profile.serviceName)
+    }
+}
 
 /// Who provides, hosts and invoices a provider's service, and how FOCUS names it.
 /// Built in for the providers Reckon reads; names of accounts come from `accounts.csv`.
