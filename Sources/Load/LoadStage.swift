@@ -43,7 +43,7 @@ public struct LoadStage {
                 report.sources.append(.init(file: staged, kind: "focus." + dataset, counts: counts))
                 report.outputs += [layout.dataset(dataset, p, ext: "csv"), layout.dataset(dataset, p, ext: "jsonl")]
             }
-            for name in ["reconciliation.json", "reconciliation.md"] {
+            for name in ["reconciliation.json", "reconciliation.md", "reconciliation.csv"] {
                 let staged = layout.stagedReport(p, name)
                 guard FileSystem.exists(staged) else {
                     throw ReckonError(.missingInput, "staged report missing: run reckon-reconcile for \(p)", at: SourcePosition(file: staged))

@@ -22,14 +22,58 @@ public struct AccountReconciliation: Sendable {
     public var invoicedByCategory: [String: ExactDecimal] = [:]
     /// Σ invoiced BilledCost of Adjustment rows per x_ChargeSubType.
     public var adjustments: [String: ExactDecimal] = [:]
-    /// Σ (BilledCost − ListCost) over invoiced Usage and Purchase lines: what rounding each line
-    /// amount to the invoice's decimals added (ListCost is unit price × quantity, unrounded).
-    public var lineRounding: ExactDecimal = .zero
     public var status: Status = .matched
     /// Usage that found no rate (never priced at $0): meter quantities per model.
     public var unpriced: [JSONValue] = []
     /// The account's monthly spend ceiling (provider usage tier), when configured.
     public var ceiling: (amount: ExactDecimal, label: String)?
+    /// Per SKU: quantities and costs on both sides.
+    public var skus: [String: SkuTotals] = [:]
+    /// SKUs (`provider:model:meter`) of usage that found no rate.
+    public var unpricedSkus: Set<String> = []
+    /// Estimated cost per value of the `team` tag (`(untagged)` for rows without one): for accruals.
+    public var estimatedByTeam: [String: ExactDecimal] = [:]
+
+    /// One SKU's side-by-side totals. Quantities are ConsumedQuantity (tokens, requests) when the
+    /// rows have it, else PricingQuantity.
+    public struct SkuTotals: Sendable {
+        public var estimatedQuantity: ExactDecimal = .zero
+        public var estimatedCost: ExactDecimal = .zero
+        public var invoicedQuantity: ExactDecimal = .zero
+        /// Σ ListCost of the invoice lines: stated unit price × quantity, before the line is rounded.
+        public var invoicedListCost: ExactDecimal = .zero
+        /// Σ BilledCost of the invoice lines: the line amounts.
+        public var invoicedCost: ExactDecimal = .zero
+        public var onInvoice = false
+        public var inEstimate = false
+    }
+
+    /// The SKU-level bridge: for a SKU on both sides, with P_est = estimated cost / estimated
+    /// quantity (exact when the SKU has one price, else to 18 decimals, ties to even):
+    /// `quantity` = (Q_invoiced − Q_estimated) × P_est; `rounding` = line amounts − Σ (stated price ×
+    /// quantity); `price` = what is left, (Σ stated price × quantity) − estimated cost − quantity effect.
+    /// A SKU only on the invoice is `unpriced_usage` when its usage found no rate, else
+    /// `unmatched_invoice_line`; a SKU only in the estimate is `unmatched_usage`. The categories sum
+    /// exactly to the SKU's invoiced − estimated.
+    public func skuBridge(_ sku: String) -> [(category: String, amount: ExactDecimal)] {
+        guard let t = skus[sku] else { return [] }
+        var out: [(String, ExactDecimal)] = []
+        switch (t.onInvoice, t.inEstimate) {
+        case (true, true):
+            let pEst = t.estimatedQuantity.isZero ? .zero
+                : (t.estimatedCost.divided(by: t.estimatedQuantity, scale: 18, .halfEven) ?? .zero)
+            let quantity = (t.invoicedQuantity - t.estimatedQuantity) * pEst
+            out = [("quantity", quantity), ("price", t.invoicedListCost - t.estimatedCost - quantity),
+                   ("rounding", t.invoicedCost - t.invoicedListCost)]
+        case (true, false):
+            out = [(unpricedSkus.contains(sku) ? "unpriced_usage" : "unmatched_invoice_line", t.invoicedCost)]
+        case (false, true):
+            out = [("unmatched_usage", -t.estimatedCost)]
+        case (false, false):
+            break
+        }
+        return out.filter { !$0.1.isZero }
+    }
 
     public var variance: ExactDecimal { invoiced - estimated }
 
@@ -37,16 +81,26 @@ public struct AccountReconciliation: Sendable {
     /// This first bridge names what the invoice states outright (tax, credits, document and line
     /// rounding, prepayments, other adjustments); the rest stays `unexplained` until the per-SKU
     /// bridge (price, quantity) explains it.
+    /// Categories in a fixed order: the vocabulary of the report contract.
+    public static let categories = ["tax", "credit", "discount", "price", "quantity", "included_allowance", "overage",
+                                    "proration", "rounding", "fx", "prepaid", "adjustment", "unpriced_usage",
+                                    "unmatched_invoice_line", "unmatched_usage", "unexplained"]
+
     public var bridge: [(category: String, amount: ExactDecimal)] {
-        let tax = invoicedByCategory["Tax"] ?? .zero
-        let credit = invoicedByCategory["Credit"] ?? .zero
-        let rounding = (adjustments["Rounding"] ?? .zero) + lineRounding
+        var sums: [String: ExactDecimal] = [:]
+        sums["tax"] = invoicedByCategory["Tax"] ?? .zero
+        sums["credit"] = invoicedByCategory["Credit"] ?? .zero
         let prepaid = adjustments["Prepayment applied"] ?? .zero
-        let otherAdjustments = (invoicedByCategory["Adjustment"] ?? .zero) - (adjustments["Rounding"] ?? .zero) - prepaid
-        var out: [(String, ExactDecimal)] = [("tax", tax), ("credit", credit), ("rounding", rounding),
-                                              ("prepaid", prepaid), ("adjustment", otherAdjustments)]
-        out.append(("unexplained", variance - out.map(\.1).sum()))
-        return out.filter { !$0.1.isZero || $0.0 == "unexplained" }
+        sums["prepaid"] = prepaid
+        sums["rounding"] = adjustments["Rounding"] ?? .zero
+        sums["adjustment"] = (invoicedByCategory["Adjustment"] ?? .zero) - (adjustments["Rounding"] ?? .zero) - prepaid
+        for sku in skus.keys { for (c, a) in skuBridge(sku) { sums[c, default: .zero] += a } }
+        let explained = sums.values.sum()
+        sums["unexplained"] = variance - explained
+        return Self.categories.compactMap { c in
+            let a = sums[c] ?? .zero
+            return a.isZero && c != "unexplained" ? nil : (c, a)
+        }
     }
 }
 
@@ -54,6 +108,40 @@ public struct AccountReconciliation: Sendable {
 public struct Reconciliation: Sendable {
     public var period: BillingPeriod
     public var accounts: [AccountReconciliation]
+
+    /// For each account without an invoice yet: the amount to accrue (the estimate), per team.
+    public var accruals: [JSONValue] {
+        accounts.filter { $0.status == .missingInvoice && !$0.estimated.isZero }.map { a in
+            .object([
+                ("provider", .string(a.provider)), ("billing_account_id", .string(a.billingAccountId)),
+                ("currency", .string(a.currency)), ("amount", .string(a.estimated.description)),
+                ("by_team", .array(a.estimatedByTeam.sorted { $0.key < $1.key }.map {
+                    .object([("team", .string($0.key)), ("amount", .string($0.value.description))])
+                })),
+            ])
+        }
+    }
+
+    /// One row per account × SKU × bridge category (account-level categories have no SKU).
+    public var csv: String {
+        var out = CSVWriter.line(["billing_period", "provider", "billing_account_id", "currency", "sku_id", "category", "amount"])
+        for a in accounts {
+            let skuCategories: Set<String> = ["price", "quantity", "rounding", "unpriced_usage", "unmatched_invoice_line", "unmatched_usage"]
+            for sku in a.skus.keys.sorted() {
+                for b in a.skuBridge(sku) {
+                    out += CSVWriter.line([period.description, a.provider, a.billingAccountId, a.currency, sku, b.category, b.amount.description])
+                }
+            }
+            for b in a.bridge {
+                // SKU categories are listed per SKU above, except rounding, which also has a document part.
+                if skuCategories.contains(b.category) && b.category != "rounding" { continue }
+                var amount = b.amount
+                if b.category == "rounding" { amount = a.adjustments["Rounding"] ?? .zero; if amount.isZero { continue } }
+                out += CSVWriter.line([period.description, a.provider, a.billingAccountId, a.currency, nil, b.category, amount.description])
+            }
+        }
+        return out
+    }
 
     public var json: JSONValue {
         .object([
@@ -75,13 +163,26 @@ public struct Reconciliation: Sendable {
                     ("invoiced_by_category", .object(a.invoicedByCategory.sorted { $0.key < $1.key }
                         .map { ($0.key, .string($0.value.description)) })),
                     ("bridge", .array(a.bridge.map { .object([("category", .string($0.category)), ("amount", .string($0.amount.description))]) })),
+                    ("skus", .array(a.skus.keys.sorted().map { sku in
+                        let t = a.skus[sku]!
+                        return .object([
+                            ("sku_id", .string(sku)),
+                            ("estimated_quantity", .string(t.estimatedQuantity.description)),
+                            ("invoiced_quantity", .string(t.invoicedQuantity.description)),
+                            ("estimated_cost", .string(t.estimatedCost.description)),
+                            ("invoiced_cost", .string(t.invoicedCost.description)),
+                            ("bridge", .array(a.skuBridge(sku).map { .object([("category", .string($0.category)), ("amount", .string($0.amount.description))]) })),
+                        ])
+                    })),
                     ("unpriced_usage", .array(a.unpriced)),
+                    ("estimated_by_team", .object(a.estimatedByTeam.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value.description)) })),
                     ("spend_ceiling", a.ceiling.map { c in .object([
                         ("label", .string(c.label)), ("amount", .string(c.amount.description)),
                         ("estimated_share", .string((a.estimated.divided(by: c.amount, scale: 4, .halfAwayFromZero) ?? .zero).description)),
                     ]) } ?? .null),
                 ])
             })),
+            ("accruals", .array(accruals)),
         ])
     }
 
@@ -115,6 +216,14 @@ public struct Reconciliation: Sendable {
             s += "| Cause | Amount |\n|---|---:|\n"
             for b in a.bridge { s += "| \(b.category) | \(cents(b.amount)) |\n" }
             s += "| **total** | **\(cents(a.variance))** |\n"
+            if !a.skus.isEmpty {
+                s += "\n| SKU | Estimated qty | Invoiced qty | Estimated | Invoiced | Explained by |\n|---|---:|---:|---:|---:|---|\n"
+                for sku in a.skus.keys.sorted() {
+                    let t = a.skus[sku]!
+                    let why = a.skuBridge(sku).map { "\($0.category) \(cents($0.amount))" }.joined(separator: ", ")
+                    s += "| \(sku) | \(t.estimatedQuantity) | \(t.invoicedQuantity) | \(cents(t.estimatedCost)) | \(cents(t.invoicedCost)) | \(why.isEmpty ? "—" : why) |\n"
+                }
+            }
         }
         return s
     }
@@ -160,17 +269,28 @@ public struct ReconcileStage {
                     var a = accounts[key] ?? AccountReconciliation(provider: provider, billingAccountId: account, currency: currency)
                     a.billingAccountName = a.billingAccountName ?? row[.billingAccountName].string
                     let billed = row[.billedCost].decimal ?? .zero
+                    let category = row[.chargeCategory].string ?? "?"
+                    if (category == "Usage" || category == "Purchase"), let sku = row[.skuId].string {
+                        let q = row[.consumedQuantity].decimal ?? row[.pricingQuantity].decimal ?? .zero
+                        var t = a.skus[sku] ?? AccountReconciliation.SkuTotals()
+                        if dataset == "estimated" {
+                            t.estimatedQuantity += q; t.estimatedCost += billed; t.inEstimate = true
+                        } else {
+                            t.invoicedQuantity += q; t.invoicedCost += billed
+                            t.invoicedListCost += row[.listCost].decimal ?? billed; t.onInvoice = true
+                        }
+                        a.skus[sku] = t
+                    }
                     if dataset == "estimated" {
                         a.estimated += billed
                         a.estimatedRows += 1
+                        var team = "(untagged)"
+                        if case .json(let tags) = row[.tags], let v = tags.first(where: { $0.key == "team" })?.value.string { team = v }
+                        a.estimatedByTeam[team, default: .zero] += billed
                     } else {
                         a.invoiced += billed
                         a.invoicedRows += 1
-                        let category = row[.chargeCategory].string ?? "?"
                         a.invoicedByCategory[category, default: .zero] += billed
-                        if category == "Usage" || category == "Purchase", let list = row[.listCost].decimal {
-                            a.lineRounding += billed - list
-                        }
                         if category == "Adjustment" { a.adjustments[row[.xChargeSubType].string ?? "Other", default: .zero] += billed }
                         if let id = row[.invoiceId].string, !a.invoiceIds.contains(id) { a.invoiceIds.append(id) }
                     }
@@ -188,6 +308,7 @@ public struct ReconcileStage {
                     let key = accounts.keys.first { $0.hasPrefix(profile + "|" + account + "|") } ?? (profile + "|" + account + "|USD")
                     var a = accounts[key] ?? AccountReconciliation(provider: profile, billingAccountId: account, currency: "USD")
                     a.unpriced.append(v)
+                    if let model = v["model"]?.string, let meter = v["meter"]?.string { a.unpricedSkus.insert("\(provider):\(model):\(meter)") }
                     accounts[key] = a
                 }
             }
@@ -200,7 +321,9 @@ public struct ReconcileStage {
             let rec = Reconciliation(period: p, accounts: list)
             try OutputFile.write(JSONWriter.write(rec.json, pretty: true) + "\n", to: layout.stagedReport(p, "reconciliation.json"))
             try OutputFile.write(rec.markdown, to: layout.stagedReport(p, "reconciliation.md"))
-            report.outputs += [layout.stagedReport(p, "reconciliation.json"), layout.stagedReport(p, "reconciliation.md")]
+            try OutputFile.write(rec.csv, to: layout.stagedReport(p, "reconciliation.csv"))
+            report.outputs += [layout.stagedReport(p, "reconciliation.json"), layout.stagedReport(p, "reconciliation.md"),
+                               layout.stagedReport(p, "reconciliation.csv")]
             results.append(rec)
         }
         try report.write(to: layout.manifest("reconcile"), relativeTo: layout.output)

@@ -49,10 +49,26 @@ struct NightlyTests {
         #expect(account["variance"]?.decimal == "234.0220982")
         #expect(account["status"]?.string == "over")
         let bridge = Dictionary(uniqueKeysWithValues: (account["bridge"]?.array ?? []).map { ($0["category"]!.string!, $0["amount"]!.decimal!) })
-        #expect(bridge == ["tax": "234.03", "rounding": "-0.0079018", "unexplained": 0])
+        // Tax; the invoice bills all 1,778 web searches on the Sonnet line, the estimate has them per
+        // model (577 Sonnet, 660 Haiku, 541 Opus at $0.01); each line rounded to the cent.
+        #expect(bridge == ["tax": "234.03", "quantity": "12.01", "unmatched_usage": "-12.01", "rounding": "-0.0079018", "unexplained": 0])
+        #expect(bridge.values.sum() == account["variance"]?.decimal)
+        let skus = try #require(account["skus"]?.array)
+        #expect(skus.count == 17)
+        let search = try #require(skus.first { $0["sku_id"]?.string == "anthropic:claude-sonnet-4-5:web_search_requests" })
+        #expect(search["estimated_quantity"]?.decimal == 577 && search["invoiced_quantity"]?.decimal == 1778)
+        #expect(search["bridge"] == .array([.object([("category", .string("quantity")), ("amount", .string("12.01"))])]))
+        let csvReport = try Jobs.read(out + "/reports/\(Self.period)/reconciliation.csv").split(separator: "\n")
+        #expect(csvReport.first == "billing_period,provider,billing_account_id,currency,sku_id,category,amount")
+        #expect(csvReport.contains("2026-10,Anthropic,org_01JX8ACME4Q2,USD,anthropic:claude-opus-4-5:web_search_requests,unmatched_usage,-5.41"))
+        #expect(csvReport.contains("2026-10,Anthropic,org_01JX8ACME4Q2,USD,,tax,234.03"))
+        // Every amount in the CSV adds up to the variance.
+        #expect(csvReport.dropFirst().compactMap { ExactDecimal($0.split(separator: ",", omittingEmptySubsequences: false).last!) }.sum()
+                == account["variance"]?.decimal)
 
         let md = try Jobs.read(out + "/reports/\(Self.period)/reconciliation.md")
         #expect(md.contains("| Anthropic | org_01JX8ACME4Q2 (Acme Analytics Ltd) | USD | ANT-2026-10-0042 | 1170.18 | 1404.20 | 234.02 | over |"))
+        #expect(md.contains("| anthropic:claude-sonnet-4-5:web_search_requests | 577.0 | 1778.0 | 5.77 | 17.78 | quantity 12.01 |"))
 
         // CSV: header + rows, nulls as empty unquoted fields, decimals with a fractional part.
         let csv = try Jobs.read(out + "/focus/invoiced/\(Self.period)/part-00000.csv").split(separator: "\n")
@@ -85,7 +101,7 @@ struct NightlyTests {
         #expect(try Jobs.nightly(input: "Samples", output: b).status == 0)
         let filesA = Jobs.files(under: a), filesB = Jobs.files(under: b)
         #expect(filesA == filesB)
-        #expect(filesA.count == 21)
+        #expect(filesA.count == 23)
         for f in filesA {
             #expect(FileManager.default.contents(atPath: a + "/" + f) == FileManager.default.contents(atPath: b + "/" + f), "\(f)")
         }
@@ -156,6 +172,10 @@ struct BadInputTests {
                 == ["claude-unknown-9 tokens_input 500.0", "claude-unknown-9 tokens_output 10.0"])
         #expect(account["estimated"]?.string == "6.0" && account["status"]?.string == "missing_invoice")
         #expect(account["spend_ceiling"]?["estimated_share"]?.string == "0.06")
+        // No invoice yet: the estimate is to be accrued, per team.
+        let accrual = try #require(report["accruals"]?.array?.first)
+        #expect(accrual["amount"]?.string == "6.0")
+        #expect(accrual["by_team"] == .array([.object([("team", .string("(untagged)")), ("amount", .string("6.0"))])]))
         let md = try Jobs.read(out + "/staging/reconcile/billing_period=2026-10/reconciliation.md")
         #expect(md.contains("| claude-unknown-9 | tokens_input | standard | 500.0 | 1 |"))
         #expect(md.contains("Spend ceiling (Tier 1): 100.00 USD; estimated spend is 6.00 (6.0%)."))
