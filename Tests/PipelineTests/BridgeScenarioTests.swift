@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import ReckonCore
+import ReckonFocus
+
+/// A month with known, injected differences between usage × price and the invoice; every
+/// bridge category must come out to the cent.
+@Suite("Variance bridge on an injected scenario", .serialized)
+struct BridgeScenarioTests {
+    static let card = """
+    provider,model,aliases,meter,service_tier,prompt_tier,unit,unit_price,currency,effective_from,effective_to,source,checked_on,included_per_month
+    acme,m1,,tokens_input,standard,,1000000 Tokens,2,USD,2026-09-01,2026-10-16,https://acme.example/pricing,2026-11-20,
+    acme,m1,,tokens_input,standard,,1000000 Tokens,1,USD,2026-10-16,,https://acme.example/pricing,2026-11-20,
+    acme,m1,,tokens_output,standard,,1000000 Tokens,10,USD,2026-09-01,,https://acme.example/pricing,2026-11-20,
+
+    """
+    // Oct 3 is missing from the usage export (the invoice bills it); the price drops on Oct 16.
+    static let usage = """
+    timestamp,provider,billing_account,model,input_tokens,output_tokens
+    2026-10-01T09:00:00Z,acme,acct_S,m1,1000000,100000
+    2026-10-02T09:00:00Z,acme,acct_S,m1,1000000,100000
+    2026-10-20T09:00:00Z,acme,acct_S,m1,1000000,100000
+    2026-10-21T09:00:00Z,acme,acct_S,m9,1000,0
+
+    """
+
+    static func line(_ id: Int, _ sku: String?, _ name: String, _ qty: String, _ price: String, _ base: String, _ amount: String) -> String {
+        """
+          <cac:InvoiceLine><cbc:ID>\(id)</cbc:ID><cbc:InvoicedQuantity unitCode="C62">\(qty)</cbc:InvoicedQuantity>
+            <cbc:LineExtensionAmount currencyID="USD">\(amount)</cbc:LineExtensionAmount>
+            <cac:Item><cbc:Name>\(name)</cbc:Name>\(sku.map { "<cac:SellersItemIdentification><cbc:ID>\($0)</cbc:ID></cac:SellersItemIdentification>" } ?? "")
+              <cac:ClassifiedTaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>20</cbc:Percent></cac:ClassifiedTaxCategory></cac:Item>
+            <cac:Price><cbc:PriceAmount currencyID="USD">\(price)</cbc:PriceAmount><cbc:BaseQuantity unitCode="C62">\(base)</cbc:BaseQuantity></cac:Price>
+          </cac:InvoiceLine>
+        """
+    }
+
+    static var invoice: String {
+        """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+                 xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+                 xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+          <cbc:ID>ACME-10</cbc:ID><cbc:IssueDate>2026-11-02</cbc:IssueDate><cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>
+          <cbc:DocumentCurrencyCode>USD</cbc:DocumentCurrencyCode>
+          <cac:InvoicePeriod><cbc:StartDate>2026-10-01</cbc:StartDate><cbc:EndDate>2026-10-31</cbc:EndDate></cac:InvoicePeriod>
+          <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>Acme AI</cbc:Name></cac:PartyName></cac:Party></cac:AccountingSupplierParty>
+          <cac:AccountingCustomerParty><cac:Party><cac:PartyIdentification><cbc:ID>acct_S</cbc:ID></cac:PartyIdentification></cac:Party></cac:AccountingCustomerParty>
+          <cac:AllowanceCharge><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotional credit</cbc:AllowanceChargeReason>
+            <cbc:Amount currencyID="USD">5.00</cbc:Amount><cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>20</cbc:Percent></cac:TaxCategory></cac:AllowanceCharge>
+          <cac:TaxTotal><cbc:TaxAmount currencyID="USD">5.00</cbc:TaxAmount>
+            <cac:TaxSubtotal><cbc:TaxableAmount currencyID="USD">25.01</cbc:TaxableAmount><cbc:TaxAmount currencyID="USD">5.00</cbc:TaxAmount>
+              <cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>20</cbc:Percent></cac:TaxCategory></cac:TaxSubtotal></cac:TaxTotal>
+          <cac:LegalMonetaryTotal>
+            <cbc:LineExtensionAmount currencyID="USD">30.01</cbc:LineExtensionAmount><cbc:TaxExclusiveAmount currencyID="USD">25.01</cbc:TaxExclusiveAmount>
+            <cbc:TaxInclusiveAmount currencyID="USD">30.01</cbc:TaxInclusiveAmount><cbc:AllowanceTotalAmount currencyID="USD">5.00</cbc:AllowanceTotalAmount>
+            <cbc:PayableAmount currencyID="USD">30.01</cbc:PayableAmount>
+          </cac:LegalMonetaryTotal>
+        \(line(1, "acme:m1:tokens_input", "m1 input tokens", "4000000", "1.75", "1000000", "7.00"))
+        \(line(2, "acme:m1:tokens_output", "m1 output tokens", "300123", "10", "1000000", "3.00"))
+        \(line(3, "acme:m9:tokens_input", "m9 input tokens", "1000", "5", "1000000", "0.01"))
+        \(line(4, nil, "Premium support", "1", "20.00", "1", "20.00"))
+        </Invoice>
+
+        """
+    }
+
+    @Test func everyInjectedDifferenceHasItsCategory() throws {
+        let dir = Jobs.tempDir("bridge")
+        try Jobs.write(Self.card, to: dir + "/ratecards/acme.csv")
+        try Jobs.write(Self.usage, to: dir + "/usage/export.csv")
+        try Jobs.write(Self.invoice, to: dir + "/invoices/provider=acme/ACME-10.xml")
+        let out = Jobs.tempDir("bridge-out")
+        let r = try Jobs.nightly(input: dir, output: out)
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-10/reconciliation.json").utf8))
+        let a = try #require(report["accounts"]?.array?.first)
+        #expect(a["estimated"]?.decimal == 8)        // 2M × $2 + 1M × $1 + 0.3M × $10
+        #expect(a["invoiced"]?.decimal == "30.01")
+        #expect(a["variance"]?.decimal == "22.01")
+        var bridge: [String: ExactDecimal] = [:]
+        for b in a["bridge"]?.array ?? [] { bridge[b["category"]!.string!] = b["amount"]!.decimal! }
+        func cents(_ c: String) -> ExactDecimal { (bridge[c] ?? 0).rounded(scale: 2, .halfAwayFromZero) }
+        #expect(cents("tax") == "5.00")                      // VAT 20%
+        #expect(cents("credit") == "-5.00")                  // promotional credit
+        #expect(cents("quantity") == "1.67")                 // the missing day: 1M tokens at the month's average estimate price
+        #expect(cents("price") == "0.33")                    // billed $1.75 blended instead of the dated $2 → $1
+        #expect(bridge["rounding"] == "-0.00123")            // 300,123 output tokens: $3.00123 billed as $3.00
+        #expect(bridge["unpriced_usage"] == "0.01")          // m9 has no rate: its usage is unpriced, its line explained
+        #expect(bridge["unmatched_invoice_line"] == 20)      // a line with no usage behind it
+        #expect(bridge["unexplained"] == 0)
+        #expect(bridge.values.sum() == a["variance"]?.decimal)
+        #expect(a["status"]?.string == "over")
+    }
+}
