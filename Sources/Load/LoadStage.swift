@@ -16,6 +16,11 @@ public struct LoadStage {
         self.logger = logger
     }
 
+    /// What identifies a FOCUS row across runs: its invoice line or its estimate cell.
+    public static let focusRowKey = ["InvoiceId", "x_InvoiceLineId", "ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd",
+                                     "BillingAccountId", "SubAccountId", "SkuPriceId", "x_Model", "Tags", "x_ChargeSubType",
+                                     "ChargeDescription"]
+
     public func run() throws -> StageReport {
         var report = StageReport(stage: "load")
         let periods = period.map { [$0] } ?? Array(Set(layout.stagedPeriods("estimated") + layout.stagedPeriods("invoiced"))).sorted()
@@ -29,7 +34,11 @@ public struct LoadStage {
                 guard FileSystem.exists(staged) else {
                     throw ReckonError(.missingInput, "staged dataset missing: run reckon-transform for \(p)", at: SourcePosition(file: staged))
                 }
-                let csv = try FocusWriter(path: layout.dataset(dataset, p, ext: "csv"), format: .csv)
+                // Keep the previous run's dataset, to say what changed since.
+                let published = layout.dataset(dataset, p, ext: "csv")
+                let previous = layout.output + "/previous/focus/\(dataset)/billing_period=\(p)/part-00000.csv"
+                if FileSystem.exists(published) { try OutputFile.write(try ByteStream.readAll(path: published), to: previous) }
+                let csv = try FocusWriter(path: published, format: .csv)
                 let jsonl = try FocusWriter(path: layout.dataset(dataset, p, ext: "jsonl"), format: .jsonl)
                 var counts = RowCounts()
                 try FocusReader.forEachRow(inJSONL: staged) { row in
@@ -42,6 +51,13 @@ public struct LoadStage {
                 try jsonl.commit()
                 report.sources.append(.init(file: staged, kind: "focus." + dataset, counts: counts))
                 report.outputs += [layout.dataset(dataset, p, ext: "csv"), layout.dataset(dataset, p, ext: "jsonl")]
+                if FileSystem.exists(previous) {
+                    let diff = try TableDiff.compare(previous, published, keys: Self.focusRowKey)
+                    let folder = layout.report(p, "diff/\(dataset)")
+                    try diff.write(to: folder)
+                    report.outputs.append(folder)
+                    report.notes.append("\(p) \(dataset) since the previous run: \(diff.added.count) added, \(diff.removed.count) removed, \(diff.changedRows) changed")
+                }
             }
             for name in ["reconciliation.json", "reconciliation.md", "reconciliation.csv"] {
                 let staged = layout.stagedReport(p, name)
