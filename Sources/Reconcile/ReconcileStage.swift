@@ -15,6 +15,8 @@ public struct AccountReconciliation: Sendable {
     public var currency: String
     public var invoiceIds: [String] = []
     public var estimated: ExactDecimal = .zero
+    /// What the provider's own cost report says (Anthropic cost report, OpenAI costs), if given.
+    public var providerReported: ExactDecimal?
     public var invoiced: ExactDecimal = .zero
     public var estimatedRows = 0
     public var invoicedRows = 0
@@ -154,7 +156,7 @@ public struct Reconciliation: Sendable {
                     ("currency", .string(a.currency)),
                     ("invoice_ids", .array(a.invoiceIds.map(JSONValue.string))),
                     ("estimated", .string(a.estimated.description)),
-                    ("provider_reported", .null),
+                    ("provider_reported", a.providerReported.map { .string($0.description) } ?? .null),
                     ("invoiced", .string(a.invoiced.description)),
                     ("variance", .string(a.variance.description)),
                     ("status", .string(a.status.rawValue)),
@@ -200,6 +202,9 @@ public struct Reconciliation: Sendable {
         }
         for a in accounts {
             s += "\n## \(a.provider) \(a.billingAccountId): variance \(cents(a.variance)) \(a.currency)\n\n"
+            if let reported = a.providerReported {
+                s += "The provider's own cost report says \(cents(reported)) \(a.currency) (estimate − report: \(cents(a.estimated - reported))).\n\n"
+            }
             if let c = a.ceiling {
                 s += "Spend ceiling (\(c.label)): \(cents(c.amount)) \(a.currency); estimated spend is \(cents(a.estimated)) "
                 s += "(\((a.estimated * 100).divided(by: c.amount, scale: 1, .halfAwayFromZero) ?? .zero)%).\n\n"
@@ -298,6 +303,21 @@ public struct ReconcileStage {
                     counts.rowsOut += 1
                 }
                 report.sources.append(.init(file: path, kind: "focus." + dataset, counts: counts))
+            }
+            // The provider's own cost report, the third leg.
+            let costs = layout.stageFolder("extract") + "/provider_costs.jsonl"
+            if FileSystem.exists(costs) {
+                let lines = LineReader(stream: try ByteStream(path: costs))
+                while let v = try lines.next({ $0.isEmpty ? nil : try JSONParser.parse($0) }) {
+                    guard let v, let account = v["billing_account"]?.string, let provider = v["provider"]?.string,
+                          let currency = v["currency"]?.string, let amount = v["amount"]?.decimal,
+                          let start = v["period_start"]?.string.flatMap({ Timestamp(rfc3339: $0) }), p.contains(start) else { continue }
+                    let name = ProviderProfile.name(of: provider)
+                    let key = name + "|" + account + "|" + currency
+                    var a = accounts[key] ?? AccountReconciliation(provider: name, billingAccountId: account, currency: currency)
+                    a.providerReported = (a.providerReported ?? .zero) + amount
+                    accounts[key] = a
+                }
             }
             // Unpriced usage from transform, per account.
             if FileSystem.exists(layout.stagedUnpriced(p)) {

@@ -210,6 +210,17 @@ struct BadInputTests {
         let tagged = rows.filter { $0[.tags] != .null }
         #expect(tagged.count == 2 && tagged.allSatisfy { $0[.tags] == .json([("team", .string("search"))]) })
 
+        // The provider's own cost report is the third leg of the reconciliation.
+        try Jobs.write("""
+        {"data": [{"starting_at": "2026-10-05T00:00:00Z", "ending_at": "2026-10-06T00:00:00Z",
+          "results": [{"currency": "USD", "amount": "550.00", "workspace_id": null}]}], "has_more": false, "next_page": null}
+        """, to: dir + "/usage/provider=anthropic/billing_account=org_T/cost.json")
+        #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--max-quarantine-share", "0.5"]).status == 0)
+        #expect(try Jobs.run("reckon-transform", ["--input", dir, "--output", out]).status == 0)
+        #expect(try Jobs.run("reckon-reconcile", ["--input", dir, "--output", out]).status == 0)
+        let report = try JSONParser.parse(Array(Jobs.read(out + "/staging/reconcile/billing_period=2026-10/reconciliation.json").utf8))
+        #expect(report["accounts"]?.array?.first?["provider_reported"]?.string == "5.5")
+
         // The export changes after extract validated it: transform refuses to guess.
         try Jobs.write(csv + "2026-10-07T12:00:00Z,anthropic,org_T,claude-haiku-4-5,5,0,c,\n", to: dir + "/usage/generic/export.csv")
         let changed = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
