@@ -288,7 +288,7 @@ public struct EstimatedRowBuilder {
         r.set(.listCost, cost)
         r.set(.contractedCost, cost)
         r.set(.billingAccountId, account)
-        r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account))
+        r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account) ?? account)
         r.set(.billingCurrency, rate.currency)
         r.set(.billingPeriodStart, billing.start)
         r.set(.billingPeriodEnd, billing.end)

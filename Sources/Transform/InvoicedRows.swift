@@ -20,10 +20,26 @@ public struct InvoicedRowBuilder {
     public init(accounts: AccountNames) { self.accounts = accounts }
 
     /// The billing period an invoice belongs to: the month its invoicing period (BG-14) starts in,
-    /// or else the month of its issue date.
-    public static func billingPeriod(of invoice: Invoice) -> BillingPeriod {
+    /// or else the month of its issue date. A document that corrects an earlier period (see
+    /// `correctedPeriod`) belongs to the month it is issued in.
+    public static func billingPeriod(of invoice: Invoice, corrects: BillingPeriod? = nil) -> BillingPeriod {
+        if corrects != nil { return BillingPeriod(year: invoice.issueDate.year, month: invoice.issueDate.month)! }
         let day = invoice.periodStart ?? invoice.issueDate
         return BillingPeriod(year: day.year, month: day.month)!
+    }
+
+    /// The earlier billing period a credit note (or a negative invoice) corrects: the period of the
+    /// invoice it references when that invoice is among the inputs (`known`), else its own
+    /// invoicing period — when that period ended before the month the document is issued in.
+    /// Corrections inside the same, still open period are not corrections in FOCUS terms.
+    public static func correctedPeriod(of invoice: Invoice, known: [String: BillingPeriod]) -> BillingPeriod? {
+        let negative = invoice.totals.payable.isNegative
+        guard invoice.isCreditNote || negative else { return nil }
+        let issued = BillingPeriod(year: invoice.issueDate.year, month: invoice.issueDate.month)!
+        let original = invoice.precedingInvoiceIds.compactMap { known[$0] }.min()
+            ?? invoice.periodStart.map { BillingPeriod(year: $0.year, month: $0.month)! }
+        guard let original, original < issued else { return nil }
+        return original
     }
 
     /// The provider an invoice is from: the `provider=` folder it sits in, else its seller's name.
@@ -33,24 +49,30 @@ public struct InvoicedRowBuilder {
 
     /// - Throws: `ReckonError.badData` when the invoice names no buyer account, or when its rows do
     ///   not add up to its amount due (which EN 16931-valid invoices always do).
-    public func rows(for invoice: Invoice) throws(ReckonError) -> [FocusRow] {
+    /// - Parameter corrects: the earlier, already-invoiced billing period this document corrects:
+    ///   its rows are `ChargeClass=Correction` in the issue month, with the original charge period.
+    public func rows(for invoice: Invoice, corrects: BillingPeriod? = nil) throws(ReckonError) -> [FocusRow] {
         let at = SourcePosition(file: invoice.file)
         guard let account = invoice.buyer.id ?? invoice.buyerReference, !account.isEmpty else {
             throw ReckonError(.badData, "invoice \(invoice.id) names no buyer account (AccountingCustomerParty PartyIdentification ID or BuyerReference)", at: at)
         }
         let provider = Self.provider(of: invoice)
         let profile = ProviderProfile.named(provider)
-        let billing = Self.billingPeriod(of: invoice)
+        let billing = Self.billingPeriod(of: invoice, corrects: corrects)
         let sign = invoice.sign
-        let docStart = (invoice.periodStart ?? invoice.issueDate).startOfDay
-        let docEnd = (invoice.periodEnd ?? invoice.periodStart ?? invoice.issueDate).adding(days: 1).startOfDay
+        var docStart = (invoice.periodStart ?? invoice.issueDate).startOfDay
+        var docEnd = (invoice.periodEnd ?? invoice.periodStart ?? invoice.issueDate).adding(days: 1).startOfDay
+        if let corrects, invoice.periodStart == nil || BillingPeriod(containing: docStart) != corrects {
+            docStart = corrects.start
+            docEnd = corrects.end
+        }
 
         func base(_ category: String, _ description: String, billed: ExactDecimal) -> FocusRow {
             var r = FocusRow()
             r.set(.billedCost, billed)
             r.set(.effectiveCost, billed)
             r.set(.billingAccountId, account)
-            r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account) ?? invoice.buyer.name)
+            r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account) ?? invoice.buyer.name ?? account)
             r.set(.billingCurrency, invoice.currency)
             r.set(.billingPeriodStart, billing.start)
             r.set(.billingPeriodEnd, billing.end)
@@ -59,7 +81,8 @@ public struct InvoicedRowBuilder {
             r.set(.chargePeriodStart, docStart)
             r.set(.chargePeriodEnd, docEnd)
             r.set(.invoiceId, invoice.id)
-            r.setService(profile, invoiceIssuer: invoice.seller.name ?? profile.invoiceIssuerName)
+            if corrects != nil { r.set(.chargeClass, "Correction") }
+            r.setService(profile)
             r.set(.pricingCurrency, invoice.currency)
             r.set(.pricingCurrencyEffectiveCost, billed)
             return r
@@ -117,6 +140,8 @@ public struct InvoicedRowBuilder {
                 r.set(.consumedQuantity, sign * line.quantity)
                 r.set(.consumedUnit, meter.consumedUnit)
                 r.set(.skuMeter, meter.displayName)
+            } else {
+                r.set(.skuMeter, line.itemName ?? line.itemDescription ?? "Invoice line")
             }
             let skuId = line.sellerItemId ?? "\(provider):invoice-line:\(line.itemName ?? line.id)"
             r.set(.skuId, skuId)

@@ -102,7 +102,7 @@ public struct PlanSchedule: Sendable {
         var r = FocusRow()
         for c in [FocusColumn.billedCost, .effectiveCost, .listCost, .contractedCost, .pricingCurrencyEffectiveCost] { r.set(c, unitPrice * units) }
         r.set(.billingAccountId, account)
-        r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account))
+        r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account) ?? account)
         r.set(.billingCurrency, rate.currency)
         r.set(.billingPeriodStart, period.start)
         r.set(.billingPeriodEnd, period.end)

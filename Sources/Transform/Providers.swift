@@ -3,9 +3,10 @@ import ReckonFocus
 
 extension FocusRow {
     /// Sets who provides, hosts and invoices the service, and its category: the columns every
-    /// Reckon row carries the same way.
-    mutating func setService(_ profile: ProviderProfile, invoiceIssuer: String? = nil) {
-        set(.invoiceIssuerName, invoiceIssuer ?? profile.invoiceIssuerName)
+    /// Reckon row carries the same way. The invoice issuer is the profile's (not the seller name as
+    /// an invoice spells it): FOCUS reads an issuer other than the provider as a marketplace sale.
+    mutating func setService(_ profile: ProviderProfile) {
+        set(.invoiceIssuerName, profile.invoiceIssuerName)
         set(.providerName, profile.providerName)
         set(.publisherName, profile.providerName)
         set(.serviceProviderName, profile.providerName)

@@ -83,16 +83,29 @@ public struct TransformStage {
         let invoiced = InvoicedRowBuilder(accounts: accounts)
         var invoicedRows: [BillingPeriod: [FocusRow]] = [:]
         var invoiceCounts = RowCounts()
+        // The billing period of every invoice, to tell which credit notes correct an earlier period.
+        var knownPeriods: [String: BillingPeriod] = [:]
+        try forEachJSONLine(layout.extractedInvoices) { value, _ in
+            if let invoice = try? Invoice(json: value), !invoice.isCreditNote, !invoice.totals.payable.isNegative {
+                knownPeriods[invoice.id] = InvoicedRowBuilder.billingPeriod(of: invoice)
+            }
+        }
+        var corrections = 0
         try forEachJSONLine(layout.extractedInvoices) { value, line in
             let invoice: Invoice
             do { invoice = try Invoice(json: value) } catch {
                 throw ReckonError(.badData, "staged invoice: \(error)", at: SourcePosition(file: layout.extractedInvoices, line: line))
             }
-            let billing = InvoicedRowBuilder.billingPeriod(of: invoice)
+            let corrects = InvoicedRowBuilder.correctedPeriod(of: invoice, known: knownPeriods)
+            let billing = InvoicedRowBuilder.billingPeriod(of: invoice, corrects: corrects)
             if let period, billing != period { return }
             invoiceCounts.rowsRead += 1
             do {
-                invoicedRows[billing, default: []] += try invoiced.rows(for: invoice)
+                invoicedRows[billing, default: []] += try invoiced.rows(for: invoice, corrects: corrects)
+                if let corrects {
+                    corrections += 1
+                    report.notes.append("\(invoice.id) corrects \(corrects): booked as ChargeClass=Correction in \(billing)")
+                }
                 invoiceCounts.rowsOut += 1
             } catch let error as ReckonError {
                 invoiceCounts.rowsQuarantined += 1
