@@ -84,6 +84,8 @@ swift-test: build-debug
 test: swift-test
 	@$(MAKE) --no-print-directory nightly INPUT=Samples OUTPUT=out
 	@$(MAKE) --no-print-directory conformance OUTPUT=out
+	@$(MAKE) --no-print-directory nightly INPUT=Tests/ConformanceInput OUTPUT=out-conformance
+	@$(MAKE) --no-print-directory conformance OUTPUT=out-conformance
 
 conformance:
 	scripts/conformance.sh $(OUTPUT)
@@ -93,4 +95,4 @@ bench: deps
 	scripts/bench.sh
 
 clean:
-	rm -rf out .build .build-bench-data
+	rm -rf out out-conformance .build .build-bench-data

@@ -321,7 +321,7 @@ public struct EstimatedRowBuilder {
         r[.skuPriceDetails] = .json(details)
         if !sub.isEmpty {
             r.set(.subAccountId, sub)
-            r.set(.subAccountName, accounts.subAccountName(provider: provider, id: sub))
+            r.set(.subAccountName, accounts.subAccountName(provider: provider, id: sub) ?? sub)
         }
         if key.tags >= 0, let tags = tagSets[key.tags] { r[.tags] = .json(tags.map { ($0.key, .string($0.value)) }) }
         r.set(.xModel, names[Int(key.reportedModel)])
