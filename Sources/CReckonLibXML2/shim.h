@@ -1,5 +1,11 @@
 #ifndef RECKON_LIBXML2_SHIM_H
 #define RECKON_LIBXML2_SHIM_H
+/* Debian's libxml2 is built with ICU, and its encoding.h then includes the system ICU headers,
+   whose UErrorCode clashes with Foundation's own ICU module in any Swift file that sees both.
+   Reckon never touches libxml2's encoding handlers (the only structs that change), so it reads
+   the headers as if ICU were off. */
+#include <libxml/xmlversion.h>
+#undef LIBXML_ICU_ENABLED
 #include <libxml/xmlreader.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
