@@ -68,8 +68,14 @@ $(STAGING)/reconcile/manifest.json: $(STAGING)/transform/manifest.json $(RELEASE
 $(STAGING)/load/manifest.json: $(STAGING)/reconcile/manifest.json $(RELEASE_BIN)/reckon-load
 	$(RELEASE_BIN)/reckon-load $(STAGE_ARGS)
 
+# One nightly at a time per output folder (flock, from util-linux, when it is there); each stage
+# also locks the folder itself, and a second run exits 75.
+NIGHTLY_LOCK := $(if $(shell command -v flock 2>/dev/null),flock -n -E 75 $(OUTPUT)/.nightly.lock,)
+
 nightly: build-release
-	@$(MAKE) --no-print-directory $(STAGING)/load/manifest.json
+	@mkdir -p $(OUTPUT)
+	@$(NIGHTLY_LOCK) $(MAKE) --no-print-directory $(STAGING)/load/manifest.json || { rc=$$?; \
+	  if [ $$rc = 75 ]; then echo "nightly: another run is using $(OUTPUT); try again when it has finished" >&2; fi; exit $$rc; }
 	@echo "nightly: outputs in $(OUTPUT)/focus and $(OUTPUT)/reports" >&2
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ struct Extract: ParsableCommand {
         let logger = common.makeLogger("reckon.extract")
         var options = ExtractStage.Options()
         options.maxQuarantineShare = ExactDecimal(maxQuarantineShare)!
-        try runStage("extract", logger: logger) {
+        try runStage("extract", logger: logger, lock: common.layout.output) {
             try ExtractStage(layout: common.layout, options: options, logger: logger).run()
         }
     }

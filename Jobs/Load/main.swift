@@ -16,7 +16,7 @@ struct Load: ParsableCommand {
 
         func run() throws {
             let logger = common.makeLogger("reckon.load")
-            try runStage("load", logger: logger) {
+            try runStage("load", logger: logger, lock: common.layout.output) {
                 try LoadStage(layout: common.layout, period: common.billingPeriod, logger: logger).run()
             }
         }

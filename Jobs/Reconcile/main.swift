@@ -24,7 +24,7 @@ struct Reconcile: ParsableCommand {
     func run() throws {
         let logger = common.makeLogger("reckon.reconcile")
         var beyond = false
-        try runStage("reconcile", logger: logger) {
+        try runStage("reconcile", logger: logger, lock: common.layout.output) {
             let (report, results) = try ReconcileStage(layout: common.layout, period: common.billingPeriod,
                                                        tolerance: ExactDecimal(tolerance)!, logger: logger).run()
             beyond = results.contains { $0.accounts.contains { $0.status != .matched && $0.status != .withinTolerance } }

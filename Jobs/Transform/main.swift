@@ -17,7 +17,7 @@ struct Transform: ParsableCommand {
 
         func run() throws {
             let logger = common.makeLogger("reckon.transform")
-            try runStage("transform", logger: logger) {
+            try runStage("transform", logger: logger, lock: common.layout.output) {
                 try TransformStage(layout: common.layout, period: common.billingPeriod, logger: logger).run()
             }
         }

@@ -116,7 +116,7 @@ public enum FileSystem {
 
     /// The regular files under `root` (recursively), as paths starting with `root`, sorted
     /// bytewise so that every run visits them in the same order. Hidden entries are skipped.
-    public static func files(under root: String) throws(ReckonError) -> [String] {
+    public static func files(under root: String, includeHidden: Bool = false) throws(ReckonError) -> [String] {
         guard isDirectory(root) else {
             throw ReckonError(.missingInput, "folder not found", at: SourcePosition(file: root))
         }
@@ -131,7 +131,8 @@ public enum FileSystem {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                     String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
                 }
-                if name.hasPrefix(".") { continue }
+                if name == "." || name == ".." { continue }
+                if name.hasPrefix(".") && !includeHidden { continue }
                 let full = dir + "/" + name
                 if isDirectory(full) { stack.append(full) } else { result.append(full) }
             }

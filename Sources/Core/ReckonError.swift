@@ -17,6 +17,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case cannotCreate = 73
     /// Reading or writing failed.
     case ioError = 74
+    /// Another Reckon run holds the output folder; try again when it has finished.
+    case busy = 75
 }
 
 /// Where in an input a problem is: the file, and a line, byte offset or XPath inside it.
@@ -59,6 +61,7 @@ public struct ReckonError: Error, Sendable, CustomStringConvertible {
         public static let cannotCreate = Code(name: "cannot create output", exitStatus: .cannotCreate)
         public static let usage = Code(name: "usage", exitStatus: .usage)
         public static let internalError = Code(name: "internal error", exitStatus: .software)
+        public static let busy = Code(name: "busy", exitStatus: .busy)
     }
 
     public var code: Code

@@ -45,11 +45,12 @@ public func stderrLogger(_ label: String, level: Logger.Level = .info) -> Logger
 
 /// Runs a stage body: times it, logs its one summary line, and turns failures into the exit
 /// codes documented in the README (65 bad data, 66 missing input, 74 I/O, …).
-public func runStage(_ name: String, logger: Logger, _ body: () throws -> StageReport) throws {
+public func runStage(_ name: String, logger: Logger, lock folder: String? = nil, _ body: () throws -> StageReport) throws {
     let clock = ContinuousClock()
     let start = clock.now
     do {
-        let report = try body()
+        let lock = try folder.map { try RunLock(folder: $0) }
+        let report = try withExtendedLifetime(lock) { try body() }
         let elapsed = clock.now - start
         let t = report.totals
         logger.info("\(name) done: \(t.summary) balanced=\(t.balanced) seconds=\(secondsText(elapsed))")
