@@ -99,7 +99,9 @@ struct NightlyTests {
         let a = Jobs.tempDir("det-a"), b = Jobs.tempDir("det-b")
         #expect(try Jobs.nightly(input: "Samples", output: a).status == 0)
         #expect(try Jobs.nightly(input: "Samples", output: b).status == 0)
-        let filesA = Jobs.files(under: a), filesB = Jobs.files(under: b)
+        // Outputs are the visible files (the hidden lock file holds the pid of the last run).
+        let visible = { (dir: String) in Jobs.files(under: dir).filter { !FileSystem.lastComponent(of: $0).hasPrefix(".") } }
+        let filesA = visible(a), filesB = visible(b)
         #expect(filesA == filesB)
         #expect(filesA.count == 23)
         for f in filesA {
