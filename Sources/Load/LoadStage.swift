@@ -59,6 +59,15 @@ public struct LoadStage {
                     report.notes.append("\(p) \(dataset) since the previous run: \(diff.added.count) added, \(diff.removed.count) removed, \(diff.changedRows) changed")
                 }
             }
+            // Rollups, as transform computed them.
+            let rollups = layout.stageFolder("transform") + "/rollups/billing_period=\(p)"
+            if FileSystem.isDirectory(rollups) {
+                for file in try FileSystem.files(under: rollups) {
+                    let target = layout.output + "/rollups/billing_period=\(p)/" + FileSystem.lastComponent(of: file)
+                    try OutputFile.write(try ByteStream.readAll(path: file), to: target)
+                    report.outputs.append(target)
+                }
+            }
             for name in ["reconciliation.json", "reconciliation.md", "reconciliation.csv"] {
                 let staged = layout.stagedReport(p, name)
                 guard FileSystem.exists(staged) else {

@@ -50,6 +50,8 @@ public struct EstimatedRowBuilder {
     public private(set) var counts = RowCounts()
     /// Records outside the period asked for.
     public private(set) var skippedOtherPeriods = 0
+    /// Cost per span, execution, agent, workspace and tag value (from the records that carry them).
+    public private(set) var rollups = Rollups()
     /// Usage that found no rate, summed per billing period, account, provider, model, meter and tier.
     public private(set) var unpricedTotals: [UnpricedUsage.Key: UnpricedUsage] = [:]
 
@@ -91,8 +93,12 @@ public struct EstimatedRowBuilder {
         let prompt: RateCard.PromptSize = record.isSingleRequest
             ? .tokens(record.promptTokens)
             : .longContext(record.contextWindow.map { $0.lowercased().hasPrefix("200k-") } ?? false)
-        let ids = RecordIds(provider: id(record.provider), account: id(record.billingAccountId), sub: id(record.subAccountId ?? ""),
+        var ids = RecordIds(provider: id(record.provider), account: id(record.billingAccountId), sub: id(record.subAccountId ?? ""),
                             reportedModel: id(record.model), tier: id(record.serviceTier), tags: tagsId)
+        ids.agent = record.agent.map { id($0) } ?? -1
+        ids.execution = record.executionId.map { id($0) } ?? -1
+        ids.span = record.spanId.map { id($0) } ?? -1
+        ids.parentSpan = record.parentSpanId.map { id($0) } ?? -1
         try addQuantities(ids, start: record.periodStart, end: record.periodEnd, prompt: prompt, source: record.source,
                           quantities: record.quantities.map { (id($0.meter), $0.quantity) }, unpriced: unpriced)
     }
@@ -133,7 +139,11 @@ public struct EstimatedRowBuilder {
         }
         var promptTokens = ExactDecimal.zero
         for slot in UsageRecordView.promptSlots { if let q = v.quantity(slot) { promptTokens += q } }
-        let ids = RecordIds(provider: provider, account: account, sub: sub, reportedModel: bytesId(v.bytes(.model)!), tier: tier, tags: tagsId)
+        var ids = RecordIds(provider: provider, account: account, sub: sub, reportedModel: bytesId(v.bytes(.model)!), tier: tier, tags: tagsId)
+        if let b = v.bytes(.agent) { ids.agent = bytesId(b) }
+        if let b = v.bytes(.executionId) { ids.execution = bytesId(b) }
+        if let b = v.bytes(.spanId) { ids.span = bytesId(b) }
+        if let b = v.bytes(.parentSpanId) { ids.parentSpan = bytesId(b) }
         quantityScratch.removeAll(keepingCapacity: true)
         for (slot, meterId) in meterSlotIds.enumerated() {
             if let q = v.quantity(slot), !q.isZero { quantityScratch.append((meterId, q)) }
@@ -144,6 +154,8 @@ public struct EstimatedRowBuilder {
 
     struct RecordIds {
         var provider, account, sub, reportedModel, tier, tags: Int32
+        /// Trace identity for the rollups (-1 when absent).
+        var agent: Int32 = -1, execution: Int32 = -1, span: Int32 = -1, parentSpan: Int32 = -1
     }
 
     /// Prices a record's meter quantities into cells (or reports them unpriced).
@@ -164,6 +176,13 @@ public struct EstimatedRowBuilder {
         switch prompt {
         case .tokens(let n): cacheable = smallestPromptTier.map { n < $0 } ?? true
         case .longContext(let long): cacheable = !long
+        }
+        var recordCost = ExactDecimal.zero
+        var priced = false
+        defer {
+            if priced {
+                rollups.add(ids: ids, period: BillingPeriod(containing: start), cost: recordCost)
+            }
         }
         for (meterId, quantity) in quantities where !quantity.isZero {
             counts.rowsRead += 1
@@ -194,6 +213,9 @@ public struct EstimatedRowBuilder {
                           subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
                           tier: ids.tier, rate: rateIndex, tags: ids.tags)
             cells[key, default: .zero] += quantity
+            let rate = rateCard.rates[Int(rateIndex)]
+            recordCost += rate.unitPrice * quantity.shiftedLeft(by: rate.blockSizeExponent)
+            priced = true
         }
     }
 
@@ -213,6 +235,12 @@ public struct EstimatedRowBuilder {
         lowered[i] = l
         return l
     }
+
+    /// The tags of an interned tag set.
+    public func tags(_ i: Int32) -> [(key: String, value: String)] { tagSets[i] ?? [] }
+
+    /// The string an interned id stands for.
+    public func name(_ i: Int32) -> String { i < 0 ? "" : names[Int(i)] }
 
     /// The number of distinct output rows so far.
     public var rowCount: Int { cells.count }

@@ -144,6 +144,9 @@ public struct TransformStage {
                     .lexicographicallyPrecedes([$1.key.billingAccount, $1.key.provider, $1.key.model, $1.key.meter, $1.key.serviceTier])
             }
             try OutputFile.write(unpriced.map { JSONWriter.write($0.json) + "\n" }.joined(), to: layout.stagedUnpriced(p))
+            // Rollups: span → execution → agent → workspace, and cost per tag value.
+            let tables = estimated.rollups.tables(for: p, names: { estimated.name($0) }, tags: { estimated.tags($0) })
+            report.outputs += try Rollups.write(tables, to: layout.stageFolder("transform") + "/rollups/billing_period=\(p)")
             report.outputs += [estimatedPath, invoicedPath, layout.stagedUnpriced(p)]
             for u in unpriced {
                 report.notes.append("unpriced_usage \(p): \(u.key.provider) \(u.key.model) \(u.key.meter) (\(u.key.serviceTier)) quantity \(u.quantity) in \(u.records) records, account \(u.key.billingAccount)")

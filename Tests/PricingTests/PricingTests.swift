@@ -236,4 +236,56 @@ struct PricingTests {
         #expect(card.rate(provider: "openai", model: "gpt-4o", meter: "tokens_input", serviceTier: "standard",
                           at: Timestamp(rfc3339: "2026-11-02T00:00:00Z")!)?.unitPrice == "2.5")
     }
+
+    // MARK: Property: sums over any grouping equal the priced records, none counted twice.
+
+    @Test(arguments: [1, 2, 3])
+    func rowSumsEqualRecordSumsForEveryGrouping(seed: UInt64) {
+        var x = seed &* 0x9E3779B97F4A7C15
+        func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) }
+        let models = [("anthropic", "claude-sonnet-4-5-20250929"), ("anthropic", "claude-haiku-4-5"), ("openai", "gpt-4o"),
+                      ("openai", "gpt-5"), ("google", "gemini-2.5-pro")]
+        let meters = ["tokens_input", "tokens_output", "tokens_cache_read"]
+        var b = EstimatedRowBuilder(rateCard: Self.card, accounts: AccountNames(), period: nil)
+        var expected: [String: ExactDecimal] = [:]   // "day|…", "model|…", "tag|…", "sub|…" → cost
+        var records = 0
+        for i in 0..<2000 {
+            let (provider, model) = models[next(models.count)]
+            let day = 1 + next(28)
+            let t = Timestamp(rfc3339: "2026-10-\(day < 10 ? "0" : "")\(day)T\(10 + next(12)):00:00Z")!
+            let q: [(meter: String, quantity: ExactDecimal)] = meters.map { ($0, ExactDecimal(next(150_000))) }
+            let team = ["search", "support", ""][next(3)]
+            let sub = ["ws1", "ws2"][next(2)]
+            var r = UsageRecord(provider: provider, billingAccountId: "acct", subAccountId: sub, model: model, periodStart: t, periodEnd: t,
+                                serviceTier: next(5) == 0 ? "batch" : "standard", quantities: q,
+                                tags: team.isEmpty ? [] : [("team", team)], source: SourcePosition(file: "gen", line: i))
+            r.requestId = "r\(i)"
+            // The record's cost, priced independently of the estimator.
+            var cost = ExactDecimal.zero
+            for (meter, quantity) in q where !quantity.isZero {
+                let rate = Self.card.rate(provider: provider, model: model, meter: meter, serviceTier: r.serviceTier, at: t,
+                                          prompt: .tokens(r.promptTokens))!
+                cost += rate.unitPrice * quantity.shiftedLeft(by: rate.blockSizeExponent)
+            }
+            let canonical = Self.card.canonicalModel(provider: provider, model: model)!
+            for key in ["day|\(t.date)", "model|\(canonical)", "tag|\(team)", "sub|\(sub)"] { expected[key, default: .zero] += cost }
+            b.add(r) { _ in Issue.record("unexpected unpriced usage") }
+            records += 1
+        }
+        var got: [String: ExactDecimal] = [:]
+        var rows = 0
+        for (_, list) in b.rows(rateCardVersion: "p") {
+            for row in list {
+                rows += 1
+                let cost = row[.billedCost].decimal!
+                let day = { if case .dateTime(let d) = row[.chargePeriodStart] { return d.date.description } else { return "" } }()
+                let team: String = { if case .json(let m) = row[.tags] { return m.first?.value.string ?? "" } else { return "" } }()
+                let model = row[.skuId].string!.split(separator: ":")[1]
+                for key in ["day|\(day)", "model|\(model)", "tag|\(team)", "sub|\(row[.subAccountId].string ?? "")"] { got[key, default: .zero] += cost }
+            }
+        }
+        #expect(records == 2000 && rows > 100)
+        #expect(got == expected)
+        #expect(b.counts.rowsRead == b.counts.rowsOut)
+    }
 }

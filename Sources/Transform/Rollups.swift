@@ -1,0 +1,116 @@
+import ReckonCore
+
+/// Cost rolled up from the request to the workspace — span → execution (trace) → agent →
+/// workspace — and unit economics per tag value (cost per request and per execution).
+///
+/// Costs are exact sums of the priced records (estimate side); ratios are rounded to 6 decimals,
+/// ties to even (written down here, as every rounding is). Allowances are not applied per request:
+/// a record's cost is its usage × its rate.
+/// - Memory: one entry per distinct span, execution, agent, workspace and tag value.
+public struct Rollups: Sendable {
+    struct Totals: Sendable {
+        var cost: ExactDecimal = .zero
+        var requests = 0
+        var executions = Set<Int32>()
+        var spans = Set<Int32>()
+        var parent: Int32 = -1
+    }
+
+    /// (period, account, workspace, agent, execution, span) → totals, and coarser levels.
+    private var spans: [[Int32]: Totals] = [:]
+    private var executions: [[Int32]: Totals] = [:]
+    private var agents: [[Int32]: Totals] = [:]
+    private var workspaces: [[Int32]: Totals] = [:]
+    private var tagValues: [[Int32]: Totals] = [:]   // (period, account, tag set id)
+    private var periods: [Int32: BillingPeriod] = [:]
+
+    public init() {}
+
+    mutating func add(ids: EstimatedRowBuilder.RecordIds, period: BillingPeriod, cost: ExactDecimal) {
+        let p = Int32(period.year * 100 + period.month)
+        periods[p] = period
+        func bump(_ map: inout [[Int32]: Totals], _ key: [Int32]) {
+            var t = map[key] ?? Totals()
+            t.cost += cost
+            t.requests += 1
+            if ids.execution >= 0 { t.executions.insert(ids.execution) }
+            if ids.span >= 0 { t.spans.insert(ids.span) }
+            if ids.parentSpan >= 0 { t.parent = ids.parentSpan }
+            map[key] = t
+        }
+        bump(&workspaces, [p, ids.account, ids.sub])
+        if ids.agent >= 0 || ids.execution >= 0 { bump(&agents, [p, ids.account, ids.sub, ids.agent]) }
+        if ids.execution >= 0 { bump(&executions, [p, ids.account, ids.sub, ids.agent, ids.execution]) }
+        if ids.span >= 0 { bump(&spans, [p, ids.account, ids.sub, ids.agent, ids.execution, ids.span]) }
+        bump(&tagValues, [p, ids.account, ids.tags])
+    }
+
+    /// The rollup tables of one billing period: name → (header, rows), rows sorted.
+    public func tables(for period: BillingPeriod, names: (Int32) -> String,
+                       tags: (Int32) -> [(key: String, value: String)]) -> [(name: String, header: [String], rows: [[String?]])] {
+        let p = Int32(period.year * 100 + period.month)
+        func ratio(_ cost: ExactDecimal, _ n: Int) -> String? {
+            n == 0 ? nil : cost.divided(by: ExactDecimal(n), scale: 6, .halfEven)!.description
+        }
+        func rows(_ map: [[Int32]: Totals], _ make: ([Int32], Totals) -> [String?]) -> [[String?]] {
+            map.filter { $0.key[0] == p }.map { make($0.key, $0.value) }
+                .sorted { $0.map { $0 ?? "" }.lexicographicallyPrecedes($1.map { $0 ?? "" }) }
+        }
+        func opt(_ i: Int32) -> String? { i < 0 || names(i).isEmpty ? nil : names(i) }
+        var out: [(String, [String], [[String?]])] = []
+        out.append(("spans", ["billing_account", "sub_account", "agent", "execution_id", "span_id", "parent_span_id", "cost", "requests"],
+                    rows(spans) { k, t in [names(k[1]), opt(k[2]), opt(k[3]), opt(k[4]), names(k[5]), opt(t.parent), t.cost.description, String(t.requests)] }))
+        out.append(("executions", ["billing_account", "sub_account", "agent", "execution_id", "cost", "spans", "requests", "cost_per_request"],
+                    rows(executions) { k, t in [names(k[1]), opt(k[2]), opt(k[3]), names(k[4]), t.cost.description, String(t.spans.count),
+                                                String(t.requests), ratio(t.cost, t.requests)] }))
+        out.append(("agents", ["billing_account", "sub_account", "agent", "cost", "executions", "requests", "cost_per_execution", "cost_per_request"],
+                    rows(agents) { k, t in [names(k[1]), opt(k[2]), opt(k[3]), t.cost.description, String(t.executions.count),
+                                            String(t.requests), ratio(t.cost, t.executions.count), ratio(t.cost, t.requests)] }))
+        out.append(("workspaces", ["billing_account", "sub_account", "cost", "executions", "requests", "cost_per_request"],
+                    rows(workspaces) { k, t in [names(k[1]), opt(k[2]), t.cost.description, String(t.executions.count), String(t.requests),
+                                                ratio(t.cost, t.requests)] }))
+        // One row per tag key and value: a record with tags {team: a, feature: b} counts for both.
+        var perTag: [[String]: Totals] = [:]
+        for (k, t) in tagValues where k[0] == p {
+            let set = k[2] < 0 ? [(key: "(untagged)", value: "")] : tags(k[2])
+            for tag in set {
+                var a = perTag[[names(k[1]), tag.key, tag.value]] ?? Totals()
+                a.cost += t.cost
+                a.requests += t.requests
+                a.executions.formUnion(t.executions)
+                perTag[[names(k[1]), tag.key, tag.value]] = a
+            }
+        }
+        let tagRows: [[String?]] = perTag.map { k, t in
+            [k[0], k[1], k[2].isEmpty ? nil : k[2], t.cost.description, String(t.requests), String(t.executions.count),
+             ratio(t.cost, t.requests), ratio(t.cost, t.executions.count)]
+        }.sorted { $0.map { $0 ?? "" }.lexicographicallyPrecedes($1.map { $0 ?? "" }) }
+        out.append(("tags", ["billing_account", "tag", "value", "cost", "requests", "executions", "cost_per_request", "cost_per_execution"], tagRows))
+        return out
+    }
+
+    public var isEmpty: Bool { workspaces.isEmpty }
+}
+
+extension Rollups {
+    static let numericColumns: Set<String> = ["cost", "requests", "spans", "executions", "cost_per_request", "cost_per_execution"]
+
+    /// Writes each table as `<folder>/<name>.csv` and `.jsonl` (numbers as JSON numbers).
+    public static func write(_ tables: [(name: String, header: [String], rows: [[String?]])], to folder: String) throws -> [String] {
+        var written: [String] = []
+        for t in tables {
+            var csv = CSVWriter.line(t.header)
+            var jsonl = ""
+            for r in t.rows {
+                csv += CSVWriter.line(r)
+                jsonl += JSONWriter.write(.object(zip(t.header, r).map { c, v in
+                    (c, v.map { numericColumns.contains(c) ? JSONValue.number($0) : .string($0) } ?? .null)
+                })) + "\n"
+            }
+            try OutputFile.write(csv, to: folder + "/\(t.name).csv")
+            try OutputFile.write(jsonl, to: folder + "/\(t.name).jsonl")
+            written += [folder + "/\(t.name).csv", folder + "/\(t.name).jsonl"]
+        }
+        return written
+    }
+}
