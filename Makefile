@@ -22,7 +22,7 @@ STAGE_ARGS   := --input $(INPUT) --output $(OUTPUT) $(PERIOD_ARG)
 INPUT_FILES  := $(shell find $(INPUT) -type f -not -name '.*' 2>/dev/null | LC_ALL=C sort)
 JOBS         := reckon-extract reckon-transform reckon-reconcile reckon-load
 
-.PHONY: nightly test conformance deps clean build-release build-debug swift-test bench FORCE
+.PHONY: nightly test conformance deps clean build-release build-debug swift-test bench close reopen verify FORCE
 
 # ---------------------------------------------------------------------------------------------
 # System packages: libxml2 and zlib headers, found through pkg-config.
@@ -95,6 +95,20 @@ test: swift-test
 
 conformance:
 	scripts/conformance.sh $(OUTPUT)
+
+# Month-end: close PERIOD=YYYY-MM [ACCEPT="reason"], reopen PERIOD=… REASON=…, verify PERIOD=….
+close: build-release
+	@test -n "$(PERIOD)" || { echo "close: give PERIOD=YYYY-MM" >&2; exit 64; }
+	$(RELEASE_BIN)/reckon-load close --input $(INPUT) --output $(OUTPUT) --period $(PERIOD) $(if $(ACCEPT),--accept "$(ACCEPT)",)
+
+reopen: build-release
+	@test -n "$(PERIOD)" && test -n "$(REASON)" || { echo "reopen: give PERIOD=YYYY-MM REASON=\"…\"" >&2; exit 64; }
+	$(RELEASE_BIN)/reckon-load reopen --input $(INPUT) --output $(OUTPUT) --period $(PERIOD) --reason "$(REASON)"
+
+verify: build-release
+	@test -n "$(PERIOD)" || { echo "verify: give PERIOD=YYYY-MM" >&2; exit 64; }
+	$(RELEASE_BIN)/reckon-load verify --input $(INPUT) --output $(OUTPUT) --period $(PERIOD)
+	$(RELEASE_BIN)/reckon-load verify-audit --output $(OUTPUT)
 
 # Benchmarks (not tests): throughput and peak memory of the jobs on generated data.
 bench: deps

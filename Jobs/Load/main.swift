@@ -8,7 +8,81 @@ struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reckon-load",
         abstract: "Publish the FOCUS datasets (CSV + JSONL) and reports into the hive-partitioned output layout.",
-        subcommands: [Run.self, Diff.self], defaultSubcommand: Run.self)
+        subcommands: [Run.self, Diff.self, Close.self, Reopen.self, Verify.self, VerifyAudit.self], defaultSubcommand: Run.self)
+
+    /// Options of the month-end commands.
+    struct PeriodOptions: ParsableArguments {
+        @Option(help: "Output folder.") var output: String = "out"
+        @Option(help: "Input folder (hashed into the close manifest).") var input: String = "Samples"
+        @Option(help: "The billing period (YYYY-MM).") var period: String
+
+        func validate() throws {
+            guard BillingPeriod(period) != nil else { throw ValidationError("--period must be YYYY-MM") }
+        }
+        var layout: Layout { Layout(input: input, output: output) }
+        var billingPeriod: BillingPeriod { BillingPeriod(period)! }
+    }
+
+    struct Close: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Close a billing period: every account matched or within tolerance (or --accept a reason); writes a manifest of SHA-256 hashes and an audit entry.")
+        @OptionGroup var options: PeriodOptions
+        @Option(help: "Close although an account is beyond tolerance; the reason is recorded.") var accept: String?
+
+        func run() throws {
+            let logger = stderrLogger("reckon.load")
+            try runStage("close", logger: logger, lock: options.output) {
+                let accepted = try PeriodClose(layout: options.layout).close(options.billingPeriod, accept: accept, toolVersion: toolVersion)
+                var r = StageReport(stage: "close")
+                r.notes = accepted
+                return r
+            }
+        }
+    }
+
+    struct Reopen: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reopen a closed billing period (audited).")
+        @OptionGroup var options: PeriodOptions
+        @Option(help: "Why the period is reopened (recorded in the audit trail).") var reason: String
+
+        func run() throws {
+            try runStage("reopen", logger: stderrLogger("reckon.load"), lock: options.output) {
+                try PeriodClose(layout: options.layout).reopen(options.billingPeriod, reason: reason)
+                return StageReport(stage: "reopen")
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a closed period's files against its manifest (exit 65 on any difference).")
+        @OptionGroup var options: PeriodOptions
+
+        func run() throws {
+            try runStage("verify", logger: stderrLogger("reckon.load")) {
+                let problems = try PeriodClose(layout: options.layout).verify(options.billingPeriod)
+                for p in problems { print(p) }
+                if !problems.isEmpty { throw ReckonError(.badData, "\(problems.count) files differ from the close manifest of \(options.period)") }
+                print("\(options.period): every file matches the close manifest")
+                return StageReport(stage: "verify")
+            }
+        }
+    }
+
+    struct VerifyAudit: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "verify-audit",
+            abstract: "Check the audit trail's hash chain; names any edited, removed or reordered entry (exit 65).")
+        @Option(help: "Output folder.") var output: String = "out"
+
+        func run() throws {
+            try runStage("verify-audit", logger: stderrLogger("reckon.load")) {
+                let problems = try AuditTrail(path: output + "/audit/audit.jsonl").verify()
+                for p in problems { print(p) }
+                if !problems.isEmpty { throw ReckonError(.badData, "the audit trail is broken: \(problems.count) problems") }
+                print("audit trail intact")
+                return StageReport(stage: "verify-audit")
+            }
+        }
+    }
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the load stage (the default).")
@@ -62,5 +136,8 @@ struct Load: ParsableCommand {
         }
     }
 }
+
+/// The version stamped into close manifests.
+let toolVersion = "reckon 0.1.0"
 
 Load.main()

@@ -62,6 +62,7 @@ public struct ReckonError: Error, Sendable, CustomStringConvertible {
         public static let usage = Code(name: "usage", exitStatus: .usage)
         public static let internalError = Code(name: "internal error", exitStatus: .software)
         public static let busy = Code(name: "busy", exitStatus: .busy)
+        public static let varianceOutOfTolerance = Code(name: "variance beyond tolerance", exitStatus: .varianceBeyondTolerance)
     }
 
     public var code: Code

@@ -28,7 +28,14 @@ public struct LoadStage {
             throw ReckonError(.missingInput, "nothing staged to load: run reckon-transform first",
                               at: SourcePosition(file: layout.stageFolder("transform")))
         }
+        let close = PeriodClose(layout: layout)
         for p in periods {
+            // A closed period is frozen: its published files are never rewritten (reopen first).
+            if close.isClosed(p) {
+                logger.notice("billing period is closed: its published outputs are kept as signed off", metadata: ["period": "\(p)"])
+                report.notes.append("\(p) is closed: published outputs kept")
+                continue
+            }
             for dataset in ["estimated", "invoiced"] {
                 let staged = layout.stagedDataset(dataset, p)
                 guard FileSystem.exists(staged) else {

@@ -38,6 +38,21 @@ enum Jobs {
         return Result(status: p.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
     }
 
+    /// Runs a job and returns what it printed on stdout.
+    static func runStdout(_ job: String, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binDir + "/" + job)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Runs extract → transform → reconcile → load; returns the first failing result or the last.
     @discardableResult
     static func nightly(input: String, output: String, extra: [String] = []) throws -> Result {

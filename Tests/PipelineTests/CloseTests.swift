@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import ReckonCore
+import ReckonLoad
+
+@Suite("Month-end close, verify and the audit trail", .serialized)
+struct CloseTests {
+    @Test func closeIsRefusedOutOfToleranceAcceptedWithAReasonAndFrozen() throws {
+        let dir = Jobs.tempDir("close-in")
+        for sub in ["usage", "invoices", "ratecards"] {
+            try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/" + sub, toPath: dir + "/" + sub)
+        }
+        let out = Jobs.tempDir("close")
+        #expect(try Jobs.nightly(input: dir, output: out).status == 0)
+        let args = ["--input", dir, "--output", out, "--period", "2026-10"]
+
+        // Out of tolerance (VAT is not in the estimate): refused, exit 1, nothing written.
+        let refused = try Jobs.run("reckon-load", ["close"] + args)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("cannot close 2026-10: Anthropic org_01JX8ACME4Q2: over (variance 234.0220982)"))
+        #expect(!FileManager.default.fileExists(atPath: out + "/closed/billing_period=2026-10/manifest.json"))
+
+        // Accepted with a reason: closed, recorded.
+        #expect(try Jobs.run("reckon-load", ["close"] + args + ["--accept", "VAT 20% is not in the estimate"]).status == 0)
+        let manifest = try JSONParser.parse(Array(Jobs.read(out + "/closed/billing_period=2026-10/manifest.json").utf8))
+        #expect(manifest["accepted"]?.string == "VAT 20% is not in the estimate")
+        #expect((manifest["outputs"]?.array?.count ?? 0) >= 10)
+        #expect(manifest["row_counts"]?["estimated_rows"] == .number("960"))
+        #expect(try Jobs.run("reckon-load", ["verify"] + args).status == 0)
+
+        // A closed period is never rewritten: new usage arrives, the published files stay as signed off.
+        let csvPath = out + "/focus/estimated/billing_period=2026-10/part-00000.csv"
+        let signed = try Jobs.read(csvPath)
+        let page = dir + "/usage/provider=anthropic/billing_account=org_01JX8ACME4Q2/messages-2026-10-page-1.json"
+        try Jobs.read(page).replacingOccurrences(of: "401235", with: "401999").write(toFile: page, atomically: true, encoding: .utf8)
+        #expect(try Jobs.nightly(input: dir, output: out).status == 0)
+        #expect(try Jobs.read(csvPath) == signed)
+        #expect(try Jobs.run("reckon-load", ["verify"] + args).status == 0)
+
+        // One changed byte is found and named.
+        try (signed.replacingOccurrences(of: "Claude API", with: "Claude APl")).write(toFile: csvPath, atomically: true, encoding: .utf8)
+        let broken = try Jobs.run("reckon-load", ["verify"] + args)
+        #expect(broken.status == 65)
+        #expect(try Jobs.runStdout("reckon-load", ["verify"] + args)
+            .contains("focus/estimated/billing_period=2026-10/part-00000.csv: changed (SHA-256 differs from the manifest)"))
+        try signed.write(toFile: csvPath, atomically: true, encoding: .utf8)
+
+        // Reopen is the only way back, and it is audited.
+        #expect(try Jobs.run("reckon-load", ["reopen"] + args + ["--reason", "late credit note"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: out + "/closed/billing_period=2026-10/manifest.json"))
+        let audit = try Jobs.read(out + "/audit/audit.jsonl").split(separator: "\n")
+        #expect(audit.count == 2)
+        #expect(audit[0].contains("\"action\":\"close_accepted\"") && audit[1].contains("\"action\":\"reopen\""))
+        #expect(try Jobs.run("reckon-load", ["verify-audit", "--output", out]).status == 0)
+    }
+
+    @Test func theAuditTrailNamesEditedRemovedAndReorderedEntries() throws {
+        let out = Jobs.tempDir("audit")
+        let trail = AuditTrailFixture(out: out)
+        for k in 1...3 { try trail.append(k) }
+        #expect(try Jobs.run("reckon-load", ["verify-audit", "--output", out]).status == 0)
+        let lines = try Jobs.read(out + "/audit/audit.jsonl").split(separator: "\n").map(String.init)
+
+        func check(_ text: [String], _ expected: String) throws {
+            try (text.joined(separator: "\n") + "\n").write(toFile: out + "/audit/audit.jsonl", atomically: true, encoding: .utf8)
+            let r = try Jobs.run("reckon-load", ["verify-audit", "--output", out])
+            #expect(r.status == 65)
+            #expect(r.stderr.contains("the audit trail is broken"))
+            let shown = try Jobs.runStdout("reckon-load", ["verify-audit", "--output", out])
+            #expect(shown.contains(expected), "\(shown)")
+        }
+        try check([lines[0], lines[1].replacingOccurrences(of: "\"n\":2", with: "\"n\":20"), lines[2]], "line 2 (seq 2): its content does not match its hash")
+        try check([lines[0], lines[2]], "line 2: entry seq 3 where 2 was expected")
+        try check([lines[1], lines[0], lines[2]], "line 1: entry seq 2 where 1 was expected")
+    }
+}
+
+/// Writes audit entries through the library, as the jobs do.
+struct AuditTrailFixture {
+    let out: String
+    func append(_ n: Int) throws {
+        try AuditTrail(path: out + "/audit/audit.jsonl").append(action: "test", period: BillingPeriod("2026-10"), details: [("n", .number(String(n)))])
+    }
+}
