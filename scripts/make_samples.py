@@ -220,5 +220,148 @@ def main():
     print(f"records={sum(len(b['results']) for b in buckets)} lines={len(lines)} net={net} vat={vat} total={total} estimate={est.normalize():f}")
 
 
+def other_providers():
+    """OpenAI (usage page + invoice with a credit, an undiscounted batch line, two VAT rates),
+    PromptLayer (plan change mid-month, request logs, no invoice yet: an accrual) and an Anthropic
+    credit note correcting September (a Correction in October)."""
+    rng = Rng(20261101)
+    # ---- OpenAI: organization usage (completions), 1d buckets grouped by model, project, batch.
+    org = "org-9Qb3AcmeOpenAI"
+    models = [("gpt-4o-2024-08-06", "gpt-4o", "2.5", "1.25", "10", "1.25", "1.25", "5"),
+              ("gpt-4o-mini-2024-07-18", "gpt-4o-mini", "0.15", "0.075", "0.6", "0.075", "0.075", "0.3")]
+    buckets = []
+    for d in range(1, 32):
+        start = 1790812800 + (d - 1) * 86400
+        results = []
+        for mid, *_ in models:
+            for batch in (False, True):
+                if batch and not mid.startswith("gpt-4o-mini"):
+                    continue
+                inp = 200_000 + rng.next(1_800_000)
+                cached = inp // 3 if not batch else 0
+                results.append({"object": "organization.usage.completions.result", "input_tokens": inp,
+                                "output_tokens": inp // 6 + rng.next(20_000), "input_cached_tokens": cached,
+                                "num_model_requests": 50 + rng.next(400), "project_id": "proj_support" if d % 2 else "proj_search",
+                                "user_id": None, "api_key_id": None, "model": mid, "batch": batch})
+        buckets.append({"object": "bucket", "start_time": start, "end_time": start + 86400, "results": results})
+    folder = ROOT / "usage" / "provider=openai" / f"billing_account={org}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "completions-2026-10.json").write_text(json.dumps({"object": "page", "data": buckets, "has_more": False, "next_page": None}, indent=1) + "\n")
+    # Invoice lines: per model and meter; batch tokens of gpt-4o-mini are billed at the standard
+    # price (the discount is missing: a price difference the reconciliation must show).
+    lines = []
+    for mid, canon, p_in, p_cached, p_out, b_in, b_cached, b_out in models:
+        q = {"in": 0, "cached": 0, "out": 0}
+        for b in buckets:
+            for r in b["results"]:
+                if r["model"] == mid:
+                    q["in"] += r["input_tokens"] - r["input_cached_tokens"]
+                    q["cached"] += r["input_cached_tokens"]
+                    q["out"] += r["output_tokens"]
+        for meter, key, price in (("tokens_input", "in", p_in), ("tokens_cache_read", "cached", p_cached), ("tokens_output", "out", p_out)):
+            if q[key]:
+                amount = (Decimal(q[key]) * Decimal(price) / Decimal(1_000_000)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+                lines.append((f"openai:{canon}:{meter}", f"{canon} {meter.replace('_', ' ')}", q[key], Decimal(price), amount, "20"))
+    lines.append((None, "Priority support (zero-rated)", 1, Decimal("40"), Decimal("40.00"), "0"))
+    credit = Decimal("25.00")
+    std = sum(l[4] for l in lines if l[5] == "20") - credit
+    zero = sum(l[4] for l in lines if l[5] == "0")
+    vat = (std * Decimal("0.20")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    lineext = sum(l[4] for l in lines)
+    taxexcl = lineext - credit
+    total = taxexcl + vat
+    payable_rounding = (total.quantize(Decimal("1"), ROUND_HALF_UP) - total)
+    payable = total + payable_rounding
+    xml = [f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- Sample invoice written for Reckon's Samples/ (scripts/make_samples.py): OpenAI API usage, October 2026,
+     with a promotional credit, a zero-rated line, whole-dollar payable rounding, and gpt-4o-mini batch
+     tokens billed without the batch discount. -->
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+         xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+         xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+  <cbc:ID>OAI-2026-10-7781</cbc:ID>
+  <cbc:IssueDate>2026-11-01</cbc:IssueDate>
+  <cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>
+  <cbc:DocumentCurrencyCode>USD</cbc:DocumentCurrencyCode>
+  <cac:InvoicePeriod><cbc:StartDate>2026-10-01</cbc:StartDate><cbc:EndDate>2026-10-31</cbc:EndDate></cac:InvoicePeriod>
+  <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>OpenAI</cbc:Name></cac:PartyName></cac:Party></cac:AccountingSupplierParty>
+  <cac:AccountingCustomerParty><cac:Party><cac:PartyIdentification><cbc:ID>{org}</cbc:ID></cac:PartyIdentification>
+    <cac:PartyLegalEntity><cbc:RegistrationName>Acme Analytics Ltd</cbc:RegistrationName></cac:PartyLegalEntity></cac:Party></cac:AccountingCustomerParty>
+  <cac:AllowanceCharge><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotional credit</cbc:AllowanceChargeReason>
+    <cbc:Amount currencyID="USD">{credit}</cbc:Amount><cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>20</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:AllowanceCharge>
+  <cac:TaxTotal><cbc:TaxAmount currencyID="USD">{vat}</cbc:TaxAmount>
+    <cac:TaxSubtotal><cbc:TaxableAmount currencyID="USD">{std}</cbc:TaxableAmount><cbc:TaxAmount currencyID="USD">{vat}</cbc:TaxAmount>
+      <cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>20</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:TaxSubtotal>
+    <cac:TaxSubtotal><cbc:TaxableAmount currencyID="USD">{zero}</cbc:TaxableAmount><cbc:TaxAmount currencyID="USD">0.00</cbc:TaxAmount>
+      <cac:TaxCategory><cbc:ID>Z</cbc:ID><cbc:Percent>0</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:TaxSubtotal>
+  </cac:TaxTotal>
+  <cac:LegalMonetaryTotal>
+    <cbc:LineExtensionAmount currencyID="USD">{lineext}</cbc:LineExtensionAmount>
+    <cbc:TaxExclusiveAmount currencyID="USD">{taxexcl}</cbc:TaxExclusiveAmount>
+    <cbc:TaxInclusiveAmount currencyID="USD">{total}</cbc:TaxInclusiveAmount>
+    <cbc:AllowanceTotalAmount currencyID="USD">{credit}</cbc:AllowanceTotalAmount>
+    <cbc:PayableRoundingAmount currencyID="USD">{payable_rounding}</cbc:PayableRoundingAmount>
+    <cbc:PayableAmount currencyID="USD">{payable}</cbc:PayableAmount>
+  </cac:LegalMonetaryTotal>"""]
+    for n, (sku, name, qty, price, amount, pct) in enumerate(lines, 1):
+        cat = "S" if pct == "20" else "Z"
+        base = "1000000" if sku else "1"
+        item = f"<cac:SellersItemIdentification><cbc:ID>{sku}</cbc:ID></cac:SellersItemIdentification>" if sku else ""
+        xml.append(f"""  <cac:InvoiceLine><cbc:ID>{n}</cbc:ID><cbc:InvoicedQuantity unitCode="C62">{qty}</cbc:InvoicedQuantity>
+    <cbc:LineExtensionAmount currencyID="USD">{amount}</cbc:LineExtensionAmount>
+    <cac:Item><cbc:Name>{name}</cbc:Name>{item}<cac:ClassifiedTaxCategory><cbc:ID>{cat}</cbc:ID><cbc:Percent>{pct}</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:ClassifiedTaxCategory></cac:Item>
+    <cac:Price><cbc:PriceAmount currencyID="USD">{price.normalize():f}</cbc:PriceAmount><cbc:BaseQuantity unitCode="C62">{base}</cbc:BaseQuantity></cac:Price></cac:InvoiceLine>""")
+    xml.append("</Invoice>\n")
+    inv = ROOT / "invoices" / "provider=openai"
+    inv.mkdir(parents=True, exist_ok=True)
+    (inv / "OAI-2026-10-7781.xml").write_text("\n".join(xml))
+    # ---- Anthropic credit note for September (issued in October): a Correction.
+    cn = f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- Sample credit note written for Reckon's Samples/: Anthropic refunds September web searches billed twice. -->
+<CreditNote xmlns="urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
+            xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+            xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+  <cbc:ID>ANT-CN-2026-10-0007</cbc:ID>
+  <cbc:IssueDate>2026-10-14</cbc:IssueDate>
+  <cbc:CreditNoteTypeCode>381</cbc:CreditNoteTypeCode>
+  <cbc:DocumentCurrencyCode>USD</cbc:DocumentCurrencyCode>
+  <cac:InvoicePeriod><cbc:StartDate>2026-09-01</cbc:StartDate><cbc:EndDate>2026-09-30</cbc:EndDate></cac:InvoicePeriod>
+  <cac:BillingReference><cac:InvoiceDocumentReference><cbc:ID>ANT-2026-09-0031</cbc:ID></cac:InvoiceDocumentReference></cac:BillingReference>
+  <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>Anthropic</cbc:Name></cac:PartyName></cac:Party></cac:AccountingSupplierParty>
+  <cac:AccountingCustomerParty><cac:Party><cac:PartyIdentification><cbc:ID>{ORG}</cbc:ID></cac:PartyIdentification>
+    <cac:PartyLegalEntity><cbc:RegistrationName>Acme Analytics Ltd</cbc:RegistrationName></cac:PartyLegalEntity></cac:Party></cac:AccountingCustomerParty>
+  <cac:TaxTotal><cbc:TaxAmount currencyID="USD">2.00</cbc:TaxAmount>
+    <cac:TaxSubtotal><cbc:TaxableAmount currencyID="USD">10.00</cbc:TaxableAmount><cbc:TaxAmount currencyID="USD">2.00</cbc:TaxAmount>
+      <cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>20</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:TaxSubtotal></cac:TaxTotal>
+  <cac:LegalMonetaryTotal>
+    <cbc:LineExtensionAmount currencyID="USD">10.00</cbc:LineExtensionAmount><cbc:TaxExclusiveAmount currencyID="USD">10.00</cbc:TaxExclusiveAmount>
+    <cbc:TaxInclusiveAmount currencyID="USD">12.00</cbc:TaxInclusiveAmount><cbc:PayableAmount currencyID="USD">12.00</cbc:PayableAmount>
+  </cac:LegalMonetaryTotal>
+  <cac:CreditNoteLine><cbc:ID>1</cbc:ID><cbc:CreditedQuantity unitCode="C62">1000</cbc:CreditedQuantity>
+    <cbc:LineExtensionAmount currencyID="USD">10.00</cbc:LineExtensionAmount>
+    <cac:Item><cbc:Name>Web search requests billed twice in September</cbc:Name>
+      <cac:SellersItemIdentification><cbc:ID>anthropic:claude-sonnet-4-5:web_search_requests</cbc:ID></cac:SellersItemIdentification>
+      <cac:ClassifiedTaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>20</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:ClassifiedTaxCategory></cac:Item>
+    <cac:Price><cbc:PriceAmount currencyID="USD">10</cbc:PriceAmount><cbc:BaseQuantity unitCode="C62">1000</cbc:BaseQuantity></cac:Price></cac:CreditNoteLine>
+</CreditNote>
+"""
+    (ROOT / "invoices" / "provider=anthropic" / "ANT-CN-2026-10-0007.xml").write_text(cn)
+    # ---- PromptLayer: Pro, then Team from the 16th; request logs; the invoice has not arrived.
+    (ROOT / "plans.csv").write_text("# Which plan each SaaS account is on, from when (README: plans.csv).\n"
+                                    "provider,billing_account,plan,seats,effective_from\n"
+                                    "promptlayer,cus_Acme42,pro,1,2026-10-01\npromptlayer,cus_Acme42,team,12,2026-10-16\n")
+    folder = ROOT / "usage" / "provider=promptlayer" / "billing_account=cus_Acme42"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "requests-2026-10.jsonl", "w") as f:
+        for i in range(3000):
+            day = 1 + i % 15 if i < 2000 else 16 + i % 16
+            team, feature = (["support", "search"][i % 2], ["draft-reply", "faq", "rerank"][i % 3])
+            f.write(json.dumps({"id": f"pl_{i:05d}", "request_start_time": f"2026-10-{day:02d}T{8 + i % 10:02d}:{i % 60:02d}:00Z",
+                                "provider_type": "openai", "engine": "gpt-4o-mini", "workspace_id": 812, "prompt_name": feature,
+                                "metadata": {"team": team, "feature": feature}, "tags": [], "status": "success"}) + "\n")
+    print(f"openai lines={len(lines)} lineext={lineext} vat={vat} total={total} rounding={payable_rounding} payable={payable}")
+
+
 if __name__ == "__main__":
     main()
+    other_providers()

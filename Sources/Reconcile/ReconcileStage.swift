@@ -29,6 +29,8 @@ public struct AccountReconciliation: Sendable {
     public var unpriced: [JSONValue] = []
     /// The account's monthly spend ceiling (provider usage tier), when configured.
     public var ceiling: (amount: ExactDecimal, label: String)?
+    /// Σ BilledCost of invoiced Usage/Purchase rows that correct an earlier period (ChargeClass=Correction).
+    public var corrections: ExactDecimal = .zero
     /// Per SKU: quantities and costs on both sides.
     public var skus: [String: SkuTotals] = [:]
     /// SKUs (`provider:model:meter`) of usage that found no rate.
@@ -96,6 +98,8 @@ public struct AccountReconciliation: Sendable {
         sums["prepaid"] = prepaid
         sums["rounding"] = adjustments["Rounding"] ?? .zero
         sums["adjustment"] = (invoicedByCategory["Adjustment"] ?? .zero) - (adjustments["Rounding"] ?? .zero) - prepaid
+        // Corrections of earlier periods: refunds count as credit, extra charges as adjustment.
+        if corrections.isNegative { sums["credit", default: .zero] += corrections } else { sums["adjustment", default: .zero] += corrections }
         for sku in skus.keys { for (c, a) in skuBridge(sku) { sums[c, default: .zero] += a } }
         let explained = sums.values.sum()
         sums["unexplained"] = variance - explained
@@ -275,7 +279,11 @@ public struct ReconcileStage {
                     a.billingAccountName = a.billingAccountName ?? row[.billingAccountName].string
                     let billed = row[.billedCost].decimal ?? .zero
                     let category = row[.chargeCategory].string ?? "?"
-                    if (category == "Usage" || category == "Purchase"), let sku = row[.skuId].string {
+                    let correction = row[.chargeClass].string == "Correction"
+                    if dataset == "invoiced" && correction && (category == "Usage" || category == "Purchase") {
+                        // A correction of an earlier period is not this period's usage: no SKU match.
+                        a.corrections += billed
+                    } else if (category == "Usage" || category == "Purchase"), let sku = row[.skuId].string {
                         let q = row[.consumedQuantity].decimal ?? row[.pricingQuantity].decimal ?? .zero
                         var t = a.skus[sku] ?? AccountReconciliation.SkuTotals()
                         if dataset == "estimated" {

@@ -35,6 +35,8 @@ public struct ProviderProfile: Sendable {
                                   invoiceIssuerName: "OpenAI", serviceName: "OpenAI API"),
         "google": ProviderProfile(id: "google", providerName: "Google", hostProviderName: "Google",
                                   invoiceIssuerName: "Google", serviceName: "Gemini API"),
+        "promptlayer": ProviderProfile(id: "promptlayer", providerName: "PromptLayer", hostProviderName: "PromptLayer",
+                                       invoiceIssuerName: "PromptLayer", serviceName: "PromptLayer"),
     ]
 
     /// The profile for `id`; an unknown provider keeps its id as every name.
