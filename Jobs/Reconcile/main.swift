@@ -17,20 +17,24 @@ struct Reconcile: ParsableCommand {
     @Flag(help: "Exit 1 when an account's variance is beyond tolerance (or an invoice or usage is missing).")
     var failOnVariance = false
 
+    @Flag(help: "Exit 1 when a budget is breached (budgets.csv).")
+    var failOnBreach = false
+
     func validate() throws {
         guard let t = ExactDecimal(tolerance), t >= .zero else { throw ValidationError("--tolerance must be a non-negative decimal") }
     }
 
     func run() throws {
         let logger = common.makeLogger("reckon.reconcile")
-        var beyond = false
+        var beyond = false, breached = false
         try runStage("reconcile", logger: logger, lock: common.layout.output) {
             let (report, results) = try ReconcileStage(layout: common.layout, period: common.billingPeriod,
                                                        tolerance: ExactDecimal(tolerance)!, logger: logger).run()
             beyond = results.contains { $0.accounts.contains { $0.status != .matched && $0.status != .withinTolerance } }
+            breached = results.contains { $0.budgets.contains { $0["status"]?.string == "breach" } }
             return report
         }
-        if failOnVariance && beyond { throw ExitCode(ExitStatus.varianceBeyondTolerance.rawValue) }
+        if (failOnVariance && beyond) || (failOnBreach && breached) { throw ExitCode(ExitStatus.varianceBeyondTolerance.rawValue) }
     }
 }
 

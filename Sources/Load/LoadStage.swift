@@ -75,7 +75,7 @@ public struct LoadStage {
                     report.outputs.append(target)
                 }
             }
-            for name in ["reconciliation.json", "reconciliation.md", "reconciliation.csv"] {
+            for name in ["reconciliation.json", "reconciliation.md", "reconciliation.csv", "alerts.jsonl"] {
                 let staged = layout.stagedReport(p, name)
                 guard FileSystem.exists(staged) else {
                     throw ReckonError(.missingInput, "staged report missing: run reckon-reconcile for \(p)", at: SourcePosition(file: staged))

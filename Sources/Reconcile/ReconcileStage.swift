@@ -114,6 +114,15 @@ public struct AccountReconciliation: Sendable {
 public struct Reconciliation: Sendable {
     public var period: BillingPeriod
     public var accounts: [AccountReconciliation]
+    /// Budget status, policy violations and the alerts they raise (from budgets.csv, policies.csv).
+    public var budgets: [JSONValue] = []
+    public var violations: [JSONValue] = []
+    public var alerts: [JSONValue] = []
+
+    public init(period: BillingPeriod, accounts: [AccountReconciliation]) {
+        self.period = period
+        self.accounts = accounts
+    }
 
     /// For each account without an invoice yet: the amount to accrue (the estimate), per team.
     public var accruals: [JSONValue] {
@@ -189,6 +198,8 @@ public struct Reconciliation: Sendable {
                 ])
             })),
             ("accruals", .array(accruals)),
+            ("budgets", .array(budgets)),
+            ("policy_violations", .array(violations)),
         ])
     }
 
@@ -203,6 +214,21 @@ public struct Reconciliation: Sendable {
             let name = a.billingAccountName.map { "\(a.billingAccountId) (\($0))" } ?? a.billingAccountId
             s += "| \(a.provider) | \(name) | \(a.currency) | \(a.invoiceIds.isEmpty ? "—" : a.invoiceIds.joined(separator: ", ")) "
             s += "| \(cents(a.estimated)) | \(cents(a.invoiced)) | \(cents(a.variance)) | \(a.status.rawValue) |\n"
+        }
+        if !budgets.isEmpty {
+            s += "\n## Budgets\n\n| Scope | Value | Budget | Spend | Share | Forecast | Status |\n|---|---|---:|---:|---:|---:|---|\n"
+            for b in budgets {
+                func c(_ k: String) -> String { b[k]?.string.flatMap { ExactDecimal($0) }.map(cents) ?? "" }
+                s += "| \(b["scope"]?.string ?? "") | \(b["value"]?.string ?? "") | \(c("budget")) | \(c("spend")) "
+                s += "| \(b["share"]?.string ?? "") | \(c("forecast")) | \(b["status"]?.string ?? "") |\n"
+            }
+        }
+        if !violations.isEmpty {
+            s += "\n## Model policy violations\n\n| Team | Model | Cost | Rule | First seen | Last seen |\n|---|---|---:|---|---|---|\n"
+            for v in violations {
+                s += "| \(v["team"]?.string ?? "") | \(v["model"]?.string ?? "") | \(v["cost"]?.string.flatMap { ExactDecimal($0) }.map(cents) ?? "") "
+                s += "| \(v["rule"]?.string ?? "") | \(v["first_seen"]?.string ?? "") | \(v["last_seen"]?.string ?? "") |\n"
+            }
         }
         for a in accounts {
             s += "\n## \(a.provider) \(a.billingAccountId): variance \(cents(a.variance)) \(a.currency)\n\n"
@@ -262,15 +288,18 @@ public struct ReconcileStage {
             throw ReckonError(.missingInput, "no staged FOCUS rows: run reckon-transform first", at: SourcePosition(file: layout.stageFolder("transform")))
         }
         let ceilings = try SpendCeilings.load(path: layout.input + "/limits.csv")
+        let governance = try Governance.load(input: layout.input)
         var results: [Reconciliation] = []
         for p in periods {
             var accounts: [String: AccountReconciliation] = [:]
+            var usage: [Governance.Usage] = []
             for dataset in ["estimated", "invoiced"] {
                 let path = layout.stagedDataset(dataset, p)
                 guard FileSystem.exists(path) else { continue }
                 var counts = RowCounts()
                 try FocusReader.forEachRow(inJSONL: path) { row in
                     counts.rowsRead += 1
+                    if dataset == "estimated" && !governance.isEmpty, let u = Governance.usage(of: row) { usage.append(u) }
                     let provider = row[.serviceProviderName].string ?? "unknown"
                     let account = row[.billingAccountId].string ?? ""
                     let currency = row[.billingCurrency].string ?? ""
@@ -346,7 +375,11 @@ public struct ReconcileStage {
                 list[k].invoiceIds.sort()
                 list[k].status = status(list[k])
             }
-            let rec = Reconciliation(period: p, accounts: list)
+            var rec = Reconciliation(period: p, accounts: list)
+            (rec.budgets, rec.violations, rec.alerts) = governance.evaluate(usage, period: p)
+            try OutputFile.write(rec.alerts.map { JSONWriter.write($0) + "\n" }.joined(), to: layout.stagedReport(p, "alerts.jsonl"))
+            report.outputs.append(layout.stagedReport(p, "alerts.jsonl"))
+            for alert in rec.alerts { logger.warning("alert", metadata: ["alert": "\(JSONWriter.write(alert))"]) }
             try OutputFile.write(JSONWriter.write(rec.json, pretty: true) + "\n", to: layout.stagedReport(p, "reconciliation.json"))
             try OutputFile.write(rec.markdown, to: layout.stagedReport(p, "reconciliation.md"))
             try OutputFile.write(rec.csv, to: layout.stagedReport(p, "reconciliation.csv"))

@@ -125,7 +125,7 @@ struct NightlyTests {
         let visible = { (dir: String) in Jobs.files(under: dir).filter { !FileSystem.lastComponent(of: $0).hasPrefix(".") } }
         let filesA = visible(a), filesB = visible(b)
         #expect(filesA == filesB)
-        #expect(filesA.count == 43)
+        #expect(filesA.count == 45)
         for f in filesA {
             #expect(FileManager.default.contents(atPath: a + "/" + f) == FileManager.default.contents(atPath: b + "/" + f), "\(f)")
         }

@@ -1,0 +1,142 @@
+import ReckonCore
+import ReckonFocus
+
+/// Budgets and model policies, checked against the estimate of a billing period.
+///
+/// - `budgets.csv`: `scope,value,monthly_budget,currency,warn_at,breach_at` — scope is a tag key
+///   (`team`, `project`, `feature`, …) or `sub_account`; `warn_at` / `breach_at` are shares of the
+///   budget (default 0.8 and 1.0).
+/// - `policies.csv`: `team,rule,model` — rule `allow` (the team may use only the models listed for
+///   it) or `deny`; `model` is a model id, or a prefix ending in `*` (`gpt-4o*`).
+///
+/// The month-end forecast is the run-rate: spend ÷ days with data so far × days in the month,
+/// where "days so far" ends at the latest charge day in the estimate (not the wall clock), so
+/// reruns give the same numbers. A batch job audits; it does not block.
+public struct Governance: Sendable {
+    public struct Budget: Sendable {
+        public var scope: String, value: String, amount: ExactDecimal, currency: String
+        public var warnAt: ExactDecimal, breachAt: ExactDecimal
+    }
+
+    public struct Policy: Sendable {
+        public var team: String, allow: Bool, model: String
+        func matches(_ m: String) -> Bool { model.hasSuffix("*") ? m.hasPrefix(String(model.dropLast())) : m == model }
+    }
+
+    public var budgets: [Budget] = []
+    public var policies: [Policy] = []
+
+    public init() {}
+
+    public static func load(input: String) throws -> Governance {
+        var g = Governance()
+        let budgets = input + "/budgets.csv", policies = input + "/policies.csv"
+        if FileSystem.exists(budgets) {
+            for (line, f) in try rows(budgets, header: ["scope", "value", "monthly_budget", "currency", "warn_at", "breach_at"]) {
+                guard let amount = ExactDecimal(f[2]), amount > .zero, !f[0].isEmpty, !f[1].isEmpty, f[3].count == 3 else {
+                    throw ReckonError(.badData, "expected scope,value,monthly_budget (positive),currency,warn_at,breach_at",
+                                      at: SourcePosition(file: budgets, line: line))
+                }
+                g.budgets.append(Budget(scope: f[0], value: f[1], amount: amount, currency: f[3],
+                                        warnAt: ExactDecimal(f[4]) ?? "0.8", breachAt: ExactDecimal(f[5]) ?? 1))
+            }
+        }
+        if FileSystem.exists(policies) {
+            for (line, f) in try rows(policies, header: ["team", "rule", "model"]) {
+                guard f[1] == "allow" || f[1] == "deny", !f[0].isEmpty, !f[2].isEmpty else {
+                    throw ReckonError(.badData, "expected team,rule (allow or deny),model", at: SourcePosition(file: policies, line: line))
+                }
+                g.policies.append(Policy(team: f[0], allow: f[1] == "allow", model: f[2]))
+            }
+        }
+        return g
+    }
+
+    static func rows(_ path: String, header: [String]) throws -> [(Int, [String])] {
+        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
+        let r = CSVRecord()
+        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == header else {
+            throw ReckonError(.badData, "the file must start with the header \(header.joined(separator: ","))", at: SourcePosition(file: path, line: 1))
+        }
+        var out: [(Int, [String])] = []
+        while try reader.next(into: r) {
+            guard r.count == header.count else {
+                throw ReckonError(.badData, "expected \(header.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
+            }
+            out.append((r.line, (0..<r.count).map { (r.string($0) ?? "").trimmed }))
+        }
+        return out
+    }
+
+    public var isEmpty: Bool { budgets.isEmpty && policies.isEmpty }
+
+    /// What the governance checks need of one estimated row.
+    public struct Usage: Sendable {
+        var tags: [String: String]
+        var subAccount: String?
+        var model: String
+        var cost: ExactDecimal
+        var start: Timestamp
+        var end: Timestamp
+    }
+
+    public static func usage(of row: FocusRow) -> Usage? {
+        guard let cost = row[.billedCost].decimal, case .dateTime(let start) = row[.chargePeriodStart],
+              case .dateTime(let end) = row[.chargePeriodEnd] else { return nil }
+        var tags: [String: String] = [:]
+        if case .json(let m) = row[.tags] { for (k, v) in m { if let s = v.string { tags[k] = s } } }
+        let model = row[.skuId].string.map { $0.split(separator: ":").dropFirst().first.map(String.init) ?? $0 } ?? ""
+        return Usage(tags: tags, subAccount: row[.subAccountId].string, model: model, cost: cost, start: start, end: end)
+    }
+
+    /// Budget status and policy violations for a period, and the alert records they raise.
+    public func evaluate(_ usage: [Usage], period: BillingPeriod) -> (budgets: [JSONValue], violations: [JSONValue], alerts: [JSONValue]) {
+        var budgetsOut: [JSONValue] = [], violations: [JSONValue] = [], alerts: [JSONValue] = []
+        let daysInMonth = ExactDecimal(period.next.firstDay.daysSinceEpoch - period.firstDay.daysSinceEpoch)
+        let lastDay = usage.map(\.end).max().map { min($0, period.end) } ?? period.start
+        let daysSoFar = max(1, Int((lastDay.secondsSinceEpoch - period.start.secondsSinceEpoch + 86_399) / 86_400))
+        for b in budgets {
+            let spend = usage.filter { b.scope == "sub_account" ? $0.subAccount == b.value : $0.tags[b.scope] == b.value }.map(\.cost).sum()
+            let forecast = (spend * daysInMonth).divided(by: ExactDecimal(daysSoFar), scale: 2, .halfAwayFromZero)!
+            let share = spend.divided(by: b.amount, scale: 4, .halfAwayFromZero)!
+            let status = share >= b.breachAt ? "breach" : share >= b.warnAt ? "warning"
+                : forecast >= b.amount * b.breachAt ? "forecast_breach" : "ok"
+            let record: JSONValue = .object([
+                ("scope", .string(b.scope)), ("value", .string(b.value)), ("budget", .string(b.amount.description)),
+                ("currency", .string(b.currency)), ("spend", .string(spend.description)), ("share", .string(share.description)),
+                ("forecast", .string(forecast.description)), ("days_so_far", .number(String(daysSoFar))), ("status", .string(status)),
+            ])
+            budgetsOut.append(record)
+            if status != "ok" {
+                alerts.append(.object([("kind", .string("budget_" + status)), ("billing_period", .string(period.description)), ("budget", record)]))
+            }
+        }
+        // Policies: per team, the models it used outside its allow list or inside its deny list.
+        let teams = Set(policies.map(\.team)).sorted()
+        for team in teams {
+            let rules = policies.filter { $0.team == team }
+            let allows = rules.filter(\.allow), denies = rules.filter { !$0.allow }
+            var byModel: [String: (cost: ExactDecimal, first: Timestamp, last: Timestamp, rule: String)] = [:]
+            for u in usage where u.tags["team"] == team {
+                let denied = denies.contains { $0.matches(u.model) }
+                let notAllowed = !allows.isEmpty && !allows.contains { $0.matches(u.model) }
+                guard denied || notAllowed else { continue }
+                var v = byModel[u.model] ?? (.zero, u.start, u.end, denied ? "deny" : "allow")
+                v.cost += u.cost
+                v.first = min(v.first, u.start)
+                v.last = max(v.last, u.end)
+                byModel[u.model] = v
+            }
+            for (model, v) in byModel.sorted(by: { $0.key < $1.key }) {
+                let record: JSONValue = .object([
+                    ("team", .string(team)), ("model", .string(model)), ("cost", .string(v.cost.description)),
+                    ("rule", .string(v.rule == "deny" ? "denied model" : "model not on the team's allow list")),
+                    ("first_seen", .string(v.first.description)), ("last_seen", .string(v.last.description)),
+                ])
+                violations.append(record)
+                alerts.append(.object([("kind", .string("policy_violation")), ("billing_period", .string(period.description)), ("violation", record)]))
+            }
+        }
+        return (budgetsOut, violations, alerts)
+    }
+}
