@@ -3,6 +3,7 @@
 #   make test                                                     Swift tests + FOCUS conformance
 #   make conformance                                              official focus-validator (1.2 + 1.3) on OUTPUT
 #   make bench                                                    extractor throughput and peak RSS on 1M generated rows
+#   make bench-e2e [BENCH_ROWS=10000000]                          extract + transform vs DuckDB in SQL, outputs compared
 #   make deps                                                     install missing system packages
 #   make clean
 # Each stage is a Make target keyed on its inputs: a stage whose inputs did not change is skipped.
@@ -22,7 +23,7 @@ STAGE_ARGS   := --input $(INPUT) --output $(OUTPUT) $(PERIOD_ARG)
 INPUT_FILES  := $(shell find $(INPUT) -type f -not -name '.*' 2>/dev/null | LC_ALL=C sort)
 JOBS         := reckon-extract reckon-transform reckon-reconcile reckon-load
 
-.PHONY: nightly test conformance deps clean build-release build-debug swift-test bench close reopen verify FORCE
+.PHONY: nightly test conformance deps clean build-release build-debug swift-test bench bench-e2e close reopen verify FORCE
 
 # ---------------------------------------------------------------------------------------------
 # System packages: libxml2 and zlib headers, found through pkg-config.
@@ -113,6 +114,9 @@ verify: build-release
 # Benchmarks (not tests): throughput and peak memory of the jobs on generated data.
 bench: deps
 	scripts/bench.sh
+
+bench-e2e: deps
+	scripts/bench_e2e.sh
 
 clean:
 	rm -rf out out-conformance .build .build-bench-data

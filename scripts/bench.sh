@@ -3,19 +3,7 @@
 # runs the release extractor on each, and prints wall seconds, MB/s of input, rows/s and peak RSS.
 # Targets (issue 3, one core): CSV >= 300 MB/s, JSONL >= 200 MB/s, peak RSS < 100 MB.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-N="${BENCH_ROWS:-1000000}"
-DATA="${BENCH_DIR:-$ROOT/.build-bench-data}"
-PY="$(command -v python3)"
-if [ ! -f "$DATA/rows-$N" ]; then
-  echo "bench: generating $N records in $DATA ..." >&2
-  rm -rf "$DATA"; mkdir -p "$DATA"
-  "$PY" scripts/bench_data.py "$N" "$DATA"
-  touch "$DATA/rows-$N"
-fi
-swift build -c release >&2
-mkdir -p "$DATA/csv/ratecards" && cp Samples/ratecards/*.csv "$DATA/csv/ratecards/"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 echo "Reckon extract, $N generic usage records ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
 for f in csv jsonl csvgz; do
   file=$(ls "$DATA/$f/usage/"*)

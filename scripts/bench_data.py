@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates N records of the Reckon generic usage format as CSV, JSONL and gzipped CSV (seeded,
 reproducible): three providers, 12 models, 3 billing accounts, 20 sub-accounts, team/feature/env
-tags (about 2% untagged), about 10% batch, skewed token counts, a request id per record.
+tags (about 2% untagged), about 10% batch, skewed token counts, every prompt under 200k tokens,
+a request id per record.
 
 Usage: bench_data.py N OUTDIR   → OUTDIR/{csv,jsonl,csvgz}/usage/usage.{csv,jsonl,csv.gz}
 """
@@ -44,6 +45,9 @@ for i in range(N):
     cr = int(inp * rng.random() * 3) % 150000 if rng.random() < 0.4 else 0
     cw5 = inp // 4 if provider == "anthropic" and rng.random() < 0.2 else 0
     cw1 = inp // 8 if provider == "anthropic" and rng.random() < 0.05 else 0
+    if inp + cw5 + cw1 >= 200000:  # every prompt (input + cache read + cache writes) stays under 200k tokens
+        cw5 = cw1 = 0
+    cr = max(0, min(cr, 199999 - inp - cw5 - cw1))
     ws = 1 if rng.random() < 0.01 else 0
     batch = "true" if rng.random() < 0.1 else "false"
     tagged = rng.random() >= 0.02
