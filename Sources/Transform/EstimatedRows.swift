@@ -307,19 +307,10 @@ public struct EstimatedRowBuilder {
         let meter = Meter.catalog[names[Int(key.meter)]]!
         let provider = names[Int(key.provider)], account = names[Int(key.billingAccount)], sub = names[Int(key.subAccount)]
         let model = names[Int(key.model)], tier = names[Int(key.tier)]
-        let profile = ProviderProfile.named(provider)
         let pricingQuantity = quantity.shiftedLeft(by: rate.blockSizeExponent)
-        let cost = rate.unitPrice * pricingQuantity
         var r = FocusRow()
-        r.set(.billedCost, cost)
-        r.set(.effectiveCost, cost)
-        r.set(.listCost, cost)
-        r.set(.contractedCost, cost)
-        r.set(.billingAccountId, account)
-        r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account) ?? account)
-        r.set(.billingCurrency, rate.currency)
-        r.set(.billingPeriodStart, billing.start)
-        r.set(.billingPeriodEnd, billing.end)
+        r.setPricedCharge(rate: rate, unitPrice: rate.unitPrice, pricingQuantity: pricingQuantity, provider: provider,
+                          account: account, accounts: accounts, period: billing, meter: meter, rateCardVersion: version)
         r.set(.chargeCategory, "Usage")
         var variant: [String] = tier == "standard" ? [] : [tier]
         if let pt = rate.promptTier { variant.append("prompt \(pt) tokens") }
@@ -330,18 +321,6 @@ public struct EstimatedRowBuilder {
         r.set(.chargePeriodEnd, Timestamp(secondsSinceEpoch: key.chargeEnd))
         r.set(.consumedQuantity, quantity)
         r.set(.consumedUnit, meter.consumedUnit)
-        r.set(.pricingQuantity, pricingQuantity)
-        r.set(.pricingUnit, rate.pricingUnit)
-        r.set(.listUnitPrice, rate.unitPrice)
-        r.set(.contractedUnitPrice, rate.unitPrice)
-        r.set(.pricingCategory, "Standard")
-        r.set(.pricingCurrency, rate.currency)
-        r.set(.pricingCurrencyListUnitPrice, rate.unitPrice)
-        r.set(.pricingCurrencyContractedUnitPrice, rate.unitPrice)
-        r.set(.pricingCurrencyEffectiveCost, cost)
-        r.setService(profile)
-        r.set(.skuId, rate.skuId)
-        r.set(.skuMeter, meter.displayName)
         r.set(.skuPriceId, rate.skuPriceId + (included ? ":included" : ""))
         if included { r.set(.xChargeSubType, "Included allowance") }
         var details: [(key: String, value: JSONValue)] = [("x_ServiceTier", .string(tier))]
@@ -353,10 +332,44 @@ public struct EstimatedRowBuilder {
         }
         if key.tags >= 0, let tags = tagSets[key.tags] { r[.tags] = .json(tags.map { ($0.key, .string($0.value)) }) }
         r.set(.xModel, names[Int(key.reportedModel)])
-        r.set(.xPriceSource, rate.source)
-        r.set(.xRateCardVersion, version)
         r.set(.xServiceTier, tier)
         return r
+    }
+}
+
+extension FocusRow {
+    /// Sets the columns every charge Reckon prices from a rate card shares (usage rows and plan
+    /// fees): the four costs and the pricing-currency cost (= unit price × pricing quantity, exact,
+    /// never rounded), list and contracted unit prices, billing account and period, currency,
+    /// pricing unit, the service columns, SKU id and meter, price source and rate-card version.
+    /// Callers set the charge category, description, periods and their own SKU price id.
+    mutating func setPricedCharge(rate: Rate, unitPrice: ExactDecimal, pricingQuantity: ExactDecimal, provider: String,
+                                  account: String, accounts: AccountNames, period: BillingPeriod, meter: Meter,
+                                  rateCardVersion: String) {
+        let cost = unitPrice * pricingQuantity
+        set(.billedCost, cost)
+        set(.effectiveCost, cost)
+        set(.listCost, cost)
+        set(.contractedCost, cost)
+        set(.pricingCurrencyEffectiveCost, cost)
+        set(.billingAccountId, account)
+        set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account) ?? account)
+        set(.billingCurrency, rate.currency)
+        set(.billingPeriodStart, period.start)
+        set(.billingPeriodEnd, period.end)
+        set(.pricingQuantity, pricingQuantity)
+        set(.pricingUnit, rate.pricingUnit)
+        set(.listUnitPrice, unitPrice)
+        set(.contractedUnitPrice, unitPrice)
+        set(.pricingCurrencyListUnitPrice, unitPrice)
+        set(.pricingCurrencyContractedUnitPrice, unitPrice)
+        set(.pricingCategory, "Standard")
+        set(.pricingCurrency, rate.currency)
+        setService(ProviderProfile.named(provider))
+        set(.skuId, rate.skuId)
+        set(.skuMeter, meter.displayName)
+        set(.xPriceSource, rate.source)
+        set(.xRateCardVersion, rateCardVersion)
     }
 }
 

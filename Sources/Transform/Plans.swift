@@ -96,41 +96,23 @@ public struct PlanSchedule: Sendable {
     private func row(provider: String, account: String, plan: String, meter: String, units: ExactDecimal, unitPrice: ExactDecimal,
                      rate: Rate, start: CivilDate, end: CivilDate, days: Int, daysInMonth: Int, period: BillingPeriod,
                      accounts: AccountNames, version: String) -> FocusRow {
-        let profile = ProviderProfile.named(provider)
         let m = Meter.catalog[meter]!
         let prorated = days != daysInMonth
         var r = FocusRow()
-        for c in [FocusColumn.billedCost, .effectiveCost, .listCost, .contractedCost, .pricingCurrencyEffectiveCost] { r.set(c, unitPrice * units) }
-        r.set(.billingAccountId, account)
-        r.set(.billingAccountName, accounts.billingAccountName(provider: provider, id: account) ?? account)
-        r.set(.billingCurrency, rate.currency)
-        r.set(.billingPeriodStart, period.start)
-        r.set(.billingPeriodEnd, period.end)
+        r.setPricedCharge(rate: rate, unitPrice: unitPrice, pricingQuantity: units, provider: provider, account: account,
+                          accounts: accounts, period: period, meter: m, rateCardVersion: version)
         r.set(.chargeCategory, "Purchase")
         r.set(.chargeFrequency, "Recurring")
         r.set(.chargeDescription, "\(plan) plan \(m.displayName.lowercased())" + (meter == "seats" ? " (\(units) beyond the plan's users)" : meter == "consumer_seats" ? " (\(units) seats)" : "")
               + (prorated ? ", prorated \(days)/\(daysInMonth) days" : ""))
         r.set(.chargePeriodStart, start.startOfDay)
         r.set(.chargePeriodEnd, end.startOfDay)
-        r.set(.pricingQuantity, units)
-        r.set(.pricingUnit, rate.pricingUnit)
-        r.set(.listUnitPrice, unitPrice)
-        r.set(.contractedUnitPrice, unitPrice)
-        r.set(.pricingCategory, "Standard")
-        r.set(.pricingCurrency, rate.currency)
-        r.set(.pricingCurrencyListUnitPrice, unitPrice)
-        r.set(.pricingCurrencyContractedUnitPrice, unitPrice)
-        r.setService(profile)
-        r.set(.skuId, rate.skuId)
-        r.set(.skuMeter, m.displayName)
         r.set(.skuPriceId, rate.skuPriceId + (prorated ? ":prorated-\(days)-of-\(daysInMonth)" : ""))
         var details: [(key: String, value: JSONValue)] = [("x_Plan", .string(plan))]
         if prorated { details += [("x_ProratedDays", .number(String(days))), ("x_DaysInMonth", .number(String(daysInMonth)))] }
         r[.skuPriceDetails] = .json(details)
         r.set(.xChargeSubType, prorated ? "Prorated plan fee" : "Plan fee")
         r.set(.xModel, plan)
-        r.set(.xPriceSource, rate.source)
-        r.set(.xRateCardVersion, version)
         r.set(.xServiceTier, "standard")
         return r
     }

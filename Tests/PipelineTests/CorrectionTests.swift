@@ -8,6 +8,18 @@ import ReckonFocus
 /// open period is not a correction.
 @Suite("Corrections", .serialized)
 struct CorrectionTests {
+    /// Seller, buyer, zero tax and totals all equal to `amount`: the part both documents share.
+    static func partiesAndTotals(_ amount: String) -> String {
+        """
+        <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>Acme AI</cbc:Name></cac:PartyName></cac:Party></cac:AccountingSupplierParty>
+          <cac:AccountingCustomerParty><cac:Party><cac:PartyIdentification><cbc:ID>acct_C</cbc:ID></cac:PartyIdentification></cac:Party></cac:AccountingCustomerParty>
+          <cac:TaxTotal><cbc:TaxAmount currencyID="USD">0.00</cbc:TaxAmount></cac:TaxTotal>
+          <cac:LegalMonetaryTotal><cbc:LineExtensionAmount currencyID="USD">\(amount)</cbc:LineExtensionAmount>
+            <cbc:TaxExclusiveAmount currencyID="USD">\(amount)</cbc:TaxExclusiveAmount><cbc:TaxInclusiveAmount currencyID="USD">\(amount)</cbc:TaxInclusiveAmount>
+            <cbc:PayableAmount currencyID="USD">\(amount)</cbc:PayableAmount></cac:LegalMonetaryTotal>
+        """
+    }
+
     static func invoice(id: String, issued: String, from: String, to: String, amount: String) -> String {
         """
         <?xml version="1.0" encoding="UTF-8"?>
@@ -16,12 +28,7 @@ struct CorrectionTests {
                  xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
           <cbc:ID>\(id)</cbc:ID><cbc:IssueDate>\(issued)</cbc:IssueDate><cbc:DocumentCurrencyCode>USD</cbc:DocumentCurrencyCode>
           <cac:InvoicePeriod><cbc:StartDate>\(from)</cbc:StartDate><cbc:EndDate>\(to)</cbc:EndDate></cac:InvoicePeriod>
-          <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>Acme AI</cbc:Name></cac:PartyName></cac:Party></cac:AccountingSupplierParty>
-          <cac:AccountingCustomerParty><cac:Party><cac:PartyIdentification><cbc:ID>acct_C</cbc:ID></cac:PartyIdentification></cac:Party></cac:AccountingCustomerParty>
-          <cac:TaxTotal><cbc:TaxAmount currencyID="USD">0.00</cbc:TaxAmount></cac:TaxTotal>
-          <cac:LegalMonetaryTotal><cbc:LineExtensionAmount currencyID="USD">\(amount)</cbc:LineExtensionAmount>
-            <cbc:TaxExclusiveAmount currencyID="USD">\(amount)</cbc:TaxExclusiveAmount><cbc:TaxInclusiveAmount currencyID="USD">\(amount)</cbc:TaxInclusiveAmount>
-            <cbc:PayableAmount currencyID="USD">\(amount)</cbc:PayableAmount></cac:LegalMonetaryTotal>
+          \(partiesAndTotals(amount))
           <cac:InvoiceLine><cbc:ID>1</cbc:ID><cbc:InvoicedQuantity unitCode="C62">1</cbc:InvoicedQuantity>
             <cbc:LineExtensionAmount currencyID="USD">\(amount)</cbc:LineExtensionAmount><cac:Item><cbc:Name>Platform fee</cbc:Name></cac:Item>
             <cac:Price><cbc:PriceAmount currencyID="USD">\(amount)</cbc:PriceAmount></cac:Price></cac:InvoiceLine>
@@ -39,12 +46,7 @@ struct CorrectionTests {
           <cbc:ID>\(id)</cbc:ID><cbc:IssueDate>\(issued)</cbc:IssueDate><cbc:CreditNoteTypeCode>381</cbc:CreditNoteTypeCode>
           <cbc:DocumentCurrencyCode>USD</cbc:DocumentCurrencyCode>
           <cac:BillingReference><cac:InvoiceDocumentReference><cbc:ID>\(refersTo)</cbc:ID></cac:InvoiceDocumentReference></cac:BillingReference>
-          <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>Acme AI</cbc:Name></cac:PartyName></cac:Party></cac:AccountingSupplierParty>
-          <cac:AccountingCustomerParty><cac:Party><cac:PartyIdentification><cbc:ID>acct_C</cbc:ID></cac:PartyIdentification></cac:Party></cac:AccountingCustomerParty>
-          <cac:TaxTotal><cbc:TaxAmount currencyID="USD">0.00</cbc:TaxAmount></cac:TaxTotal>
-          <cac:LegalMonetaryTotal><cbc:LineExtensionAmount currencyID="USD">\(amount)</cbc:LineExtensionAmount>
-            <cbc:TaxExclusiveAmount currencyID="USD">\(amount)</cbc:TaxExclusiveAmount><cbc:TaxInclusiveAmount currencyID="USD">\(amount)</cbc:TaxInclusiveAmount>
-            <cbc:PayableAmount currencyID="USD">\(amount)</cbc:PayableAmount></cac:LegalMonetaryTotal>
+          \(partiesAndTotals(amount))
           <cac:CreditNoteLine><cbc:ID>1</cbc:ID><cbc:CreditedQuantity unitCode="C62">1</cbc:CreditedQuantity>
             <cbc:LineExtensionAmount currencyID="USD">\(amount)</cbc:LineExtensionAmount><cac:Item><cbc:Name>Platform fee refund</cbc:Name></cac:Item>
             <cac:Price><cbc:PriceAmount currencyID="USD">\(amount)</cbc:PriceAmount></cac:Price></cac:CreditNoteLine>

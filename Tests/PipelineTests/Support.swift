@@ -25,32 +25,30 @@ enum Jobs {
 
     @discardableResult
     static func run(_ job: String, _ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/" + job)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
+        let (status, stderr) = try launch(job, args, capturing: .stderr)
+        return Result(status: status, stderr: stderr)
     }
 
     /// Runs a job and returns what it printed on stdout.
     static func runStdout(_ job: String, _ args: [String]) throws -> String {
+        try launch(job, args, capturing: .stdout).output
+    }
+
+    enum Stream { case stdout, stderr }
+
+    /// Runs a built job from the package root, capturing one stream (the other is discarded).
+    private static func launch(_ job: String, _ args: [String], capturing stream: Stream) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binDir + "/" + job)
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
         let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
+        p.standardOutput = stream == .stdout ? pipe : FileHandle.nullDevice
+        p.standardError = stream == .stderr ? pipe : FileHandle.nullDevice
         try p.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     /// Runs extract → transform → reconcile → load; returns the first failing result or the last.
