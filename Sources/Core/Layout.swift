@@ -58,3 +58,61 @@ public struct Layout: Sendable {
         return periods.sorted()
     }
 }
+
+/// The billing periods that are closed: signed off by `reckon-load close` (a manifest under
+/// `OUTPUT/closed/`), or closed in the ledger outside Reckon (the optional `INPUT/closed_periods.csv`:
+/// `billing_period,closed_on,note`, e.g. the months closed before Reckon was adopted).
+///
+/// Closed periods are never rewritten. What the inputs say about them tonight that differs from what
+/// was signed off lands as `ChargeClass=Correction` rows in the next open period.
+public struct ClosedPeriods: Sendable {
+    /// Closed by Reckon: the published datasets are the signed-off baseline.
+    public private(set) var signedOff: Set<BillingPeriod> = []
+    /// Closed in the ledger: nothing of them was published by Reckon, so the baseline is empty.
+    public private(set) var ledger: Set<BillingPeriod> = []
+
+    public init(signedOff: Set<BillingPeriod> = [], ledger: Set<BillingPeriod> = []) {
+        self.signedOff = signedOff
+        self.ledger = ledger
+    }
+
+    public static func manifestPath(_ layout: Layout, _ p: BillingPeriod) -> String {
+        layout.output + "/closed/billing_period=\(p)/manifest.json"
+    }
+
+    public static func load(_ layout: Layout) throws -> ClosedPeriods {
+        var result = ClosedPeriods()
+        let root = layout.output + "/closed"
+        if FileSystem.isDirectory(root) {
+            for f in try FileSystem.files(under: root) where f.hasSuffix("/manifest.json") {
+                for part in f.split(separator: "/") where part.hasPrefix("billing_period=") {
+                    if let p = BillingPeriod(part.dropFirst("billing_period=".count)) { result.signedOff.insert(p) }
+                }
+            }
+        }
+        let path = layout.input + "/closed_periods.csv"
+        guard FileSystem.exists(path) else { return result }
+        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
+        let r = CSVRecord()
+        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == ["billing_period", "closed_on", "note"] else {
+            throw ReckonError(.badData, "closed_periods.csv must start with the header billing_period,closed_on,note", at: SourcePosition(file: path, line: 1))
+        }
+        while try reader.next(into: r) {
+            guard r.count == 3, let p = r.string(0).flatMap({ BillingPeriod($0) }), r.string(1).flatMap({ CivilDate($0) }) != nil else {
+                throw ReckonError(.badData, "expected billing_period (YYYY-MM),closed_on (YYYY-MM-DD),note", at: SourcePosition(file: path, line: r.line))
+            }
+            result.ledger.insert(p)
+        }
+        return result
+    }
+
+    public func contains(_ p: BillingPeriod) -> Bool { signedOff.contains(p) || ledger.contains(p) }
+    public var isEmpty: Bool { signedOff.isEmpty && ledger.isEmpty }
+
+    /// The first period after `p` that is not closed: where corrections of `p` are booked.
+    public func nextOpen(after p: BillingPeriod) -> BillingPeriod {
+        var n = p.next
+        while contains(n) { n = n.next }
+        return n
+    }
+}

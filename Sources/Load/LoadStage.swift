@@ -28,10 +28,11 @@ public struct LoadStage {
             throw ReckonError(.missingInput, "nothing staged to load: run reckon-transform first",
                               at: SourcePosition(file: layout.stageFolder("transform")))
         }
-        let close = PeriodClose(layout: layout)
+        let closed = try ClosedPeriods.load(layout)
         for p in periods {
-            // A closed period is frozen: its published files are never rewritten (reopen first).
-            if close.isClosed(p) {
+            // A closed period is frozen: its published files are never rewritten (reopen first);
+            // transform books what changed since as corrections in the next open period.
+            if closed.contains(p) {
                 logger.notice("billing period is closed: its published outputs are kept as signed off", metadata: ["period": "\(p)"])
                 report.notes.append("\(p) is closed: published outputs kept")
                 continue

@@ -24,6 +24,10 @@ public struct AccountReconciliation: Sendable {
     public var invoicedByCategory: [String: ExactDecimal] = [:]
     /// Σ invoiced BilledCost of Adjustment rows per x_ChargeSubType.
     public var adjustments: [String: ExactDecimal] = [:]
+    /// Σ estimated BilledCost of the rows an invoice adds (Tax, Credit, Adjustment) per ChargeCategory,
+    /// and of estimated Adjustment rows per x_ChargeSubType (taxes.csv, credits.csv, rounding).
+    public var estimatedByCategory: [String: ExactDecimal] = [:]
+    public var estimatedAdjustments: [String: ExactDecimal] = [:]
     public var status: Status = .matched
     /// Usage that found no rate (never priced at $0): meter quantities per model.
     public var unpriced: [JSONValue] = []
@@ -31,6 +35,8 @@ public struct AccountReconciliation: Sendable {
     public var ceiling: (amount: ExactDecimal, label: String)?
     /// Σ BilledCost of invoiced Usage/Purchase rows that correct an earlier period (ChargeClass=Correction).
     public var corrections: ExactDecimal = .zero
+    /// Σ BilledCost of estimated rows that correct a closed period (late usage booked here).
+    public var estimatedCorrections: ExactDecimal = .zero
     /// Per SKU: quantities and costs on both sides.
     public var skus: [String: SkuTotals] = [:]
     /// SKUs (`provider:model:meter`) of usage that found no rate.
@@ -81,6 +87,9 @@ public struct AccountReconciliation: Sendable {
 
     public var variance: ExactDecimal { invoiced - estimated }
 
+    /// Rounding of the documents: the invoices' payable rounding less the estimate's rounding to cents.
+    public var documentRounding: ExactDecimal { (adjustments["Rounding"] ?? .zero) - (estimatedAdjustments["Rounding"] ?? .zero) }
+
     /// The variance split into named causes; the amounts always sum to `variance`.
     /// This first bridge names what the invoice states outright (tax, credits, document and line
     /// rounding, prepayments, other adjustments); the rest stays `unexplained` until the per-SKU
@@ -92,15 +101,19 @@ public struct AccountReconciliation: Sendable {
 
     public var bridge: [(category: String, amount: ExactDecimal)] {
         var sums: [String: ExactDecimal] = [:]
-        sums["tax"] = invoicedByCategory["Tax"] ?? .zero
-        sums["credit"] = invoicedByCategory["Credit"] ?? .zero
+        // What the invoice adds on top of the charges, less what the estimate expected it to add.
+        func both(_ category: String) -> ExactDecimal { (invoicedByCategory[category] ?? .zero) - (estimatedByCategory[category] ?? .zero) }
+        sums["tax"] = both("Tax")
+        sums["credit"] = both("Credit")
         let prepaid = adjustments["Prepayment applied"] ?? .zero
         sums["prepaid"] = prepaid
-        sums["rounding"] = adjustments["Rounding"] ?? .zero
-        sums["adjustment"] = (invoicedByCategory["Adjustment"] ?? .zero) - (adjustments["Rounding"] ?? .zero) - prepaid
+        sums["rounding"] = documentRounding
+        sums["adjustment"] = both("Adjustment") - documentRounding - prepaid
         // Corrections of earlier periods: refunds count as credit, extra charges as adjustment.
         if corrections.isNegative { sums["credit", default: .zero] += corrections } else { sums["adjustment", default: .zero] += corrections }
         for sku in skus.keys { for (c, a) in skuBridge(sku) { sums[c, default: .zero] += a } }
+        // Late usage of a closed period is estimated here but billed on that period's invoices.
+        sums["unmatched_usage", default: .zero] -= estimatedCorrections
         let explained = sums.values.sum()
         sums["unexplained"] = variance - explained
         return Self.categories.compactMap { c in
@@ -149,9 +162,11 @@ public struct Reconciliation: Sendable {
             }
             for b in a.bridge {
                 // SKU categories are listed per SKU above, except rounding, which also has a document part.
-                if skuCategories.contains(b.category) && b.category != "rounding" { continue }
+                // Likewise unmatched_usage, which also has the corrections of closed periods.
+                if skuCategories.contains(b.category) && b.category != "rounding" && b.category != "unmatched_usage" { continue }
                 var amount = b.amount
-                if b.category == "rounding" { amount = a.adjustments["Rounding"] ?? .zero; if amount.isZero { continue } }
+                if b.category == "rounding" { amount = a.documentRounding; if amount.isZero { continue } }
+                if b.category == "unmatched_usage" { amount = -a.estimatedCorrections; if amount.isZero { continue } }
                 out += CSVWriter.line([period.description, a.provider, a.billingAccountId, a.currency, nil, b.category, amount.description])
             }
         }
@@ -175,6 +190,9 @@ public struct Reconciliation: Sendable {
                     ("status", .string(a.status.rawValue)),
                     ("estimated_rows", .number(String(a.estimatedRows))),
                     ("invoiced_rows", .number(String(a.invoicedRows))),
+                    ("estimated_corrections", .string(a.estimatedCorrections.description)),
+                    ("estimated_by_category", .object(a.estimatedByCategory.sorted { $0.key < $1.key }
+                        .map { ($0.key, .string($0.value.description)) })),
                     ("invoiced_by_category", .object(a.invoicedByCategory.sorted { $0.key < $1.key }
                         .map { ($0.key, .string($0.value.description)) })),
                     ("bridge", .array(a.bridge.map { .object([("category", .string($0.category)), ("amount", .string($0.amount.description))]) })),
@@ -235,6 +253,10 @@ public struct Reconciliation: Sendable {
             if let reported = a.providerReported {
                 s += "The provider's own cost report says \(cents(reported)) \(a.currency) (estimate − report: \(cents(a.estimated - reported))).\n\n"
             }
+            if !a.estimatedCorrections.isZero {
+                s += "Corrections of closed periods (late usage, ChargeClass=Correction) add \(cents(a.estimatedCorrections)) \(a.currency) "
+                s += "to the estimate; no invoice line of this period bills them (`unmatched_usage`).\n\n"
+            }
             if let c = a.ceiling {
                 s += "Spend ceiling (\(c.label)): \(cents(c.amount)) \(a.currency); estimated spend is \(cents(a.estimated)) "
                 s += "(\((a.estimated * 100).divided(by: c.amount, scale: 1, .halfAwayFromZero) ?? .zero)%).\n\n"
@@ -283,10 +305,14 @@ public struct ReconcileStage {
 
     public func run() throws -> (StageReport, [Reconciliation]) {
         var report = StageReport(stage: "reconcile")
-        let periods = period.map { [$0] } ?? Array(Set(layout.stagedPeriods("estimated") + layout.stagedPeriods("invoiced"))).sorted()
-        guard !periods.isEmpty else {
+        let staged = period.map { [$0] } ?? Array(Set(layout.stagedPeriods("estimated") + layout.stagedPeriods("invoiced"))).sorted()
+        guard !staged.isEmpty else {
             throw ReckonError(.missingInput, "no staged FOCUS rows: run reckon-transform first", at: SourcePosition(file: layout.stageFolder("transform")))
         }
+        // A closed period keeps its signed-off report; its late changes are reconciled where they are booked.
+        let closed = try ClosedPeriods.load(layout)
+        let periods = staged.filter { !closed.contains($0) }
+        for p in staged where closed.contains(p) { report.notes.append("\(p) is closed: not reconciled again") }
         let ceilings = try SpendCeilings.load(path: layout.input + "/limits.csv")
         let governance = try Governance.load(input: layout.input)
         var results: [Reconciliation] = []
@@ -312,6 +338,9 @@ public struct ReconcileStage {
                     if dataset == "invoiced" && correction && (category == "Usage" || category == "Purchase") {
                         // A correction of an earlier period is not this period's usage: no SKU match.
                         a.corrections += billed
+                    } else if dataset == "estimated" && correction {
+                        // Late usage of a closed period: no invoice line of this period bills it.
+                        a.estimatedCorrections += billed
                     } else if (category == "Usage" || category == "Purchase"), let sku = row[.skuId].string {
                         let q = row[.consumedQuantity].decimal ?? row[.pricingQuantity].decimal ?? .zero
                         var t = a.skus[sku] ?? AccountReconciliation.SkuTotals()
@@ -328,6 +357,13 @@ public struct ReconcileStage {
                         a.estimatedRows += 1
                         var team = "(untagged)"
                         if case .json(let tags) = row[.tags], let v = tags.first(where: { $0.key == "team" })?.value.string { team = v }
+                        if correction {
+                            team = "(corrections of closed periods)"
+                        } else if category != "Usage" && category != "Purchase" {
+                            team = "(tax, credits, rounding)"
+                            a.estimatedByCategory[category, default: .zero] += billed
+                            if category == "Adjustment" { a.estimatedAdjustments[row[.xChargeSubType].string ?? "Other", default: .zero] += billed }
+                        }
                         a.estimatedByTeam[team, default: .zero] += billed
                     } else {
                         a.invoiced += billed

@@ -29,6 +29,7 @@ public struct TransformStage {
         let card = try RateCard.load(folder: layout.rateCardInput)
         let accounts = try AccountNames.load(path: layout.accountsFile)
         let plans = try PlanSchedule.load(path: layout.input + "/plans.csv")
+        let terms = try InvoiceTerms.load(input: layout.input)
         /// SaaS usage is priced by the plan the account is on at the time (the plan is the "model").
         func onPlan(_ r: UsageRecord) -> UsageRecord {
             guard let seg = plans.plan(provider: r.provider, account: r.billingAccountId, at: r.periodStart) else { return r }
@@ -119,25 +120,60 @@ public struct TransformStage {
         // so that a rerun never leaves a stale partition behind for a period it processed).
         // Estimated rows stream out in order; they arrive grouped by billing period.
         var writers: [BillingPeriod: FocusWriter] = [:]
+        var charges = InvoiceTerms.Totals()
         try estimated.forEachRow(rateCardVersion: card.version) { p, row in
             if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .jsonl) }
             try writers[p]!.write(row)
+            charges.add(row, period: p)
         }
         logger.info("wrote estimated rows", metadata: ["rows": "\(estimated.rowCount)", "seconds": "\(clock.now - priced)"])
         var periods = Set(writers.keys).union(invoicedRows.keys).union(estimated.unpricedTotals.keys.map(\.period))
         if let period { periods = [period] }
-        for p in periods.sorted() {
+        var creditBalances: [String: ExactDecimal] = [:]
+        // Closed periods are not rewritten: what differs from their signed-off rows is booked in the
+        // next open period as ChargeClass=Correction (pending until that period's turn).
+        let closed = try ClosedPeriods.load(layout)
+        var pending: [BillingPeriod: (estimated: [FocusRow], invoiced: [FocusRow])] = [:]
+        var queue = periods.sorted()
+        var next = 0
+        while next < queue.count {
+            let p = queue[next]
+            next += 1
             let estimatedPath = layout.stagedDataset("estimated", p)
             // Plan fees and extra seats (plans.csv) are Purchase rows after the period's usage rows.
             let purchases = plans.purchaseRows(period: p, card: card, accounts: accounts, version: card.version)
             if !purchases.isEmpty {
                 if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .jsonl) }
-                for row in purchases { try writers[p]!.write(row) }
+                for row in purchases { try writers[p]!.write(row); charges.add(row, period: p) }
                 report.notes.append("\(p): \(purchases.count) plan purchase rows from plans.csv")
+            }
+            // Then what the invoice adds: credit drawdowns, rounding to cents, tax (credits.csv, taxes.csv).
+            let document = terms.documentRows(period: p, totals: charges, balances: &creditBalances)
+            if !document.isEmpty {
+                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .jsonl) }
+                for row in document { try writers[p]!.write(row) }
+            }
+            // Corrections of closed periods last; they carry their own tax and credit differences.
+            if let late = pending[p]?.estimated, !late.isEmpty {
+                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .jsonl) }
+                for row in late { try writers[p]!.write(row) }
             }
             if let w = writers[p] { try w.commit() } else { try FocusWriter.write([], to: estimatedPath, format: .jsonl) }
             let invoicedPath = layout.stagedDataset("invoiced", p)
-            try FocusWriter.write(invoicedRows[p] ?? [], to: invoicedPath, format: .jsonl)
+            try FocusWriter.write((invoicedRows[p] ?? []) + (pending[p]?.invoiced ?? []), to: invoicedPath, format: .jsonl)
+            if closed.contains(p) && period == nil {
+                let target = closed.nextOpen(after: p)
+                func signedOff(_ dataset: String) throws -> [FocusRow] {
+                    let path = layout.dataset(dataset, p, ext: "jsonl")
+                    return closed.signedOff.contains(p) && FileSystem.exists(path) ? try FocusReader.rows(inJSONL: path) : []
+                }
+                let e = PeriodCorrections.rows(tonight: try FocusReader.rows(inJSONL: estimatedPath), signedOff: try signedOff("estimated"), bookedIn: target)
+                let i = PeriodCorrections.rows(tonight: invoicedRows[p] ?? [], signedOff: try signedOff("invoiced"), bookedIn: target)
+                pending[target, default: ([], [])].estimated += e
+                pending[target, default: ([], [])].invoiced += i
+                if !queue.contains(target) { queue.append(target); queue.sort() }
+                report.notes.append("\(p) is closed (\(closed.signedOff.contains(p) ? "signed off" : "in the ledger")): \(e.count) estimated and \(i.count) invoiced correction rows booked in \(target)")
+            }
             // Unpriced usage, summed, for the reconciliation (`unpriced_usage`).
             let unpriced = estimated.unpricedTotals.values.filter { $0.key.period == p }.sorted {
                 [$0.key.billingAccount, $0.key.provider, $0.key.model, $0.key.meter, $0.key.serviceTier]

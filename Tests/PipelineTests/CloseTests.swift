@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ReckonCore
 import ReckonLoad
+import ReckonFocus
 
 @Suite("Month-end close, verify and the audit trail", .serialized)
 struct CloseTests {
@@ -14,10 +15,10 @@ struct CloseTests {
         #expect(try Jobs.nightly(input: dir, output: out).status == 0)
         let args = ["--input", dir, "--output", out, "--period", "2026-10"]
 
-        // Out of tolerance (VAT is not in the estimate): refused, exit 1, nothing written.
+        // Out of tolerance (no taxes.csv here: VAT is not in the estimate): refused, exit 1, nothing written.
         let refused = try Jobs.run("reckon-load", ["close"] + args)
         #expect(refused.status == 1)
-        #expect(refused.stderr.contains("cannot close 2026-10: Anthropic org_01JX8ACME4Q2: over (variance 222.0220982)"))
+        #expect(refused.stderr.contains("cannot close 2026-10: Anthropic org_01JX8ACME4Q2: over (variance 222.02)"))
         #expect(!FileManager.default.fileExists(atPath: out + "/closed/billing_period=2026-10/manifest.json"))
 
         // Accepted with a reason: closed, recorded.
@@ -25,17 +26,31 @@ struct CloseTests {
         let manifest = try JSONParser.parse(Array(Jobs.read(out + "/closed/billing_period=2026-10/manifest.json").utf8))
         #expect(manifest["accepted"]?.string == "VAT 20% is not in the estimate")
         #expect((manifest["outputs"]?.array?.count ?? 0) >= 10)
-        #expect(manifest["row_counts"]?["estimated_rows"] == .number("1208"))
+        #expect(manifest["row_counts"]?["estimated_rows"] == .number("1210"))
         #expect(try Jobs.run("reckon-load", ["verify"] + args).status == 0)
 
-        // A closed period is never rewritten: new usage arrives, the published files stay as signed off.
+        // A closed period is never rewritten: new usage arrives, the published files stay as signed off,
+        // and the difference is a Correction in the next open period (November).
         let csvPath = out + "/focus/estimated/billing_period=2026-10/part-00000.csv"
         let signed = try Jobs.read(csvPath)
+        let signedReport = try Jobs.read(out + "/reports/billing_period=2026-10/reconciliation.json")
         let page = dir + "/usage/provider=anthropic/billing_account=org_01JX8ACME4Q2/messages-2026-10-page-1.json"
         try Jobs.read(page).replacingOccurrences(of: "401235", with: "401999").write(toFile: page, atomically: true, encoding: .utf8)
         #expect(try Jobs.nightly(input: dir, output: out).status == 0)
         #expect(try Jobs.read(csvPath) == signed)
+        #expect(try Jobs.read(out + "/reports/billing_period=2026-10/reconciliation.json") == signedReport)
         #expect(try Jobs.run("reckon-load", ["verify"] + args).status == 0)
+        let november = try FocusReader.rows(inJSONL: out + "/focus/estimated/billing_period=2026-11/part-00000.jsonl")
+        // 764 more Sonnet 4.5 input tokens on 1 October at $3 per million, and the estimate's rounding
+        // to the cent moving with it (the net now rounds to 1170.18 still: −0.002292).
+        #expect(november.map { "\($0[.chargeClass].string ?? "-") \($0[.chargeCategory].string!) \($0[.consumedQuantity].decimal?.description ?? "-") \($0[.billedCost].decimal!)" }
+                == ["Correction Usage 764.0 0.002292", "Correction Adjustment - -0.002292"])
+        let correction = try #require(november.first)
+        #expect(correction[.chargePeriodStart] == .dateTime(Timestamp(rfc3339: "2026-10-01T00:00:00Z")!))
+        #expect(correction[.billingPeriodStart] == .dateTime(Timestamp(rfc3339: "2026-11-01T00:00:00Z")!))
+        #expect(correction[.listCost].decimal == correction[.listUnitPrice].decimal! * correction[.pricingQuantity].decimal!)
+        let novemberReport = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-11/reconciliation.json").utf8))
+        #expect(novemberReport["accounts"]?.array?.first?["estimated_corrections"]?.decimal == 0)
 
         // One changed byte is found and named.
         try (signed.replacingOccurrences(of: "Claude API", with: "Claude APl")).write(toFile: csvPath, atomically: true, encoding: .utf8)
