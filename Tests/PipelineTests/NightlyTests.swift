@@ -21,7 +21,7 @@ struct NightlyTests {
         #expect(allInvoiced.filter { $0[.invoiceId] == .string("ANT-CN-2026-10-0007") }.allSatisfy { $0[.chargeClass] == .string("Correction") })
         #expect(Set(allInvoiced.compactMap { $0[.chargeCategory].string }) == ["Usage", "Purchase", "Tax", "Credit", "Adjustment"])
         // PromptLayer plan fees (pro then team, prorated) are estimated Purchase rows.
-        #expect(allEstimated.filter { $0[.chargeCategory] == .string("Purchase") }.compactMap { $0[.billedCost].decimal } == ["23.71", "258.06"])
+        #expect(allEstimated.filter { $0[.chargeCategory] == .string("Purchase") }.compactMap { $0[.billedCost].decimal } == ["23.71", "258.06", "51.62"])
 
         // The Anthropic organisation: usage × rate card and its invoice.
         let anthropic = allEstimated.filter { $0[.billingAccountId] == .string("org_01JX8ACME4Q2") }
@@ -106,7 +106,7 @@ struct NightlyTests {
         #expect(openaiBridge["price"].map { $0.rounded(scale: 2, .halfAwayFromZero) } == "4.18")
         #expect(openaiBridge["unexplained"] == 0 && openaiBridge.values.sum() == openai["variance"]?.decimal)
         // PromptLayer's invoice has not arrived: its estimate is to be accrued.
-        #expect(report["accruals"]?.array?.first?["amount"]?.string == "282.77")
+        #expect(report["accruals"]?.array?.first?["amount"]?.string == "334.39")
 
         let md = try Jobs.read(out + "/reports/\(Self.period)/reconciliation.md")
         #expect(md.contains("| Anthropic | org_01JX8ACME4Q2 (Acme Analytics Ltd) | USD | ANT-2026-10-0042, ANT-CN-2026-10-0007 | 1405.95 | 1392.20 | -13.75 | under |"))
@@ -290,8 +290,10 @@ struct BadInputTests {
         #expect(t.status == 0, "\(t.stderr)")
         let rows = try FocusReader.rows(inJSONL: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.jsonl")
         let purchases = rows.filter { $0[.chargeCategory] == .string("Purchase") }
-        #expect(purchases.map { $0[.billedCost].decimal! } == ["23.71", "258.06"])  // 49×15/31, 500×16/31, to the cent
-        #expect(purchases.map { $0[.chargeFrequency] } == [.string("Recurring"), .string("Recurring")])
+        // 49×15/31, 500×16/31, to the cent; 2 seats beyond Team's 10 users at 50×16/31 = 25.81 each.
+        #expect(purchases.map { $0[.billedCost].decimal! } == ["23.71", "258.06", "51.62"])
+        #expect(purchases.map { $0[.chargeFrequency] } == [.string("Recurring"), .string("Recurring"), .string("Recurring")])
+        #expect(purchases[2][.pricingQuantity].decimal == 2 && purchases[2][.listUnitPrice].decimal == "25.81")
         #expect(purchases.allSatisfy { $0[.consumedQuantity] == .null })
         #expect(purchases[1][.chargePeriodStart] == .dateTime(Timestamp(rfc3339: "2026-10-16T00:00:00Z")!))
         let usage = rows.filter { $0[.chargeCategory] == .string("Usage") }
@@ -301,6 +303,6 @@ struct BadInputTests {
         let billable = usage.filter { $0[.xChargeSubType] == .null }
         #expect(billable.compactMap { $0[.consumedQuantity].decimal }.sum() == 500)
         #expect(billable.compactMap { $0[.billedCost].decimal }.sum() == 1)  // 500 × $0.002 on Team
-        #expect(rows.compactMap { $0[.billedCost].decimal }.sum() == "282.77")
+        #expect(rows.compactMap { $0[.billedCost].decimal }.sum() == "334.39")
     }
 }
