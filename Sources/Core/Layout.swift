@@ -33,6 +33,10 @@ public struct Layout: Sendable {
     public func stagedUnpriced(_ period: BillingPeriod) -> String {
         stageFolder("transform") + "/unpriced/billing_period=\(period)/unpriced.jsonl"
     }
+    /// Single requests per day, account and tag set (the evidence for runaway-loop anomalies).
+    public func stagedActivity(_ period: BillingPeriod) -> String {
+        stageFolder("transform") + "/activity/billing_period=\(period)/activity.jsonl"
+    }
     public func stagedReport(_ period: BillingPeriod, _ name: String) -> String {
         stageFolder("reconcile") + "/billing_period=\(period)/\(name)"
     }

@@ -86,6 +86,36 @@ public struct LoadStage {
             }
         }
         try report.write(to: layout.manifest("load"), relativeTo: layout.output)
+        try audit(report, periods: periods.filter { !closed.contains($0) })
         return report
+    }
+
+    /// Records the run in the audit trail, then each budget breach, policy violation and anomaly
+    /// of the published periods the first time it is seen: an alert whose identity (kind, period and
+    /// budget scope and value / team and model / anomaly tag, value and day) is already in the trail
+    /// is not recorded again, so that nightly reruns do not repeat it as its spend grows.
+    func audit(_ report: StageReport, periods: [BillingPeriod]) throws {
+        let trail = PeriodClose(layout: layout).audit
+        var seen = Set<String>()
+        for e in try trail.entries() { if let h = e["details"]?["alert_key"]?.string { seen.insert(h) } }
+        try trail.append(action: "run", period: nil, details: [
+            ("periods", .array(periods.map { .string($0.description) })),
+            ("rows_out", .number(String(report.totals.rowsOut))),
+            ("load_manifest_sha256", .string(SHA256.hex(try ByteStream.readAll(path: layout.manifest("load"))))),
+        ])
+        for p in periods where FileSystem.exists(layout.report(p, "alerts.jsonl")) {
+            let lines = LineReader(stream: try ByteStream(path: layout.report(p, "alerts.jsonl")))
+            while let line = try lines.next({ $0.isEmpty ? nil : (Array($0), try JSONParser.parse($0)) }) {
+                guard let (bytes, alert) = line, let kind = alert["kind"]?.string else { continue }
+                // Budget warnings and forecasts are reported, not audited; breaches are.
+                guard kind == "budget_breach" || kind == "policy_violation" || kind.hasPrefix("anomaly_") else { continue }
+                let evidence = alert["budget"] ?? alert["violation"] ?? alert["anomaly"]
+                let identity = ["scope", "value", "team", "model", "kind", "tag", "day"].compactMap { evidence?[$0]?.string }
+                let key = ([kind, p.description] + identity).joined(separator: "|")
+                guard seen.insert(key).inserted else { continue }
+                try trail.append(action: kind, period: p, details: [("alert_key", .string(key)), ("alert_sha256", .string(SHA256.hex(bytes))),
+                                                                    ("alert", alert)])
+            }
+        }
     }
 }

@@ -75,18 +75,27 @@ public struct Governance: Sendable {
         var tags: [String: String]
         var subAccount: String?
         var model: String
+        /// The canonical meter (`tokens_input`, …) from the SkuId.
+        var meter: String
+        var category: String
+        var quantity: ExactDecimal?
         var cost: ExactDecimal
         var start: Timestamp
         var end: Timestamp
     }
 
+    /// The estimate's own charges (Usage and Purchase rows, not corrections of closed periods, not
+    /// the tax, credit and rounding the invoice adds); `nil` for any other row.
     public static func usage(of row: FocusRow) -> Usage? {
         guard let cost = row[.billedCost].decimal, case .dateTime(let start) = row[.chargePeriodStart],
-              case .dateTime(let end) = row[.chargePeriodEnd] else { return nil }
+              case .dateTime(let end) = row[.chargePeriodEnd], let category = row[.chargeCategory].string,
+              category == "Usage" || category == "Purchase", row[.chargeClass] == .null else { return nil }
         var tags: [String: String] = [:]
         if case .json(let m) = row[.tags] { for (k, v) in m { if let s = v.string { tags[k] = s } } }
-        let model = row[.skuId].string.map { $0.split(separator: ":").dropFirst().first.map(String.init) ?? $0 } ?? ""
-        return Usage(tags: tags, subAccount: row[.subAccountId].string, model: model, cost: cost, start: start, end: end)
+        let sku = row[.skuId].string?.split(separator: ":").map(String.init) ?? []
+        return Usage(tags: tags, subAccount: row[.subAccountId].string, model: sku.count > 1 ? sku[1] : (sku.first ?? ""),
+                     meter: sku.count > 2 ? sku[2] : "", category: category, quantity: row[.consumedQuantity].decimal,
+                     cost: cost, start: start, end: end)
     }
 
     /// Budget status and policy violations for a period, and the alert records they raise.

@@ -131,6 +131,8 @@ public struct Reconciliation: Sendable {
     public var budgets: [JSONValue] = []
     public var violations: [JSONValue] = []
     public var alerts: [JSONValue] = []
+    /// Spikes, model upgrades and runaway loops, with their evidence (see `Anomalies`).
+    public var anomalies: [JSONValue] = []
 
     public init(period: BillingPeriod, accounts: [AccountReconciliation]) {
         self.period = period
@@ -218,6 +220,7 @@ public struct Reconciliation: Sendable {
             ("accruals", .array(accruals)),
             ("budgets", .array(budgets)),
             ("policy_violations", .array(violations)),
+            ("anomalies", .array(anomalies)),
         ])
     }
 
@@ -246,6 +249,19 @@ public struct Reconciliation: Sendable {
             for v in violations {
                 s += "| \(v["team"]?.string ?? "") | \(v["model"]?.string ?? "") | \(v["cost"]?.string.flatMap { ExactDecimal($0) }.map(cents) ?? "") "
                 s += "| \(v["rule"]?.string ?? "") | \(v["first_seen"]?.string ?? "") | \(v["last_seen"]?.string ?? "") |\n"
+            }
+        }
+        if !anomalies.isEmpty {
+            s += "\n## Anomalies\n\n| Day | Kind | Tag | Evidence |\n|---|---|---|---|\n"
+            for a in anomalies {
+                let v = { (k: String) in a[k]?.string ?? a[k].map { JSONWriter.write($0) } ?? "" }
+                let evidence: String
+                switch v("kind") {
+                case "spike": evidence = "spend \(v("spend")) against a baseline of \(v("baseline")) a day (\(v("baseline_from")) to \(v("baseline_through"))), ×\(v("ratio"))"
+                case "model_upgrade": evidence = "input tokens moved from \(v("from_model")) to \(v("to_model")) (\(v("share_of_input_tokens")) of the day's), price per million \(v("from_input_price_per_million")) → \(v("to_input_price_per_million")), ×\(v("price_ratio"))"
+                default: evidence = "\(v("requests")) requests against a baseline of \(v("baseline_requests")), distinct users \(v("distinct_users")) (baseline \(v("baseline_distinct_users"))); top user \(v("top_user")) with \(v("top_user_requests"))"
+                }
+                s += "| \(v("day")) | \(v("kind")) | \(v("tag"))=\(v("value")) | \(evidence) |\n"
             }
         }
         for a in accounts {
@@ -315,6 +331,7 @@ public struct ReconcileStage {
         for p in staged where closed.contains(p) { report.notes.append("\(p) is closed: not reconciled again") }
         let ceilings = try SpendCeilings.load(path: layout.input + "/limits.csv")
         let governance = try Governance.load(input: layout.input)
+        let anomalies = try Anomalies.load(input: layout.input)
         var results: [Reconciliation] = []
         for p in periods {
             var accounts: [String: AccountReconciliation] = [:]
@@ -325,7 +342,7 @@ public struct ReconcileStage {
                 var counts = RowCounts()
                 try FocusReader.forEachRow(inJSONL: path) { row in
                     counts.rowsRead += 1
-                    if dataset == "estimated" && !governance.isEmpty, let u = Governance.usage(of: row) { usage.append(u) }
+                    if dataset == "estimated", let u = Governance.usage(of: row) { usage.append(u) }
                     let provider = row[.serviceProviderName].string ?? "unknown"
                     let account = row[.billingAccountId].string ?? ""
                     let currency = row[.billingCurrency].string ?? ""
@@ -413,6 +430,23 @@ public struct ReconcileStage {
             }
             var rec = Reconciliation(period: p, accounts: list)
             (rec.budgets, rec.violations, rec.alerts) = governance.evaluate(usage, period: p)
+            // Anomalies: daily spend and model mix from the estimate, requests from transform's activity file.
+            var activity: [Anomalies.Activity] = []
+            if FileSystem.exists(layout.stagedActivity(p)) {
+                let lines = LineReader(stream: try ByteStream(path: layout.stagedActivity(p)))
+                while let v = try lines.next({ $0.isEmpty ? nil : try JSONParser.parse($0) }) {
+                    guard let v, let day = v["day"]?.string.flatMap({ CivilDate($0) }), case .number(let n)? = v["requests"], let requests = Int(n) else {
+                        throw ReckonError(.badData, "not an activity record", at: SourcePosition(file: layout.stagedActivity(p), line: lines.lineNumber))
+                    }
+                    var tags: [String: String] = [:]
+                    if case .object(let m)? = v["tags"] { for (k, t) in m { if let s = t.string { tags[k] = s } } }
+                    activity.append(.init(day: day, tags: tags, requests: requests))
+                }
+            }
+            rec.anomalies = anomalies.detect(usage, activity: activity, period: p)
+            rec.alerts += rec.anomalies.map { a in
+                .object([("kind", .string("anomaly_" + (a["kind"]?.string ?? ""))), ("billing_period", .string(p.description)), ("anomaly", a)])
+            }
             try OutputFile.write(rec.alerts.map { JSONWriter.write($0) + "\n" }.joined(), to: layout.stagedReport(p, "alerts.jsonl"))
             report.outputs.append(layout.stagedReport(p, "alerts.jsonl"))
             for alert in rec.alerts { logger.warning("alert", metadata: ["alert": "\(JSONWriter.write(alert))"]) }

@@ -181,7 +181,12 @@ public struct EstimatedRowBuilder {
         var priced = false
         defer {
             if priced {
-                rollups.add(ids: ids, period: BillingPeriod(containing: start), cost: recordCost)
+                var requestDay: Int32?
+                if case .tokens = prompt {
+                    let t = start.secondsSinceEpoch
+                    requestDay = Int32(truncatingIfNeeded: t >= 0 ? t / 86_400 : (t - 86_399) / 86_400)
+                }
+                rollups.add(ids: ids, period: BillingPeriod(containing: start), cost: recordCost, requestDay: requestDay)
             }
         }
         for (meterId, quantity) in quantities where !quantity.isZero {

@@ -22,13 +22,17 @@ public struct Rollups: Sendable {
     private var agents: [[Int32]: Totals] = [:]
     private var workspaces: [[Int32]: Totals] = [:]
     private var tagValues: [[Int32]: Totals] = [:]   // (period, account, tag set id)
+    /// (period, UTC day number, account, tag set id) → single requests: the evidence for runaway
+    /// loops (a request spike with flat distinct users). Buckets of many requests are not counted.
+    private var daily: [[Int32]: Int] = [:]
     private var periods: [Int32: BillingPeriod] = [:]
 
     public init() {}
 
-    mutating func add(ids: EstimatedRowBuilder.RecordIds, period: BillingPeriod, cost: ExactDecimal) {
+    mutating func add(ids: EstimatedRowBuilder.RecordIds, period: BillingPeriod, cost: ExactDecimal, requestDay: Int32?) {
         let p = Int32(period.year * 100 + period.month)
         periods[p] = period
+        if let requestDay { daily[[p, requestDay, ids.account, ids.tags], default: 0] += 1 }
         func bump(_ map: inout [[Int32]: Totals], _ key: [Int32]) {
             var t = map[key] ?? Totals()
             t.cost += cost
@@ -43,6 +47,21 @@ public struct Rollups: Sendable {
         if ids.execution >= 0 { bump(&executions, [p, ids.account, ids.sub, ids.agent, ids.execution]) }
         if ids.span >= 0 { bump(&spans, [p, ids.account, ids.sub, ids.agent, ids.execution, ids.span]) }
         bump(&tagValues, [p, ids.account, ids.tags])
+    }
+
+    /// Requests per UTC day, billing account and tag set in `period`, as JSON lines
+    /// `{"day","billing_account","tags":{…},"requests"}`, sorted. Memory: one entry per distinct
+    /// (day, account, tag set).
+    public func activity(for period: BillingPeriod, names: (Int32) -> String, tags: (Int32) -> [(key: String, value: String)]) -> [JSONValue] {
+        let p = Int32(period.year * 100 + period.month)
+        return daily.filter { $0.key[0] == p }.map { key, n -> (String, String, String, JSONValue) in
+            let day = CivilDate(daysSinceEpoch: Int(key[1])).description
+            let t = key[3] >= 0 ? tags(key[3]) : []
+            let tagsJSON = JSONValue.object(t.map { ($0.key, .string($0.value)) })
+            return (day, names(key[2]), JSONWriter.write(tagsJSON), .object([
+                ("day", .string(day)), ("billing_account", .string(names(key[2]))), ("tags", tagsJSON), ("requests", .number(String(n))),
+            ]))
+        }.sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }.map(\.3)
     }
 
     /// The rollup tables of one billing period: name → (header, rows), rows sorted.

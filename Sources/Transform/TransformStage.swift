@@ -183,6 +183,9 @@ public struct TransformStage {
             // Rollups: span → execution → agent → workspace, and cost per tag value.
             let tables = estimated.rollups.tables(for: p, names: { estimated.name($0) }, tags: { estimated.tags($0) })
             report.outputs += try Rollups.write(tables, to: layout.stageFolder("transform") + "/rollups/billing_period=\(p)")
+            let activity = estimated.rollups.activity(for: p, names: { estimated.name($0) }, tags: { estimated.tags($0) })
+            try OutputFile.write(activity.map { JSONWriter.write($0) + "\n" }.joined(), to: layout.stagedActivity(p))
+            report.outputs.append(layout.stagedActivity(p))
             report.outputs += [estimatedPath, invoicedPath, layout.stagedUnpriced(p)]
             for u in unpriced {
                 report.notes.append("unpriced_usage \(p): \(u.key.provider) \(u.key.model) \(u.key.meter) (\(u.key.serviceTier)) quantity \(u.quantity) in \(u.records) records, account \(u.key.billingAccount)")

@@ -63,9 +63,10 @@ struct CloseTests {
         // Reopen is the only way back, and it is audited.
         #expect(try Jobs.run("reckon-load", ["reopen"] + args + ["--reason", "late credit note"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: out + "/closed/billing_period=2026-10/manifest.json"))
+        // Runs are audited too: run, close_accepted, run (the late usage), reopen.
         let audit = try Jobs.read(out + "/audit/audit.jsonl").split(separator: "\n")
-        #expect(audit.count == 2)
-        #expect(audit[0].contains("\"action\":\"close_accepted\"") && audit[1].contains("\"action\":\"reopen\""))
+        #expect(audit.map { $0.split(separator: "\"")[9] } == ["run", "close_accepted", "run", "reopen"])
+        #expect(audit[2].contains("\"periods\":[\"2026-09\",\"2026-11\"]"))
         #expect(try Jobs.run("reckon-load", ["verify-audit", "--output", out]).status == 0)
     }
 
