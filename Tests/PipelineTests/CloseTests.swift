@@ -49,8 +49,24 @@ struct CloseTests {
         #expect(correction[.chargePeriodStart] == .dateTime(Timestamp(rfc3339: "2026-10-01T00:00:00Z")!))
         #expect(correction[.billingPeriodStart] == .dateTime(Timestamp(rfc3339: "2026-11-01T00:00:00Z")!))
         #expect(correction[.listCost].decimal == correction[.listUnitPrice].decimal! * correction[.pricingQuantity].decimal!)
-        let novemberReport = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-11/reconciliation.json").utf8))
+        var novemberReport = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-11/reconciliation.json").utf8))
         #expect(novemberReport["accounts"]?.array?.first?["estimated_corrections"]?.decimal == 0)
+
+        // An October invoice that arrives after the close: all its rows are Corrections in November,
+        // and they still add up to its amount due.
+        let late = dir + "/invoices/provider=openai/OAI-2026-10-7790.xml"
+        try Jobs.read(dir + "/invoices/provider=openai/OAI-2026-10-7781.xml").replacingOccurrences(of: "OAI-2026-10-7781", with: "OAI-2026-10-7790")
+            .write(toFile: late, atomically: true, encoding: .utf8)
+        #expect(try Jobs.nightly(input: dir, output: out).status == 0)
+        #expect(try Jobs.read(csvPath) == signed)
+        let lateRows = try FocusReader.rows(inJSONL: out + "/focus/invoiced/billing_period=2026-11/part-00000.jsonl")
+        // (its zero-rated 0.00 VAT row corrects nothing and is not repeated)
+        #expect(lateRows.count == 10 && lateRows.allSatisfy { $0[.invoiceId] == .string("OAI-2026-10-7790") && $0[.chargeClass] == .string("Correction") })
+        #expect(lateRows.compactMap { $0[.billedCost].decimal }.sum() == "202.00")
+        novemberReport = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-11/reconciliation.json").utf8))
+        let openai = try #require(novemberReport["accounts"]?.array?.first { $0["provider"]?.string == "OpenAI" })
+        #expect(openai["invoiced"]?.decimal == "202.00" && openai["invoice_ids"] == .array([.string("OAI-2026-10-7790")]))
+        try FileManager.default.removeItem(atPath: late)
 
         // One changed byte is found and named.
         try (signed.replacingOccurrences(of: "Claude API", with: "Claude APl")).write(toFile: csvPath, atomically: true, encoding: .utf8)
@@ -65,7 +81,7 @@ struct CloseTests {
         #expect(!FileManager.default.fileExists(atPath: out + "/closed/billing_period=2026-10/manifest.json"))
         // Runs are audited too: run, close_accepted, run (the late usage), reopen.
         let audit = try Jobs.read(out + "/audit/audit.jsonl").split(separator: "\n")
-        #expect(audit.map { $0.split(separator: "\"")[9] } == ["run", "close_accepted", "run", "reopen"])
+        #expect(audit.map { $0.split(separator: "\"")[9] } == ["run", "close_accepted", "run", "run", "reopen"])
         #expect(audit[2].contains("\"periods\":[\"2026-09\",\"2026-11\"]"))
         #expect(try Jobs.run("reckon-load", ["verify-audit", "--output", out]).status == 0)
     }

@@ -76,10 +76,17 @@ struct GovernanceTests {
         try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
         try Jobs.write("setting,value\ntag_keys,team\n", to: dir + "/anomalies.csv")
         try Jobs.write("team,rule,model\nsupport,allow,gpt-4o-mini\n", to: dir + "/policies.csv")
+        // Thresholds as configured: agents warn at half their budget; search breaches at 90%.
+        try Jobs.write("scope,value,monthly_budget,currency,warn_at,breach_at\nteam,agents,0.30,USD,0.5,1.0\nteam,search,35,USD,0.8,0.9\n",
+                       to: dir + "/budgets.csv")
         let out = Jobs.tempDir("anomalies-out")
         let r = try Jobs.nightly(input: dir, output: out)
         #expect(r.status == 0, "\(r.stderr)")
         let report = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-10/reconciliation.json").utf8))
+        let budgets = try #require(report["budgets"]?.array)
+        // agents: 28 days × 10 × 1k tokens + 800 × 1k at $0.15/M = 0.162 (54%); search: 28 × 0.60 + 15 = 31.8 (90.86%).
+        #expect(budgets.map { "\($0["value"]!.string!) \($0["spend"]!.decimal!) \($0["share"]!.string!) \($0["status"]!.string!)" }
+                == ["agents 0.162 0.54 warning", "search 31.8 0.9086 breach"])
         let anomalies = try #require(report["anomalies"]?.array)
         #expect(anomalies.map { "\($0["day"]!.string!) \($0["kind"]!.string!) \($0["value"]!.string!)" }
                 == ["2026-10-15 spike search", "2026-10-20 model_upgrade support", "2026-10-25 runaway_loop agents"])
@@ -99,14 +106,16 @@ struct GovernanceTests {
         #expect(violations.map { "\($0["team"]!.string!) \($0["model"]!.string!) \($0["cost"]!.string!) \($0["first_seen"]!.string!)" }
                 == ["support gpt-4o 22.5 2026-10-20T00:00:00Z"])
         let alerts = try Jobs.read(out + "/reports/billing_period=2026-10/alerts.jsonl").split(separator: "\n")
-        #expect(alerts.map { $0.split(separator: "\"")[3] } == ["policy_violation", "anomaly_spike", "anomaly_model_upgrade", "anomaly_runaway_loop"])
+        #expect(alerts.map { $0.split(separator: "\"")[3] }
+                == ["budget_warning", "budget_breach", "policy_violation", "anomaly_spike", "anomaly_model_upgrade", "anomaly_runaway_loop"])
         let md = try Jobs.read(out + "/reports/billing_period=2026-10/reconciliation.md")
         #expect(md.contains("| 2026-10-25 | runaway_loop | team=agents | 810 requests against a baseline of 10"))
         // The audit trail records the run, the violation and each anomaly once; a rerun adds only its run.
         func actions() throws -> [Substring] { try Jobs.read(out + "/audit/audit.jsonl").split(separator: "\n").map { $0.split(separator: "\"")[9] } }
-        #expect(try actions() == ["run", "policy_violation", "anomaly_spike", "anomaly_model_upgrade", "anomaly_runaway_loop"])
+        // (a budget warning is reported, not audited; the breach is).
+        #expect(try actions() == ["run", "budget_breach", "policy_violation", "anomaly_spike", "anomaly_model_upgrade", "anomaly_runaway_loop"])
         #expect(try Jobs.nightly(input: dir, output: out).status == 0)
-        #expect(try actions().count == 6 && actions().last == "run")
+        #expect(try actions().count == 7 && actions().last == "run")
         #expect(try Jobs.run("reckon-load", ["verify-audit", "--output", out]).status == 0)
     }
 }
