@@ -76,7 +76,7 @@ public struct LoadStage {
                     report.outputs.append(target)
                 }
             }
-            for name in ["reconciliation.json", "reconciliation.md", "reconciliation.csv", "alerts.jsonl"] {
+            for name in ["reconciliation.json", "reconciliation.md", "reconciliation.csv", "index.html", "alerts.jsonl"] {
                 let staged = layout.stagedReport(p, name)
                 guard FileSystem.exists(staged) else {
                     throw ReckonError(.missingInput, "staged report missing: run reckon-reconcile for \(p)", at: SourcePosition(file: staged))

@@ -133,6 +133,8 @@ public struct Reconciliation: Sendable {
     public var alerts: [JSONValue] = []
     /// Spikes, model upgrades and runaway loops, with their evidence (see `Anomalies`).
     public var anomalies: [JSONValue] = []
+    /// Estimated Usage cost per UTC day (`YYYY-MM-DD`) and provider, for the daily chart.
+    public var dailySpend: [String: [String: ExactDecimal]] = [:]
 
     public init(period: BillingPeriod, accounts: [AccountReconciliation]) {
         self.period = period
@@ -336,6 +338,7 @@ public struct ReconcileStage {
         for p in periods {
             var accounts: [String: AccountReconciliation] = [:]
             var usage: [Governance.Usage] = []
+            var daily: [String: [String: ExactDecimal]] = [:]
             for dataset in ["estimated", "invoiced"] {
                 let path = layout.stagedDataset(dataset, p)
                 guard FileSystem.exists(path) else { continue }
@@ -372,6 +375,9 @@ public struct ReconcileStage {
                     if dataset == "estimated" {
                         a.estimated += billed
                         a.estimatedRows += 1
+                        if category == "Usage" && !correction, case .dateTime(let start) = row[.chargePeriodStart] {
+                            daily[start.date.description, default: [:]][provider, default: .zero] += billed
+                        }
                         var team = "(untagged)"
                         if case .json(let tags) = row[.tags], let v = tags.first(where: { $0.key == "team" })?.value.string { team = v }
                         if correction {
@@ -429,6 +435,7 @@ public struct ReconcileStage {
                 list[k].status = status(list[k])
             }
             var rec = Reconciliation(period: p, accounts: list)
+            rec.dailySpend = daily
             (rec.budgets, rec.violations, rec.alerts) = governance.evaluate(usage, period: p)
             // Anomalies: daily spend and model mix from the estimate, requests from transform's activity file.
             var activity: [Anomalies.Activity] = []
@@ -453,8 +460,9 @@ public struct ReconcileStage {
             try OutputFile.write(JSONWriter.write(rec.json, pretty: true) + "\n", to: layout.stagedReport(p, "reconciliation.json"))
             try OutputFile.write(rec.markdown, to: layout.stagedReport(p, "reconciliation.md"))
             try OutputFile.write(rec.csv, to: layout.stagedReport(p, "reconciliation.csv"))
+            try OutputFile.write(ReportHTML.render(rec), to: layout.stagedReport(p, "index.html"))
             report.outputs += [layout.stagedReport(p, "reconciliation.json"), layout.stagedReport(p, "reconciliation.md"),
-                               layout.stagedReport(p, "reconciliation.csv")]
+                               layout.stagedReport(p, "reconciliation.csv"), layout.stagedReport(p, "index.html")]
             results.append(rec)
         }
         try report.write(to: layout.manifest("reconcile"), relativeTo: layout.output)
