@@ -31,6 +31,8 @@ public struct AccountReconciliation: Sendable {
     public var status: Status = .matched
     /// Usage that found no rate (never priced at $0): meter quantities per model.
     public var unpriced: [JSONValue] = []
+    /// What counts as `within_tolerance` for this account (tolerances.csv, else `--tolerance`).
+    public var tolerance = Tolerance()
     /// The account's monthly spend ceiling (provider usage tier), when configured.
     public var ceiling: (amount: ExactDecimal, label: String)?
     /// Σ BilledCost of invoiced Usage/Purchase rows that correct an earlier period (ChargeClass=Correction).
@@ -192,6 +194,7 @@ public struct Reconciliation: Sendable {
                     ("invoiced", .string(a.invoiced.description)),
                     ("variance", .string(a.variance.description)),
                     ("status", .string(a.status.rawValue)),
+                    ("tolerance", a.tolerance.json),
                     ("estimated_rows", .number(String(a.estimatedRows))),
                     ("invoiced_rows", .number(String(a.invoicedRows))),
                     ("estimated_corrections", .string(a.estimatedCorrections.description)),
@@ -332,6 +335,7 @@ public struct ReconcileStage {
         let periods = staged.filter { !closed.contains($0) }
         for p in staged where closed.contains(p) { report.notes.append("\(p) is closed: not reconciled again") }
         let ceilings = try SpendCeilings.load(path: layout.input + "/limits.csv")
+        let tolerances = try Tolerances.load(path: layout.input + "/tolerances.csv")
         let governance = try Governance.load(input: layout.input)
         let anomalies = try Anomalies.load(input: layout.input)
         var results: [Reconciliation] = []
@@ -431,6 +435,7 @@ public struct ReconcileStage {
             var list = accounts.values.sorted { ($0.provider, $0.billingAccountId, $0.currency) < ($1.provider, $1.billingAccountId, $1.currency) }
             for k in list.indices {
                 list[k].ceiling = ceilings.ceiling(provider: list[k].provider, account: list[k].billingAccountId)
+                list[k].tolerance = tolerances.table[list[k].provider + "|" + list[k].billingAccountId] ?? Tolerance(absolute: tolerance)
                 list[k].invoiceIds.sort()
                 list[k].status = status(list[k])
             }
@@ -473,8 +478,49 @@ public struct ReconcileStage {
         if a.invoicedRows == 0 { return .missingInvoice }
         if a.estimatedRows == 0 { return .missingUsage }
         if a.variance.isZero { return .matched }
-        if a.variance.magnitude <= tolerance { return .withinTolerance }
+        if a.tolerance.allows(a.variance, invoiced: a.invoiced) { return .withinTolerance }
         return a.variance.isNegative ? .under : .over
+    }
+}
+
+/// How far invoiced may be from estimated and still count as `within_tolerance`: an absolute
+/// amount, a share of the invoiced amount, or both (either suffices).
+public struct Tolerance: Sendable {
+    public var absolute: ExactDecimal?
+    /// Percent of |invoiced|.
+    public var relativePercent: ExactDecimal?
+
+    public func allows(_ variance: ExactDecimal, invoiced: ExactDecimal) -> Bool {
+        if let absolute, variance.magnitude <= absolute { return true }
+        if let relativePercent, variance.magnitude * 100 <= relativePercent * invoiced.magnitude { return true }
+        return false
+    }
+
+    var json: JSONValue {
+        .object([("absolute", absolute.map { .string($0.description) } ?? .null),
+                 ("relative_percent", relativePercent.map { .string($0.description) } ?? .null)])
+    }
+}
+
+/// Per-account tolerances from the optional `tolerances.csv`:
+/// `provider,billing_account,absolute,relative_percent` (either amount may be empty). Accounts not
+/// listed get `reckon-reconcile --tolerance` (absolute).
+struct Tolerances {
+    var table: [String: Tolerance] = [:]
+
+    static func load(path: String) throws -> Tolerances {
+        var result = Tolerances()
+        guard FileSystem.exists(path) else { return result }
+        for (line, f) in try Governance.rows(path, header: ["provider", "billing_account", "absolute", "relative_percent"]) {
+            let absolute = f[2].isEmpty ? nil : ExactDecimal(f[2]), relative = f[3].isEmpty ? nil : ExactDecimal(f[3])
+            guard !f[0].isEmpty, !f[1].isEmpty, f[2].isEmpty || (absolute.map { !$0.isNegative } ?? false),
+                  f[3].isEmpty || (relative.map { !$0.isNegative } ?? false), absolute != nil || relative != nil else {
+                throw ReckonError(.badData, "expected provider,billing_account,absolute,relative_percent (decimals ≥ 0; at least one)",
+                                  at: SourcePosition(file: path, line: line))
+            }
+            result.table[ProviderProfile.name(of: f[0].lowercased()) + "|" + f[1]] = Tolerance(absolute: absolute, relativePercent: relative)
+        }
+        return result
     }
 }
 

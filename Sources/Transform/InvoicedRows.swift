@@ -16,8 +16,13 @@ import ReckonPricing
 /// Credit notes book every amount negated.
 public struct InvoicedRowBuilder {
     public let accounts: AccountNames
+    /// Item name/description → SkuId for lines whose seller item id is not one (`invoice_lines.csv`).
+    public let linePatterns: InvoiceLinePatterns
 
-    public init(accounts: AccountNames) { self.accounts = accounts }
+    public init(accounts: AccountNames, linePatterns: InvoiceLinePatterns = .init()) {
+        self.accounts = accounts
+        self.linePatterns = linePatterns
+    }
 
     /// The billing period an invoice belongs to: the month its invoicing period (BG-14) starts in,
     /// or else the month of its issue date. A document that corrects an earlier period (see
@@ -100,7 +105,10 @@ public struct InvoicedRowBuilder {
         var rows: [FocusRow] = []
         for line in invoice.lines {
             let billed = sign * line.netAmount
-            let sku = line.sellerItemId.flatMap(SkuReference.init)
+            let itemId = line.sellerItemId.flatMap { SkuReference($0) != nil ? $0 : nil }
+                ?? linePatterns.skuId(provider: provider, name: line.itemName, description: line.itemDescription)
+                ?? line.sellerItemId
+            let sku = itemId.flatMap(SkuReference.init)
             let isUsage = sku.map { Meter.catalog[$0.meter] != nil } ?? false
             var r = base(isUsage ? "Usage" : "Purchase", line.itemName ?? line.itemDescription ?? "Invoice line \(line.id)", billed: billed)
             // Price per pricing unit: the stated net price per BaseQuantity (BT-146 / BT-149).
@@ -143,7 +151,7 @@ public struct InvoicedRowBuilder {
             } else {
                 r.set(.skuMeter, line.itemName ?? line.itemDescription ?? "Invoice line")
             }
-            let skuId = line.sellerItemId ?? "\(provider):invoice-line:\(line.itemName ?? line.id)"
+            let skuId = itemId ?? "\(provider):invoice-line:\(line.itemName ?? line.id)"
             r.set(.skuId, skuId)
             r.set(.skuPriceId, "\(skuId):invoice:\(invoice.id)")
             if let s = line.periodStart {

@@ -81,7 +81,7 @@ public struct TransformStage {
                                               "seconds": "\(priced - started)"])
 
         // Invoiced: one invoice at a time.
-        let invoiced = InvoicedRowBuilder(accounts: accounts)
+        let invoiced = InvoicedRowBuilder(accounts: accounts, linePatterns: try InvoiceLinePatterns.load(path: layout.input + "/invoice_lines.csv"))
         var invoicedRows: [BillingPeriod: [FocusRow]] = [:]
         var invoiceCounts = RowCounts()
         // The billing period of every invoice, to tell which credit notes correct an earlier period.

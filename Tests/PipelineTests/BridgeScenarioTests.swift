@@ -92,4 +92,63 @@ struct BridgeScenarioTests {
         #expect(bridge.values.sum() == a["variance"]?.decimal)
         #expect(a["status"]?.string == "over")
     }
+
+    /// The output line without its seller item id: unmatched until a pattern on its name maps it.
+    @Test func invoiceLinesWithoutASkuIdMatchByNamePattern() throws {
+        let dir = Jobs.tempDir("patterns")
+        try Jobs.write(Self.card, to: dir + "/ratecards/acme.csv")
+        try Jobs.write(Self.usage, to: dir + "/usage/export.csv")
+        let invoice = Self.invoice.replacingOccurrences(of: "<cac:SellersItemIdentification><cbc:ID>acme:m1:tokens_output</cbc:ID></cac:SellersItemIdentification>", with: "")
+        #expect(invoice != Self.invoice)
+        try Jobs.write(invoice, to: dir + "/invoices/provider=acme/ACME-10.xml")
+        func bridge(_ out: String) throws -> [String: ExactDecimal] {
+            let report = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-10/reconciliation.json").utf8))
+            var b: [String: ExactDecimal] = [:]
+            for x in report["accounts"]?.array?.first?["bridge"]?.array ?? [] { b[x["category"]!.string!] = x["amount"]!.decimal! }
+            return b
+        }
+        let before = Jobs.tempDir("patterns-none")
+        #expect(try Jobs.nightly(input: dir, output: before).status == 0)
+        let unmatched = try bridge(before)
+        #expect(unmatched["unmatched_invoice_line"] == 23 && unmatched["unmatched_usage"] == -3 && unmatched["rounding"] == nil)
+        // Item name "m1 output tokens" (any case) → the SKU; the bridge is the one of the SkuId match.
+        try Jobs.write("provider,match,sku_id\nacme,Premium*,acme:m1:tokens_cache_read\nacme,M1 OUTPUT*,acme:m1:tokens_output\n", to: dir + "/invoice_lines.csv")
+        let after = Jobs.tempDir("patterns-on")
+        #expect(try Jobs.nightly(input: dir, output: after).status == 0)
+        let matched = try bridge(after)
+        #expect(matched["rounding"] == "-0.00123" && matched["unmatched_usage"] == nil)
+        // "Premium support" matched the first rule: a SKU with no usage, still unmatched, under its new id.
+        #expect(matched["unmatched_invoice_line"] == 20)
+        let rows = try FocusReader.rows(inJSONL: after + "/focus/invoiced/billing_period=2026-10/part-00000.jsonl")
+        #expect(rows.contains { $0[.skuId] == .string("acme:m1:tokens_output") && $0[.consumedQuantity].decimal == 300123 && $0[.chargeCategory] == .string("Usage") })
+        // A rule naming another provider's SKU is refused with its line.
+        try Jobs.write("provider,match,sku_id\nacme,x*,openai:gpt-4o:tokens_input\n", to: dir + "/invoice_lines.csv")
+        let bad = try Jobs.nightly(input: dir, output: Jobs.tempDir("patterns-bad"))
+        #expect(bad.status == 65 && bad.stderr.contains("invoice_lines.csv:2"))
+    }
+
+    /// Per-account tolerance, absolute or relative to the invoice: the 22.01 variance on 30.01.
+    @Test func tolerancesAreAbsoluteOrRelativePerAccount() throws {
+        let dir = Jobs.tempDir("tolerance")
+        try Jobs.write(Self.card, to: dir + "/ratecards/acme.csv")
+        try Jobs.write(Self.usage, to: dir + "/usage/export.csv")
+        try Jobs.write(Self.invoice, to: dir + "/invoices/provider=acme/ACME-10.xml")
+        let out = Jobs.tempDir("tolerance-out")
+        #expect(try Jobs.nightly(input: dir, output: out).status == 0)
+        func status(_ tolerances: String) throws -> String {
+            try Jobs.write("provider,billing_account,absolute,relative_percent\n" + tolerances, to: dir + "/tolerances.csv")
+            let r = try Jobs.run("reckon-reconcile", ["--input", dir, "--output", out])
+            #expect(r.status == 0, "\(r.stderr)")
+            let report = try JSONParser.parse(Array(Jobs.read(out + "/staging/reconcile/billing_period=2026-10/reconciliation.json").utf8))
+            return report["accounts"]?.array?.first?["status"]?.string ?? "?"
+        }
+        #expect(try status("acme,acct_S,22.00,\n") == "over")
+        #expect(try status("acme,acct_S,22.01,\n") == "within_tolerance")
+        #expect(try status("acme,acct_S,,73\n") == "over")              // 73% of 30.01 = 21.9073
+        #expect(try status("acme,acct_S,,73.35\n") == "within_tolerance")  // 22.012335
+        #expect(try status("acme,acct_S,1,73.35\n") == "within_tolerance")
+        #expect(try status("acme,other,100,\n") == "over")               // another account's tolerance; the default is 0.01
+        try Jobs.write("provider,billing_account,absolute,relative_percent\nacme,acct_S,,\n", to: dir + "/tolerances.csv")
+        #expect(try Jobs.run("reckon-reconcile", ["--input", dir, "--output", out]).status == 65)
+    }
 }
