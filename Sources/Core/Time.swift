@@ -217,3 +217,57 @@ func pad(_ v: Int, _ width: Int) -> String {
     let s = String(v)
     return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
 }
+
+/// Where each provider's billing month begins: usage timestamps are UTC, but a provider may
+/// invoice calendar months of its own time zone. The optional `billing_time_zones.csv`
+/// (`provider,utc_offset`, e.g. `google,-07:00`) gives a fixed offset per provider (daylight
+/// saving is not applied: give the offset in force at the month boundaries). Without a row a
+/// provider bills UTC months.
+public struct BillingTimeZones: Sendable {
+    /// Provider id (lower case) → offset east of UTC, in seconds.
+    public private(set) var offsets: [String: Int64] = [:]
+
+    public init(offsets: [String: Int64] = [:]) { self.offsets = offsets }
+
+    public var isEmpty: Bool { offsets.isEmpty }
+
+    public static func load(path: String) throws -> BillingTimeZones {
+        var result = BillingTimeZones()
+        guard FileSystem.exists(path) else { return result }
+        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
+        let r = CSVRecord()
+        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == ["provider", "utc_offset"] else {
+            throw ReckonError(.badData, "billing_time_zones.csv must start with the header provider,utc_offset", at: SourcePosition(file: path, line: 1))
+        }
+        while try reader.next(into: r) {
+            let at = SourcePosition(file: path, line: r.line)
+            guard r.count == 2, let p = r.string(0), !p.isEmpty, let text = r.string(1), let offset = Self.parseOffset(text) else {
+                throw ReckonError(.badData, "expected provider,utc_offset with an offset such as -07:00, +09:00 or Z", at: at)
+            }
+            result.offsets[p.lowercased()] = offset
+        }
+        return result
+    }
+
+    /// `Z`, `+HH:MM` or `-HH:MM` (at most 14 hours) → seconds east of UTC.
+    static func parseOffset(_ text: String) -> Int64? {
+        if text == "Z" || text == "+00:00" || text == "-00:00" { return 0 }
+        let u = Array(text.utf8)
+        guard u.count == 6, u[0] == UInt8(ascii: "+") || u[0] == UInt8(ascii: "-"), u[3] == UInt8(ascii: ":"),
+              let h = Int(String(decoding: u[1..<3], as: UTF8.self)), let m = Int(String(decoding: u[4..<6], as: UTF8.self)),
+              h <= 14, m < 60 else { return nil }
+        return Int64(h * 3600 + m * 60) * (u[0] == UInt8(ascii: "-") ? -1 : 1)
+    }
+
+    public func offset(_ provider: String) -> Int64 { offsets[provider] ?? 0 }
+
+    /// The billing period an instant falls in, for a provider offset.
+    public static func period(of t: Timestamp, offset: Int64) -> BillingPeriod {
+        offset == 0 ? BillingPeriod(containing: t) : BillingPeriod(containing: Timestamp(secondsSinceEpoch: t.secondsSinceEpoch + offset))
+    }
+
+    /// A period's bounds as UTC instants for a provider offset: [start, end).
+    public static func bounds(_ p: BillingPeriod, offset: Int64) -> (start: Timestamp, end: Timestamp) {
+        (Timestamp(secondsSinceEpoch: p.start.secondsSinceEpoch - offset), Timestamp(secondsSinceEpoch: p.end.secondsSinceEpoch - offset))
+    }
+}

@@ -33,6 +33,9 @@ public struct EstimatedRowBuilder {
     public let rateCard: RateCard
     public let accounts: AccountNames
     public let period: BillingPeriod?
+    /// Providers that bill months of their own time zone (billing_time_zones.csv).
+    public let timeZones: BillingTimeZones
+    private var offsetCache: [Int32: Int64] = [:]
     private var cells: [Key: ExactDecimal] = [:]
     private var ids: [String: Int32] = [:]
     private var names: [String] = []
@@ -55,15 +58,25 @@ public struct EstimatedRowBuilder {
     /// Usage that found no rate, summed per billing period, account, provider, model, meter and tier.
     public private(set) var unpricedTotals: [UnpricedUsage.Key: UnpricedUsage] = [:]
 
-    public init(rateCard: RateCard, accounts: AccountNames, period: BillingPeriod?) {
+    public init(rateCard: RateCard, accounts: AccountNames, period: BillingPeriod?, timeZones: BillingTimeZones = .init()) {
         self.rateCard = rateCard
         self.accounts = accounts
         self.period = period
+        self.timeZones = timeZones
         smallestPromptTier = rateCard.rates.compactMap { $0.promptTier?.threshold }.min()
         emptyId = id("")
         batchId = id("batch")
         standardId = id("standard")
         meterSlotIds = UsageRecordView.meterIds.map { id($0) }
+    }
+
+    /// The billing offset of a provider id (0 unless billing_time_zones.csv names it).
+    private mutating func offset(_ provider: Int32) -> Int64 {
+        if timeZones.isEmpty { return 0 }
+        if let o = offsetCache[provider] { return o }
+        let o = timeZones.offset(names[Int(provider)])
+        offsetCache[provider] = o
+        return o
     }
 
     private mutating func id(_ s: String) -> Int32 {
@@ -79,7 +92,7 @@ public struct EstimatedRowBuilder {
     /// - Complexity: O(meters) dictionary operations on integer keys; the rate is looked up once
     ///   per provider, model, meter, tier and day unless the prompt may reach a long-context tier.
     public mutating func add(_ record: UsageRecord, unpriced: (QuarantineEntry) throws -> Void) rethrows {
-        if let period, !period.contains(record.periodStart) {
+        if let period, BillingTimeZones.period(of: record.periodStart, offset: offset(id(record.provider))) != period {
             skippedOtherPeriods += 1
             return
         }
@@ -107,12 +120,12 @@ public struct EstimatedRowBuilder {
     /// the first time a value is seen).
     public mutating func add(view v: UsageRecordView, unpriced: (QuarantineEntry) throws -> Void) rethrows {
         let start = v.periodStart
-        if let period, !period.contains(start) {
+        let provider: Int32, account: Int32, sub: Int32, tier: Int32
+        if let b = v.bytes(.provider) { provider = lowerId(bytesId(b)) } else { provider = id(v.defaultProvider?.lowercased() ?? "") }
+        if let period, BillingTimeZones.period(of: start, offset: offset(provider)) != period {
             skippedOtherPeriods += 1
             return
         }
-        let provider: Int32, account: Int32, sub: Int32, tier: Int32
-        if let b = v.bytes(.provider) { provider = lowerId(bytesId(b)) } else { provider = id(v.defaultProvider?.lowercased() ?? "") }
         if let b = v.bytes(.billingAccount) { account = bytesId(b) } else { account = id(v.defaultBillingAccount ?? "") }
         if let b = v.bytes(.subAccount) { sub = bytesId(b) } else { sub = emptyId }
         if let b = v.bytes(.serviceTier) { tier = lowerId(bytesId(b)) } else { tier = v.batch == true ? batchId : standardId }
@@ -164,7 +177,15 @@ public struct EstimatedRowBuilder {
                                         unpriced: (QuarantineEntry) throws -> Void) rethrows {
         let dayStart = start.startOfDay
         let dayEnd = dayStart.adding(seconds: 86_400)
-        let (chargeStart, chargeEnd) = end <= dayEnd ? (dayStart, dayEnd) : (start, end)
+        var (chargeStart, chargeEnd) = end <= dayEnd ? (dayStart, dayEnd) : (start, end)
+        // A provider that bills months of its own time zone: the UTC day is cut at its month boundary.
+        let off = offset(ids.provider)
+        let billing = BillingTimeZones.period(of: start, offset: off)
+        if off != 0 {
+            let bounds = BillingTimeZones.bounds(billing, offset: off)
+            chargeStart = max(chargeStart, bounds.start)
+            chargeEnd = min(chargeEnd, bounds.end)
+        }
         let modelKey = Int64(ids.provider) << 32 | Int64(ids.reportedModel)
         let modelId: Int32
         if let c = canonical[modelKey] { modelId = c } else {
@@ -186,7 +207,7 @@ public struct EstimatedRowBuilder {
                     let t = start.secondsSinceEpoch
                     requestDay = Int32(truncatingIfNeeded: t >= 0 ? t / 86_400 : (t - 86_399) / 86_400)
                 }
-                rollups.add(ids: ids, period: BillingPeriod(containing: start), cost: recordCost, requestDay: requestDay)
+                rollups.add(ids: ids, period: billing, cost: recordCost, requestDay: requestDay)
             }
         }
         for (meterId, quantity) in quantities where !quantity.isZero {
@@ -205,7 +226,7 @@ public struct EstimatedRowBuilder {
             guard rateIndex >= 0 else {
                 counts.rowsQuarantined += 1
                 let (provider, model, meter, tier) = (names[Int(ids.provider)], names[Int(ids.reportedModel)], names[Int(meterId)], names[Int(ids.tier)])
-                let key = UnpricedUsage.Key(period: BillingPeriod(containing: start), billingAccount: names[Int(ids.account)],
+                let key = UnpricedUsage.Key(period: billing, billingAccount: names[Int(ids.account)],
                                             provider: provider, model: model, meter: meter, serviceTier: tier)
                 unpricedTotals[key, default: UnpricedUsage(key: key)].add(quantity)
                 try unpriced(QuarantineEntry(
@@ -283,7 +304,7 @@ public struct EstimatedRowBuilder {
         // billing account, provider and meter; the included part is a $0 row of its own.
         var remaining: [String: ExactDecimal] = [:]
         for (key, quantity) in entries {
-            let billing = BillingPeriod(containing: Timestamp(secondsSinceEpoch: key.chargeStart))
+            let billing = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: key.chargeStart), offset: timeZones.offset(names[Int(key.provider)]))
             let rate = rateCard.rates[Int(key.rate)]
             guard let included = rate.includedPerMonth else {
                 try body(billing, row(key, quantity, billing, rateCardVersion))
@@ -316,6 +337,11 @@ public struct EstimatedRowBuilder {
         var r = FocusRow()
         r.setPricedCharge(rate: rate, unitPrice: rate.unitPrice, pricingQuantity: pricingQuantity, provider: provider,
                           account: account, accounts: accounts, period: billing, meter: meter, rateCardVersion: version)
+        if !timeZones.isEmpty {
+            let bounds = BillingTimeZones.bounds(billing, offset: timeZones.offset(provider))
+            r.set(.billingPeriodStart, bounds.start)
+            r.set(.billingPeriodEnd, bounds.end)
+        }
         r.set(.chargeCategory, "Usage")
         var variant: [String] = tier == "standard" ? [] : [tier]
         if let pt = rate.promptTier { variant.append("prompt \(pt) tokens") }

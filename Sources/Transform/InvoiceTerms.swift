@@ -117,7 +117,8 @@ public struct InvoiceTerms: Sendable {
 
     /// Credit, rounding and tax rows for `period`, after its usage and plan rows.
     /// - Parameter balances: what is left of each grant ("provider|account|credit_id"); updated.
-    public func documentRows(period: BillingPeriod, totals: Totals, balances: inout [String: ExactDecimal]) -> [FocusRow] {
+    public func documentRows(period: BillingPeriod, totals: Totals, balances: inout [String: ExactDecimal],
+                             timeZones: BillingTimeZones = .init()) -> [FocusRow] {
         var out: [FocusRow] = []
         let accounts = totals.byPeriod[period] ?? [:]
         for key in accounts.keys.sorted() {
@@ -130,10 +131,11 @@ public struct InvoiceTerms: Sendable {
                 r.set(.billingAccountName, a.accountName ?? a.account)
                 r.set(.billingCurrency, a.currency)
                 r.set(.pricingCurrency, a.currency)
-                r.set(.billingPeriodStart, period.start)
-                r.set(.billingPeriodEnd, period.end)
-                r.set(.chargePeriodStart, period.start)
-                r.set(.chargePeriodEnd, period.end)
+                let bounds = BillingTimeZones.bounds(period, offset: timeZones.offset(a.provider))
+                r.set(.billingPeriodStart, bounds.start)
+                r.set(.billingPeriodEnd, bounds.end)
+                r.set(.chargePeriodStart, bounds.start)
+                r.set(.chargePeriodEnd, bounds.end)
                 r.set(.chargeCategory, category)
                 r.set(.chargeDescription, description)
                 r.set(.chargeFrequency, "One-Time")

@@ -41,7 +41,8 @@ public struct TransformStage {
         logger.debug("rate card loaded", metadata: ["rates": "\(card.rates.count)", "version": "\(card.version)"])
 
         // Estimated: stream the usage records into daily cells.
-        var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period)
+        let timeZones = try BillingTimeZones.load(path: layout.input + "/billing_time_zones.csv")
+        var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period, timeZones: timeZones)
         try forEachJSONLine(layout.extractedUsage) { value, line in
             let record: UsageRecord
             do { record = try UsageRecord(json: value) } catch {
@@ -148,7 +149,7 @@ public struct TransformStage {
                 report.notes.append("\(p): \(purchases.count) plan purchase rows from plans.csv")
             }
             // Then what the invoice adds: credit drawdowns, rounding to cents, tax (credits.csv, taxes.csv).
-            let document = terms.documentRows(period: p, totals: charges, balances: &creditBalances)
+            let document = terms.documentRows(period: p, totals: charges, balances: &creditBalances, timeZones: timeZones)
             if !document.isEmpty {
                 if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .jsonl) }
                 for row in document { try writers[p]!.write(row) }

@@ -151,4 +151,36 @@ struct BridgeScenarioTests {
         try Jobs.write("provider,billing_account,absolute,relative_percent\nacme,acct_S,,\n", to: dir + "/tolerances.csv")
         #expect(try Jobs.run("reckon-reconcile", ["--input", dir, "--output", out]).status == 65)
     }
+
+    /// A provider that bills Pacific months (UTC−7 at both boundaries): usage is cut at its month boundary.
+    @Test func billingMonthsFollowTheProvidersTimeZone() throws {
+        let dir = Jobs.tempDir("tz")
+        try Jobs.write(Self.card, to: dir + "/ratecards/acme.csv")
+        try Jobs.write("""
+            timestamp,provider,billing_account,model,input_tokens
+            2026-10-01T03:00:00Z,acme,acct_T,m1,1000000
+            2026-10-15T12:00:00Z,acme,acct_T,m1,1000000
+            2026-11-01T05:00:00Z,acme,acct_T,m1,1000000
+            2026-11-01T08:00:00Z,acme,acct_T,m1,1000000
+
+            """, to: dir + "/usage/export.csv")
+        try Jobs.write("provider,utc_offset\nacme,-07:00\n", to: dir + "/billing_time_zones.csv")
+        let out = Jobs.tempDir("tz-out")
+        let r = try Jobs.nightly(input: dir, output: out)
+        #expect(r.status == 0, "\(r.stderr)")
+        func rows(_ p: String) throws -> [String] {
+            try FocusReader.rows(inJSONL: out + "/focus/estimated/billing_period=\(p)/part-00000.jsonl").filter { $0[.chargeCategory] == .string("Usage") }.map { row in
+                func t(_ c: FocusColumn) -> String { if case .dateTime(let x) = row[c] { return x.description } else { return "-" } }
+                return "\(t(.billingPeriodStart)) \(t(.chargePeriodStart)) \(t(.chargePeriodEnd)) \(row[.billedCost].decimal!)"
+            }
+        }
+        // 03:00Z on 1 October is 30 September in Pacific time; 05:00Z on 1 November is still 31 October.
+        #expect(try rows("2026-09") == ["2026-09-01T07:00:00Z 2026-10-01T00:00:00Z 2026-10-01T07:00:00Z 2.0"])
+        #expect(try rows("2026-10") == ["2026-10-01T07:00:00Z 2026-10-15T00:00:00Z 2026-10-16T00:00:00Z 2.0",
+                                        "2026-10-01T07:00:00Z 2026-11-01T00:00:00Z 2026-11-01T07:00:00Z 1.0"])
+        #expect(try rows("2026-11") == ["2026-11-01T07:00:00Z 2026-11-01T07:00:00Z 2026-11-02T00:00:00Z 1.0"])
+        try Jobs.write("provider,utc_offset\nacme,Pacific\n", to: dir + "/billing_time_zones.csv")
+        let bad = try Jobs.nightly(input: dir, output: Jobs.tempDir("tz-bad"))
+        #expect(bad.status == 65 && bad.stderr.contains("billing_time_zones.csv:2"))
+    }
 }
