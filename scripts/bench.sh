@@ -25,3 +25,4 @@ for line in sys.stdin:
         s = float(m.group(2))
         print(f"pricing phase                {s:7.2f} s  {n / s / 1e6:6.2f} M records/s  ({m.group(1)} distinct output rows)")
 ' "$N"
+scripts/bench_diff.sh

@@ -46,8 +46,15 @@ public struct TableDiff {
     public var isEqual: Bool { added.isEmpty && removed.isEmpty && changes.isEmpty && duplicateKeysA.isEmpty && duplicateKeysB.isEmpty }
     public var changedRows: Int { Set(changes.map { $0.key.map { $0 ?? "\u{0}" } }).count }
 
-    /// Compares `a` (before) with `b` (after).
+    /// Compares `a` (before) with `b` (after). Two CSV files take the streaming path
+    /// (`compareCSV`); anything else is read whole.
     public static func compare(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance] = [:]) throws -> TableDiff {
+        if !Table.isJSONL(a) && !Table.isJSONL(b) { return try compareCSV(a, b, keys: keys, tolerances: tolerances) }
+        return try compareTables(a, b, keys: keys, tolerances: tolerances)
+    }
+
+    /// Compares two tables held whole in memory as strings (JSONL, or mixed formats).
+    static func compareTables(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance] = [:]) throws -> TableDiff {
         var d = TableDiff()
         d.keyColumns = keys
         let ta = try Table.read(a)
@@ -90,6 +97,110 @@ public struct TableDiff {
         d.duplicateKeysA = dupA.sorted(by: order)
         d.duplicateKeysB = dupB.sorted(by: order)
         d.header = tb.header
+        return d
+    }
+
+    /// The streaming keyed diff of two CSV files.
+    ///
+    /// Pass 1 reads `a` and keeps, per row, a 128-bit hash of its key fields and one of its
+    /// compared fields (the columns both files share, in `a`'s order; a null and an empty string
+    /// hash differently). Pass 2 streams `b`: a row whose key is unknown is added; one whose
+    /// hash equals its `a` row's is equal and costs nothing more; the others (and `a`'s rows never
+    /// seen) are read again from `a` in a last sequential pass, only those, and compared cell by
+    /// cell with exact decimals and tolerances. Rows are taken as equal when both 128-bit hashes
+    /// agree (a false match has probability about 2⁻¹²⁸ per row).
+    /// - Memory: about 60 bytes per row of `a` plus the differing rows as strings; `b` streams.
+    /// - Complexity: O(bytes of a + bytes of b), plus a third partial read of `a` when rows differ.
+    static func compareCSV(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance]) throws -> TableDiff {
+        var d = TableDiff()
+        d.keyColumns = keys
+        let readerA = CSVReader(stream: try ByteStream(path: a)), readerB = CSVReader(stream: try ByteStream(path: b))
+        let r = CSVRecord()
+        guard try readerA.next(into: r) else { throw ReckonError(.badData, "no header row", at: SourcePosition(file: a, line: 1)) }
+        let headerA = (0..<r.count).map { r.string($0) ?? "" }
+        guard try readerB.next(into: r) else { throw ReckonError(.badData, "no header row", at: SourcePosition(file: b, line: 1)) }
+        let headerB = (0..<r.count).map { r.string($0) ?? "" }
+        for k in keys where !headerA.contains(k) { throw ReckonError(.usage, "key column \(k) is not in the file", at: SourcePosition(file: a)) }
+        for k in keys where !headerB.contains(k) { throw ReckonError(.usage, "key column \(k) is not in the file", at: SourcePosition(file: b)) }
+        let keyA = keys.map { headerA.firstIndex(of: $0)! }, keyB = keys.map { headerB.firstIndex(of: $0)! }
+        let columns = headerA.filter { headerB.contains($0) && !keys.contains($0) }
+        let colA = columns.map { headerA.firstIndex(of: $0)! }, colB = columns.map { headerB.firstIndex(of: $0)! }
+        d.header = headerB
+
+        func fields(_ r: CSVRecord, _ width: Int, _ file: String) throws -> [String?] {
+            guard r.count == width else {
+                throw ReckonError(.badData, "expected \(width) fields, found \(r.count)", at: SourcePosition(file: file, line: r.line))
+            }
+            return (0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") }
+        }
+
+        // Pass 1: a's hashes.
+        var index: [Hash128: Int32] = [:]
+        var rowHashes: [Hash128] = []
+        var dupA: [Hash128: [String?]] = [:]
+        var dupRows: [Int] = []     // later rows of a duplicated key: reported as duplicates, not as removed
+        while try readerA.next(into: r) {
+            guard r.count == headerA.count else {
+                throw ReckonError(.badData, "expected \(headerA.count) fields, found \(r.count)", at: SourcePosition(file: a, line: r.line))
+            }
+            let k = Hash128(r, keyA)
+            if index[k] == nil {
+                index[k] = Int32(rowHashes.count)
+            } else {
+                dupRows.append(rowHashes.count)
+                if dupA[k] == nil { dupA[k] = keyA.map { r.string($0) } }
+            }
+            rowHashes.append(Hash128(r, colA))
+        }
+        d.rowsA = rowHashes.count
+
+        // Pass 2: b streams against them.
+        var seen = [Bool](repeating: false, count: rowHashes.count)
+        for n in dupRows { seen[n] = true }
+        var differing: [Int32: [String?]] = [:]     // a's row index → b's row
+        var addedKeys: Set<Hash128> = []
+        var dupB: [Hash128: [String?]] = [:]
+        while try readerB.next(into: r) {
+            d.rowsB += 1
+            guard r.count == headerB.count else {
+                throw ReckonError(.badData, "expected \(headerB.count) fields, found \(r.count)", at: SourcePosition(file: b, line: r.line))
+            }
+            let k = Hash128(r, keyB)
+            guard let i = index[k] else {
+                if addedKeys.insert(k).inserted { d.added.append(try fields(r, headerB.count, b)) } else if dupB[k] == nil { dupB[k] = keyB.map { r.string($0) } }
+                continue
+            }
+            if seen[Int(i)] { if dupB[k] == nil { dupB[k] = keyB.map { r.string($0) } }; continue }
+            seen[Int(i)] = true
+            if Hash128(r, colB) != rowHashes[Int(i)] { differing[i] = try fields(r, headerB.count, b) }
+        }
+
+        // Pass 3 (only when something differs): a's rows that changed or are gone, read again.
+        let removedCount = seen.lazy.filter { !$0 }.count
+        if !differing.isEmpty || removedCount > 0 {
+            let again = CSVReader(stream: try ByteStream(path: a))
+            _ = try again.next(into: r)
+            var n = 0
+            while try again.next(into: r) {
+                defer { n += 1 }
+                let i = Int32(n)
+                if !seen[n] {
+                    d.removed.append(try fields(r, headerA.count, a))
+                } else if let after = differing[i] {
+                    let before = try fields(r, headerA.count, a)
+                    let key = keyB.map { after[$0] }
+                    for (m, c) in columns.enumerated() where !same(before[colA[m]], after[colB[m]], tolerances[c]) {
+                        d.changes.append(Change(key: key, column: c, before: before[colA[m]], after: after[colB[m]]))
+                    }
+                }
+            }
+        }
+        func order(_ x: [String?], _ y: [String?]) -> Bool { x.map { $0 ?? "" }.lexicographicallyPrecedes(y.map { $0 ?? "" }) }
+        d.removed.sort { x, y in order(keyA.map { x[$0] }, keyA.map { y[$0] }) }
+        d.added.sort { x, y in order(keyB.map { x[$0] }, keyB.map { y[$0] }) }
+        d.changes.sort { order($0.key, $1.key) || ($0.key == $1.key && $0.column < $1.column) }
+        d.duplicateKeysA = dupA.values.sorted(by: order)
+        d.duplicateKeysB = dupB.values.sorted(by: order)
         return d
     }
 
@@ -143,16 +254,53 @@ public struct TableDiff {
     }
 }
 
+/// A 128-bit hash of some fields of a CSV record: two 64-bit lanes of a multiply-mix over 8-byte
+/// words. Each field is preceded by its length and a null flag, so `a,bc` ≠ `ab,c` and a null ≠ "".
+struct Hash128: Hashable {
+    var h1: UInt64, h2: UInt64
+
+    @inline(__always)
+    static func mix(_ h: UInt64, _ v: UInt64, _ m: UInt64) -> UInt64 {
+        let x = (h ^ v) &* m
+        return x ^ (x >> 29)
+    }
+
+    init(_ r: CSVRecord, _ columns: [Int]) {
+        var a: UInt64 = 0x9E37_79B9_7F4A_7C15, b: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+        let m1: UInt64 = 0xFF51_AFD7_ED55_8CCD, m2: UInt64 = 0xC4CE_B9FE_1A85_EC53
+        for k in columns {
+            let f = r.field(k)
+            let tag = UInt64(f.count) << 1 | (f.isEmpty && !r.quoted(k) ? 1 : 0)
+            a = Self.mix(a, tag, m1); b = Self.mix(b, tag, m2)
+            var i = 0
+            while i + 8 <= f.count {
+                let w = f.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                a = Self.mix(a, w, m1); b = Self.mix(b, w &+ 0x632B_E59B_D9B4_E019, m2)
+                i += 8
+            }
+            if i < f.count {
+                var w: UInt64 = 0
+                for j in i..<f.count { w = w << 8 | UInt64(f[j]) }
+                a = Self.mix(a, w, m1); b = Self.mix(b, w &+ 0x632B_E59B_D9B4_E019, m2)
+            }
+        }
+        h1 = a
+        h2 = b
+    }
+}
+
 /// A whole table as strings: CSV (header row; an empty unquoted field is null) or JSONL (columns
 /// in order of first appearance; JSON null is null; numbers keep their text; objects as JSON text).
 struct Table {
     var header: [String] = []
     var rows: [[String?]] = []
 
+    static func isJSONL(_ path: String) -> Bool { path.hasSuffix(".jsonl") || path.hasSuffix(".jsonl.gz") || path.hasSuffix(".ndjson") }
+
     static func read(_ path: String) throws -> Table {
         var t = Table()
         let stream = try ByteStream(path: path)
-        if path.hasSuffix(".jsonl") || path.hasSuffix(".jsonl.gz") || path.hasSuffix(".ndjson") {
+        if isJSONL(path) {
             let lines = LineReader(stream: stream)
             var objects: [[(key: String, value: JSONValue)]] = []
             var index: [String: Int] = [:]
