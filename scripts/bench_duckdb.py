@@ -94,11 +94,22 @@ def norm(d):
     return d if d != 0 else Decimal(0)
 
 
-def compare(reckon_jsonl, duck_csv):
+def reckon_rows(path):
+    """Reckon's FOCUS rows from its staged CSV (or JSONL), decimals as text."""
+    if path.endswith(".csv"):
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                r["Tags"] = json.loads(r["Tags"]) if r["Tags"] else {}
+                yield r
+    else:
+        with open(path) as f:
+            for line in f:
+                yield json.loads(line, parse_float=Decimal)
+
+
+def compare(reckon_rows_path, duck_csv):
     ours = {}
-    with open(reckon_jsonl) as f:
-        for line in f:
-            r = json.loads(line, parse_float=Decimal)
+    for r in reckon_rows(reckon_rows_path):
             if r["ChargeCategory"] != "Usage":
                 continue
             provider, model, meter = r["SkuId"].split(":")  # the card's model; x_Model keeps the exported name

@@ -28,4 +28,4 @@ print(f"{'duckdb (sum, then price)':<28} {s:7.2f} s  {raw / 1e6 / s:8.1f} MB/s  
 ours = float(re.search(r"\s([0-9.]+) s ", open(sys.argv[5]).read()).group(1))
 print(f"ratio Reckon CSV / DuckDB: {ours / s:.2f} (issue 8 target: <= 0.5)")
 PYEOF
-"$VENV/bin/python" scripts/bench_duckdb.py compare "$DATA/out-e2e-csv/staging/transform/estimated/billing_period=2026-10/part-00000.jsonl" "$DATA/duckdb.csv"
+"$VENV/bin/python" scripts/bench_duckdb.py compare "$DATA/out-e2e-csv/staging/transform/estimated/billing_period=2026-10/part-00000.csv" "$DATA/duckdb.csv"

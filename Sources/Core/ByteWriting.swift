@@ -38,6 +38,26 @@ extension Array where Element == UInt8 {
         append(0x22)
     }
 
+    /// Appends a non-null CSV field exactly as `CSVWriter.appendField` writes it: quoted when it
+    /// holds a comma, a quote, CR or LF (quotes doubled), `""` when empty, else as it is.
+    public mutating func appendCSVField(_ bytes: UnsafeRawBufferPointer) {
+        if bytes.isEmpty { append(ascii: "\"\""); return }
+        var quote = false
+        for c in bytes where c == 0x2C || c == 0x22 || c == 0x0A || c == 0x0D { quote = true; break }
+        if !quote { append(contentsOf: bytes); return }
+        append(0x22)
+        for c in bytes {
+            if c == 0x22 { append(0x22) }
+            append(c)
+        }
+        append(0x22)
+    }
+
+    public mutating func appendCSVField(_ s: String) {
+        var s = s
+        s.withUTF8 { appendCSVField(UnsafeRawBufferPointer($0)) }
+    }
+
     /// Like `appendJSONString`, with ASCII letters lower-cased (provider and tier names).
     public mutating func appendJSONStringLowercasingASCII(_ bytes: UnsafeRawBufferPointer) {
         let mark = count

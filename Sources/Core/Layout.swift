@@ -27,7 +27,7 @@ public struct Layout: Sendable {
     /// Generic-format exports validated in place (read again by transform).
     public var extractedSources: String { stageFolder("extract") + "/usage_sources.jsonl" }
     public func stagedDataset(_ dataset: String, _ period: BillingPeriod) -> String {
-        stageFolder("transform") + "/\(dataset)/billing_period=\(period)/part-00000.jsonl"
+        stageFolder("transform") + "/\(dataset)/billing_period=\(period)/part-00000.csv"
     }
     /// Usage without a rate, summed per account, provider, model, meter and tier.
     public func stagedUnpriced(_ period: BillingPeriod) -> String {

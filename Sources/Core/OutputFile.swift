@@ -80,6 +80,27 @@ public final class OutputFile {
     public static func write(_ text: String, to path: String) throws(ReckonError) {
         try write(text.utf8, to: path)
     }
+
+    /// Copies the file at `source` to `path` atomically, 1 MiB at a time.
+    public static func copy(_ source: String, to path: String) throws(ReckonError) {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
+            throw ReckonError(.missingInput, "cannot open file", at: SourcePosition(file: source), cause: String(cString: strerror(errno)))
+        }
+        defer { close(input) }
+        let f = try OutputFile(path: path)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ReckonError(.io, "read failed", at: SourcePosition(file: source), cause: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            try f.write(chunk[0..<n])
+        }
+        try f.commit()
+    }
 }
 
 /// Small file-system helpers over POSIX calls (no Foundation on the data path).

@@ -19,12 +19,18 @@ public final class FocusWriter {
 
     public func write(_ row: FocusRow) throws(ReckonError) {
         switch format {
-        case .csv: try file.write(CSVWriter.line(row.csvFields))
-        case .jsonl:
-            row.appendJSONLine(to: &buffer)
-            if buffer.count >= 1 << 20 { try file.write(buffer); buffer.removeAll(keepingCapacity: true) }
+        case .csv: row.appendCSVLine(to: &buffer)
+        case .jsonl: row.appendJSONLine(to: &buffer)
         }
+        if buffer.count >= 1 << 20 { try file.write(buffer); buffer.removeAll(keepingCapacity: true) }
         rowCount += 1
+    }
+
+    /// Writes a row already encoded in this writer's format (one line, newline included).
+    public func write(encoded line: [UInt8]) throws(ReckonError) {
+        buffer.append(contentsOf: line)
+        rowCount += 1
+        if buffer.count >= 1 << 20 { try file.write(buffer); buffer.removeAll(keepingCapacity: true) }
     }
 
     public func commit() throws(ReckonError) {
@@ -57,6 +63,42 @@ public enum FocusReader {
         }) {
             if let row { try body(row) }
         }
+    }
+
+    /// Reads a FOCUS CSV file written by Reckon (header row naming Reckon's columns), row by row.
+    /// - Memory: one record at a time.
+    public static func forEachRow(inCSV path: String, _ body: (FocusRow) throws -> Void) throws {
+        let reader = CSVReader(stream: try ByteStream(path: path))
+        let r = CSVRecord()
+        guard try reader.next(into: r) else { return }
+        var columns: [Int] = []
+        for k in 0..<r.count {
+            guard let name = r.string(k), let i = FocusColumn.indexByName[name] else {
+                throw ReckonError(.badData, "not a Reckon FOCUS column: \(r.string(k) ?? "?")", at: SourcePosition(file: path, line: 1))
+            }
+            columns.append(i)
+        }
+        while try reader.next(into: r) {
+            guard r.count == columns.count else {
+                throw ReckonError(.badData, "expected \(columns.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
+            }
+            let row: FocusRow
+            do { row = try FocusRow(csv: r, columns: columns) } catch {
+                throw ReckonError(.badData, "not a FOCUS row: \(error)", at: SourcePosition(file: path, line: r.line))
+            }
+            try body(row)
+        }
+    }
+
+    /// Reads a FOCUS file by its extension: `.csv` or JSONL.
+    public static func forEachRow(at path: String, _ body: (FocusRow) throws -> Void) throws {
+        if path.hasSuffix(".csv") { try forEachRow(inCSV: path, body) } else { try forEachRow(inJSONL: path, body) }
+    }
+
+    public static func rows(at path: String) throws -> [FocusRow] {
+        var rows: [FocusRow] = []
+        try forEachRow(at: path) { rows.append($0) }
+        return rows
     }
 
     public static func rows(inJSONL path: String) throws -> [FocusRow] {

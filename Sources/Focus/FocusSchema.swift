@@ -174,6 +174,52 @@ public struct FocusRow: Sendable, Equatable {
         out.append(ascii: "}\n")
     }
 
+    /// Appends the row as one CSV line: the same bytes as `CSVWriter.line(csvFields)`, without
+    /// making a String per field.
+    public func appendCSVLine(to out: inout [UInt8]) {
+        var scratch: [UInt8] = []
+        for k in values.indices {
+            if k > 0 { out.append(0x2C) }
+            switch values[k] {
+            case .null: break
+            case .string(let s): out.appendCSVField(s)
+            case .decimal(let d): out.appendDecimal(d)
+            case .dateTime(let t): out.appendTimestamp(t)
+            case .json(let members):
+                scratch.removeAll(keepingCapacity: true)
+                scratch.append(utf8: JSONWriter.write(.object(members)))
+                scratch.withUnsafeBytes { out.appendCSVField($0) }
+            }
+        }
+        out.append(0x0A)
+    }
+
+    /// Reads a row back from the fields of a CSV record whose columns are `columns` (indexes into
+    /// `FocusColumn.allCases`, -1 for a column Reckon does not know, which is refused): an empty
+    /// unquoted field is null; decimals, date/times and JSON objects are parsed by the column's type.
+    public init(csv r: CSVRecord, columns: [Int]) throws(FocusDecodeError) {
+        for (f, i) in columns.enumerated() {
+            let field = r.field(f)
+            if field.isEmpty && !r.quoted(f) { continue }
+            let column = FocusColumn.allCases[i]
+            switch column.kind {
+            case .decimal:
+                guard let d = ExactDecimal(utf8: field) else { throw FocusDecodeError(column: column.rawValue, message: "not a decimal") }
+                values[i] = .decimal(d)
+            case .dateTime:
+                guard let t = Timestamp(rfc3339: field) else { throw FocusDecodeError(column: column.rawValue, message: "not a date/time") }
+                values[i] = .dateTime(t)
+            case .json:
+                guard case .object(let m)? = try? JSONParser.parse(field) else {
+                    throw FocusDecodeError(column: column.rawValue, message: "not a JSON object")
+                }
+                values[i] = .json(m)
+            case .string:
+                values[i] = .string(String(decoding: field, as: UTF8.self))
+            }
+        }
+    }
+
     /// `"Column":` for each column, encoded once.
     static let encodedNames: [[UInt8]] = FocusColumn.allCases.map { Array("\"\($0.rawValue)\":".utf8) }
 

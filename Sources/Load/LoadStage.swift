@@ -46,16 +46,15 @@ public struct LoadStage {
                 let published = layout.dataset(dataset, p, ext: "csv")
                 let previous = layout.output + "/previous/focus/\(dataset)/billing_period=\(p)/part-00000.csv"
                 if FileSystem.exists(published) { try OutputFile.write(try ByteStream.readAll(path: published), to: previous) }
-                let csv = try FocusWriter(path: published, format: .csv)
+                // Staging is the published CSV already (same writer): copied as bytes; JSONL from its rows.
                 let jsonl = try FocusWriter(path: layout.dataset(dataset, p, ext: "jsonl"), format: .jsonl)
                 var counts = RowCounts()
-                try FocusReader.forEachRow(inJSONL: staged) { row in
+                try FocusReader.forEachRow(at: staged) { row in
                     counts.rowsRead += 1
-                    try csv.write(row)
                     try jsonl.write(row)
                     counts.rowsOut += 1
                 }
-                try csv.commit()
+                try OutputFile.copy(staged, to: published)
                 try jsonl.commit()
                 report.sources.append(.init(file: staged, kind: "focus." + dataset, counts: counts))
                 report.outputs += [layout.dataset(dataset, p, ext: "csv"), layout.dataset(dataset, p, ext: "jsonl")]

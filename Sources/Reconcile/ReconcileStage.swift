@@ -347,7 +347,7 @@ public struct ReconcileStage {
                 let path = layout.stagedDataset(dataset, p)
                 guard FileSystem.exists(path) else { continue }
                 var counts = RowCounts()
-                try FocusReader.forEachRow(inJSONL: path) { row in
+                try FocusReader.forEachRow(at: path) { row in
                     counts.rowsRead += 1
                     if dataset == "estimated", let u = Governance.usage(of: row) { usage.append(u) }
                     let provider = row[.serviceProviderName].string ?? "unknown"

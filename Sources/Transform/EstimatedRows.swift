@@ -275,6 +275,135 @@ public struct EstimatedRowBuilder {
     /// provider, model, meter, tier, reported model, price and tags by their text.
     /// - Complexity: O(rows log rows); one row at a time.
     public func forEachRow(rateCardVersion: String, _ body: (BillingPeriod, FocusRow) throws -> Void) rethrows {
+        try forEachCell { key, quantity, billing, included in
+            try body(billing, row(key, quantity, billing, rateCardVersion, included: included))
+        }
+    }
+
+    /// What the stage needs to know of a written row besides its bytes (for the estimated invoice).
+    public struct RowSummary {
+        public var provider: String
+        public var account: String
+        public var accountName: String
+        public var currency: String
+        public var billedCost: ExactDecimal
+    }
+
+    /// The same rows as `forEachRow`, already encoded as FOCUS CSV lines — byte for byte what
+    /// `FocusRow.appendCSVLine` writes for them (a test holds the two to that). Each column is
+    /// encoded once per distinct value of what it depends on — the rate (with the allowance flag,
+    /// tier, model and meter), the billing account, the sub-account, the tag set, the reported model,
+    /// the billing period — by building one full row with `row` on a cache miss and keeping that
+    /// group's columns; costs, quantities and the charge period are written for every row.
+    /// `line` is reused: copy it inside `body`.
+    /// - Memory: the encoded columns per distinct rate, account, sub-account, tag set and model.
+    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, [UInt8], RowSummary) throws -> Void) rethrows {
+        struct RateKey: Hashable { var rate: Int32, included: Bool, tier: Int32, model: Int32, meter: Int32 }
+        struct PairKey: Hashable { var a: Int32, b: Int32 }
+        struct PeriodKey: Hashable { var period: BillingPeriod, provider: Int32 }
+        enum Group { case constant, account, period, rate, sub, tags, model, cost, chargeStart, chargeEnd, consumed, pricingQuantity }
+        let group: [Group] = FocusColumn.allCases.map { c in
+            switch c {
+            case .billingAccountId, .billingAccountName, .hostProviderName, .invoiceIssuerName, .providerName, .publisherName,
+                 .serviceName, .serviceProviderName: return .account
+            case .billingPeriodStart, .billingPeriodEnd: return .period
+            case .billingCurrency, .chargeDescription, .consumedUnit, .contractedUnitPrice, .listUnitPrice, .pricingCurrency,
+                 .pricingCurrencyContractedUnitPrice, .pricingCurrencyListUnitPrice, .pricingUnit, .skuId, .skuMeter,
+                 .skuPriceDetails, .skuPriceId, .xChargeSubType, .xPriceSource, .xServiceTier: return .rate
+            case .subAccountId, .subAccountName: return .sub
+            case .tags: return .tags
+            case .xModel: return .model
+            case .billedCost, .contractedCost, .effectiveCost, .listCost, .pricingCurrencyEffectiveCost: return .cost
+            case .chargePeriodStart: return .chargeStart
+            case .chargePeriodEnd: return .chargeEnd
+            case .consumedQuantity: return .consumed
+            case .pricingQuantity: return .pricingQuantity
+            default: return .constant
+            }
+        }
+        /// The encoded columns of `g` in a full row (others left empty).
+        func encode(_ r: FocusRow, _ g: Group) -> [[UInt8]] {
+            var out = [[UInt8]](repeating: [], count: group.count)
+            var one: [UInt8] = []
+            for (k, c) in FocusColumn.allCases.enumerated() where group[k] == g {
+                var single = FocusRow()
+                single[c] = r[c]
+                one.removeAll(keepingCapacity: true)
+                single.appendCSVLine(to: &one)
+                // A one-column line is that column's bytes among 48 commas and a newline.
+                out[k] = Array(one[k..<(one.count - (group.count - 1 - k) - 1)])
+            }
+            return out
+        }
+        var constant: [[UInt8]]?
+        var accounts: [PairKey: ([[UInt8]], String)] = [:], subs: [PairKey: [[UInt8]]] = [:]
+        var rates: [RateKey: ([[UInt8]], ExactDecimal, Int, String)] = [:]
+        var tagColumns: [Int32: [UInt8]] = [:], models: [Int32: [UInt8]] = [:], periods: [PeriodKey: [[UInt8]]] = [:]
+        var line: [UInt8] = []
+        var cost: [UInt8] = []
+        try forEachCell { key, quantity, billing, included in
+            var full: FocusRow?
+            func built() -> FocusRow {
+                if let full { return full }
+                let r = row(key, quantity, billing, rateCardVersion, included: included)
+                full = r
+                return r
+            }
+            if constant == nil { constant = encode(built(), .constant) }
+            let accountKey = PairKey(a: key.provider, b: key.billingAccount)
+            let account = accounts[accountKey] ?? {
+                let r = built()
+                let v = (encode(r, .account), r[.billingAccountName].string ?? "")
+                accounts[accountKey] = v
+                return v
+            }()
+            let subKey = PairKey(a: key.provider, b: key.subAccount)
+            let sub = subs[subKey] ?? { let v = encode(built(), .sub); subs[subKey] = v; return v }()
+            let rateKey = RateKey(rate: key.rate, included: included, tier: key.tier, model: key.model, meter: key.meter)
+            let rate = rates[rateKey] ?? {
+                var card = rateCard.rates[Int(key.rate)]
+                if included { card.unitPrice = .zero }
+                let v = (encode(built(), .rate), card.unitPrice, card.blockSizeExponent, card.currency)
+                rates[rateKey] = v
+                return v
+            }()
+            let tags = tagColumns[key.tags] ?? { let v = encode(built(), .tags)[FocusColumn.tags.index]; tagColumns[key.tags] = v; return v }()
+            let model = models[key.reportedModel] ?? {
+                let v = encode(built(), .model)[FocusColumn.xModel.index]; models[key.reportedModel] = v; return v
+            }()
+            let periodKey = PeriodKey(period: billing, provider: key.provider)
+            let period = periods[periodKey] ?? { let v = encode(built(), .period); periods[periodKey] = v; return v }()
+
+            let pricingQuantity = quantity.shiftedLeft(by: rate.2)
+            let billed = rate.1 * pricingQuantity
+            cost.removeAll(keepingCapacity: true)
+            cost.appendDecimal(billed)
+            line.removeAll(keepingCapacity: true)
+            for k in 0..<group.count {
+                if k > 0 { line.append(0x2C) }
+                switch group[k] {
+                case .constant: line.append(contentsOf: constant![k])
+                case .account: line.append(contentsOf: account.0[k])
+                case .period: line.append(contentsOf: period[k])
+                case .rate: line.append(contentsOf: rate.0[k])
+                case .sub: line.append(contentsOf: sub[k])
+                case .tags: line.append(contentsOf: tags)
+                case .model: line.append(contentsOf: model)
+                case .cost: line.append(contentsOf: cost)
+                case .chargeStart: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeStart))
+                case .chargeEnd: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeEnd))
+                case .consumed: line.appendDecimal(quantity)
+                case .pricingQuantity: line.appendDecimal(pricingQuantity)
+                }
+            }
+            line.append(0x0A)
+            try body(billing, line, RowSummary(provider: names[Int(key.provider)], account: names[Int(key.billingAccount)],
+                                               accountName: account.1, currency: rate.3, billedCost: billed))
+        }
+    }
+
+    /// Every output cell in order, split into its included-allowance and charged parts.
+    private func forEachCell(_ body: (Key, ExactDecimal, BillingPeriod, Bool) throws -> Void) rethrows {
         var rank = [Int32](repeating: 0, count: names.count)
         for (r, i) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { rank[i] = Int32(r) }
         func rk(_ i: Int32) -> Int32 { i < 0 ? -1 : rank[Int(i)] }
@@ -307,15 +436,15 @@ public struct EstimatedRowBuilder {
             let billing = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: key.chargeStart), offset: timeZones.offset(names[Int(key.provider)]))
             let rate = rateCard.rates[Int(key.rate)]
             guard let included = rate.includedPerMonth else {
-                try body(billing, row(key, quantity, billing, rateCardVersion))
+                try body(key, quantity, billing, false)
                 continue
             }
             let allowanceKey = "\(billing)|\(key.billingAccount)|\(key.provider)|\(key.meter)"
             let left = remaining[allowanceKey] ?? included
             let free = min(left, quantity)
             remaining[allowanceKey] = left - free
-            if !free.isZero { try body(billing, row(key, free, billing, rateCardVersion, included: true)) }
-            if free < quantity { try body(billing, row(key, quantity - free, billing, rateCardVersion)) }
+            if !free.isZero { try body(key, free, billing, true) }
+            if free < quantity { try body(key, quantity - free, billing, false) }
         }
     }
 

@@ -97,10 +97,15 @@ public struct InvoiceTerms: Sendable {
         public mutating func add(_ row: FocusRow, period: BillingPeriod) {
             guard let sku = row[.skuId].string, let account = row[.billingAccountId].string,
                   let currency = row[.billingCurrency].string, let billed = row[.billedCost].decimal else { return }
-            let provider = String(sku.prefix { $0 != ":" })
+            add(provider: String(sku.prefix { $0 != ":" }), account: account, accountName: row[.billingAccountName].string,
+                currency: currency, billed: billed, period: period)
+        }
+
+        public mutating func add(provider: String, account: String, accountName: String?, currency: String, billed: ExactDecimal,
+                                 period: BillingPeriod) {
             let key = provider + "|" + account + "|" + currency
             var a = byPeriod[period, default: [:]][key]
-                ?? AccountCharges(provider: provider, account: account, accountName: row[.billingAccountName].string, currency: currency)
+                ?? AccountCharges(provider: provider, account: account, accountName: accountName, currency: currency)
             a.charges += billed
             byPeriod[period, default: [:]][key] = a
         }

@@ -122,10 +122,11 @@ public struct TransformStage {
         // Estimated rows stream out in order; they arrive grouped by billing period.
         var writers: [BillingPeriod: FocusWriter] = [:]
         var charges = InvoiceTerms.Totals()
-        try estimated.forEachRow(rateCardVersion: card.version) { p, row in
-            if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .jsonl) }
-            try writers[p]!.write(row)
-            charges.add(row, period: p)
+        try estimated.forEachCSVLine(rateCardVersion: card.version) { p, line, row in
+            if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
+            try writers[p]!.write(encoded: line)
+            charges.add(provider: row.provider, account: row.account, accountName: row.accountName, currency: row.currency,
+                        billed: row.billedCost, period: p)
         }
         logger.info("wrote estimated rows", metadata: ["rows": "\(estimated.rowCount)", "seconds": "\(clock.now - priced)"])
         var periods = Set(writers.keys).union(invoicedRows.keys).union(estimated.unpricedTotals.keys.map(\.period))
@@ -144,31 +145,31 @@ public struct TransformStage {
             // Plan fees and extra seats (plans.csv) are Purchase rows after the period's usage rows.
             let purchases = plans.purchaseRows(period: p, card: card, accounts: accounts, version: card.version)
             if !purchases.isEmpty {
-                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .jsonl) }
+                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .csv) }
                 for row in purchases { try writers[p]!.write(row); charges.add(row, period: p) }
                 report.notes.append("\(p): \(purchases.count) plan purchase rows from plans.csv")
             }
             // Then what the invoice adds: credit drawdowns, rounding to cents, tax (credits.csv, taxes.csv).
             let document = terms.documentRows(period: p, totals: charges, balances: &creditBalances, timeZones: timeZones)
             if !document.isEmpty {
-                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .jsonl) }
+                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .csv) }
                 for row in document { try writers[p]!.write(row) }
             }
             // Corrections of closed periods last; they carry their own tax and credit differences.
             if let late = pending[p]?.estimated, !late.isEmpty {
-                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .jsonl) }
+                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .csv) }
                 for row in late { try writers[p]!.write(row) }
             }
-            if let w = writers[p] { try w.commit() } else { try FocusWriter.write([], to: estimatedPath, format: .jsonl) }
+            if let w = writers[p] { try w.commit() } else { try FocusWriter.write([], to: estimatedPath, format: .csv) }
             let invoicedPath = layout.stagedDataset("invoiced", p)
-            try FocusWriter.write((invoicedRows[p] ?? []) + (pending[p]?.invoiced ?? []), to: invoicedPath, format: .jsonl)
+            try FocusWriter.write((invoicedRows[p] ?? []) + (pending[p]?.invoiced ?? []), to: invoicedPath, format: .csv)
             if closed.contains(p) && period == nil {
                 let target = closed.nextOpen(after: p)
                 func signedOff(_ dataset: String) throws -> [FocusRow] {
                     let path = layout.dataset(dataset, p, ext: "jsonl")
                     return closed.signedOff.contains(p) && FileSystem.exists(path) ? try FocusReader.rows(inJSONL: path) : []
                 }
-                let e = PeriodCorrections.rows(tonight: try FocusReader.rows(inJSONL: estimatedPath), signedOff: try signedOff("estimated"), bookedIn: target)
+                let e = PeriodCorrections.rows(tonight: try FocusReader.rows(at: estimatedPath), signedOff: try signedOff("estimated"), bookedIn: target)
                 let i = PeriodCorrections.rows(tonight: invoicedRows[p] ?? [], signedOff: try signedOff("invoiced"), bookedIn: target)
                 pending[target, default: ([], [])].estimated += e
                 pending[target, default: ([], [])].invoiced += i

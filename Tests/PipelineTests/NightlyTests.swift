@@ -200,7 +200,7 @@ struct BadInputTests {
         let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
         #expect(t.status == 0, "\(t.stderr)")
         #expect(t.stderr.contains("rows_read=4 rows_out=2 rows_quarantined=2"))
-        let rows = try FocusReader.rows(inJSONL: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.jsonl")
+        let rows = try FocusReader.rows(at: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.csv")
         #expect(rows.count == 2)
         #expect(rows.compactMap { $0[.billedCost].decimal }.sum() == "6.0")  // 1M × $3 + 0.2M × $15
         #expect(!rows.contains { $0[.xModel] == .string("claude-unknown-9") })
@@ -249,7 +249,7 @@ struct BadInputTests {
         #expect(e.stderr.contains("rows_read=4 rows_out=2 rows_quarantined=2"))
         let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
         #expect(t.status == 0, "\(t.stderr)")
-        let rows = try FocusReader.rows(inJSONL: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.jsonl")
+        let rows = try FocusReader.rows(at: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.csv")
         #expect(rows.count == 3)
         #expect(rows.compactMap { $0[.billedCost].decimal }.sum() == "5.5")  // 1M×$3 + 0.1M×$15 + 1M×$1
         let tagged = rows.filter { $0[.tags] != .null }
@@ -289,7 +289,7 @@ struct BadInputTests {
         #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out]).status == 0)
         let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
         #expect(t.status == 0, "\(t.stderr)")
-        let rows = try FocusReader.rows(inJSONL: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.jsonl")
+        let rows = try FocusReader.rows(at: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.csv")
         let purchases = rows.filter { $0[.chargeCategory] == .string("Purchase") }
         // 49×15/31, 500×16/31, to the cent; 2 seats beyond Team's 10 users at 50×16/31 = 25.81 each.
         #expect(purchases.map { $0[.billedCost].decimal! } == ["23.71", "258.06", "51.62"])

@@ -287,5 +287,43 @@ struct PricingTests {
         #expect(records == 2000 && rows > 100)
         #expect(got == expected)
         #expect(b.counts.rowsRead == b.counts.rowsOut)
+
+        // The fast CSV encoder writes exactly the bytes of the row model, with a Pacific-month provider.
+        var slow: [UInt8] = [], fast: [UInt8] = []
+        b.forEachRow(rateCardVersion: "p") { _, row in row.appendCSVLine(to: &slow) }
+        b.forEachCSVLine(rateCardVersion: "p") { _, line, _ in fast += line }
+        #expect(fast.count > 10_000 && fast == slow)
+    }
+
+    /// The same for rows with allowances, prompt tiers, names from accounts.csv and a billing offset.
+    @Test func theCSVEncoderMatchesTheRowModelByteForByte() throws {
+        var names = AccountNames()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckon-enc-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "provider,account_type,id,name\nanthropic,billing_account,acct,\"Acme, Inc.\"\nanthropic,sub_account,ws1,\"The \"\"one\"\"\"\n"
+            .write(toFile: dir + "/accounts.csv", atomically: true, encoding: .utf8)
+        names = try AccountNames.load(path: dir + "/accounts.csv")
+        var b = EstimatedRowBuilder(rateCard: Self.card, accounts: names, period: nil,
+                                    timeZones: BillingTimeZones(offsets: ["anthropic": -7 * 3600]))
+        for (i, (model, meter, quantity, tier)) in [("claude-sonnet-4-5", "tokens_input", 250_000, "standard"),
+                                                   ("claude-sonnet-4-5", "code_execution_hours", 1_600, "standard"),
+                                                   ("claude-opus-4-5", "tokens_output", 1_000, "batch"),
+                                                   ("claude-haiku-4-5", "web_search_requests", 3, "standard")].enumerated() {
+            for day in ["2026-10-01T03:00:00Z", "2026-10-02T12:00:00Z", "2026-11-01T05:00:00Z"] {
+                let t = Timestamp(rfc3339: day)!
+                let r = UsageRecord(provider: "anthropic", billingAccountId: "acct", subAccountId: i % 2 == 0 ? "ws1" : nil, model: model,
+                                    periodStart: t, periodEnd: t, serviceTier: tier, quantities: [(meter, ExactDecimal(quantity))],
+                                    tags: i == 3 ? [] : [("team", "a\"b,c"), ("feature", "x")], source: SourcePosition(file: "gen", line: i))
+                b.add(r) { _ in Issue.record("unexpected unpriced usage") }
+            }
+        }
+        var slow: [UInt8] = [], fast: [UInt8] = []
+        var billed: [ExactDecimal] = []
+        b.forEachRow(rateCardVersion: "v") { _, row in row.appendCSVLine(to: &slow); billed.append(row[.billedCost].decimal!) }
+        var summed: [ExactDecimal] = []
+        b.forEachCSVLine(rateCardVersion: "v") { _, line, summary in fast += line; summed.append(summary.billedCost) }
+        #expect(b.rowCount > 8 && fast == slow)
+        #expect(summed == billed)
+        #expect(String(decoding: fast, as: UTF8.self).contains("Included allowance"))
     }
 }
