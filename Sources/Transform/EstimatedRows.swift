@@ -23,6 +23,20 @@ public struct EstimatedRowBuilder {
         var tier: Int32
         var rate: Int32
         var tags: Int32
+
+        /// One pass of a 64-bit multiply-mix over the fields, then a single combine: the default
+        /// synthesized hash feeds the hasher 11 times per lookup, which dominated pricing.
+        func hash(into hasher: inout Hasher) {
+            var h = UInt64(bitPattern: chargeStart) &* 0x9E37_79B9_7F4A_7C15
+            @inline(__always) func mix(_ v: UInt64) { h = (h ^ v) &* 0xFF51_AFD7_ED55_8CCD; h ^= h >> 32 }
+            mix(UInt64(bitPattern: chargeEnd))
+            mix(UInt64(UInt32(bitPattern: billingAccount)) << 32 | UInt64(UInt32(bitPattern: subAccount)))
+            mix(UInt64(UInt32(bitPattern: provider)) << 32 | UInt64(UInt32(bitPattern: model)))
+            mix(UInt64(UInt32(bitPattern: reportedModel)) << 32 | UInt64(UInt32(bitPattern: meter)))
+            mix(UInt64(UInt32(bitPattern: tier)) << 32 | UInt64(UInt32(bitPattern: rate)))
+            mix(UInt64(UInt32(bitPattern: tags)))
+            hasher.combine(h)
+        }
     }
 
     /// Where a record's rate comes from when its prompt cannot reach any long-context tier.
@@ -36,6 +50,9 @@ public struct EstimatedRowBuilder {
     /// Providers that bill months of their own time zone (billing_time_zones.csv).
     public let timeZones: BillingTimeZones
     private var offsetCache: [Int32: Int64] = [:]
+    /// Per rate index: unit price and block-size exponent (the hot path must not copy `Rate`).
+    private let unitPrices: [ExactDecimal]
+    private let blockExponents: [Int]
     private var cells: [Key: ExactDecimal] = [:]
     private var ids: [String: Int32] = [:]
     private var names: [String] = []
@@ -63,6 +80,8 @@ public struct EstimatedRowBuilder {
         self.accounts = accounts
         self.period = period
         self.timeZones = timeZones
+        unitPrices = rateCard.rates.map(\.unitPrice)
+        blockExponents = rateCard.rates.map(\.blockSizeExponent)
         smallestPromptTier = rateCard.rates.compactMap { $0.promptTier?.threshold }.min()
         emptyId = id("")
         batchId = id("batch")
@@ -239,8 +258,7 @@ public struct EstimatedRowBuilder {
                           subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
                           tier: ids.tier, rate: rateIndex, tags: ids.tags)
             cells[key, default: .zero] += quantity
-            let rate = rateCard.rates[Int(rateIndex)]
-            recordCost += rate.unitPrice * quantity.shiftedLeft(by: rate.blockSizeExponent)
+            recordCost += unitPrices[Int(rateIndex)] * quantity.shiftedLeft(by: blockExponents[Int(rateIndex)])
             priced = true
         }
     }
@@ -301,8 +319,7 @@ public struct EstimatedRowBuilder {
         struct RateKey: Hashable { var rate: Int32, included: Bool, tier: Int32, model: Int32, meter: Int32 }
         struct PairKey: Hashable { var a: Int32, b: Int32 }
         struct PeriodKey: Hashable { var period: BillingPeriod, provider: Int32 }
-        enum Group { case constant, account, period, rate, sub, tags, model, cost, chargeStart, chargeEnd, consumed, pricingQuantity }
-        let group: [Group] = FocusColumn.allCases.map { c in
+        let group: [CSVGroup] = FocusColumn.allCases.map { c in
             switch c {
             case .billingAccountId, .billingAccountName, .hostProviderName, .invoiceIssuerName, .providerName, .publisherName,
                  .serviceName, .serviceProviderName: return .account
@@ -321,24 +338,26 @@ public struct EstimatedRowBuilder {
             default: return .constant
             }
         }
-        /// The encoded columns of `g` in a full row (others left empty).
-        func encode(_ r: FocusRow, _ g: Group) -> [[UInt8]] {
-            var out = [[UInt8]](repeating: [], count: group.count)
+        func encode(_ r: FocusRow, _ g: CSVGroup) -> Encoded {
+            var e = Encoded(bytes: [], starts: [0])
             var one: [UInt8] = []
-            for (k, c) in FocusColumn.allCases.enumerated() where group[k] == g {
-                var single = FocusRow()
-                single[c] = r[c]
-                one.removeAll(keepingCapacity: true)
-                single.appendCSVLine(to: &one)
-                // A one-column line is that column's bytes among 48 commas and a newline.
-                out[k] = Array(one[k..<(one.count - (group.count - 1 - k) - 1)])
+            for (k, c) in FocusColumn.allCases.enumerated() {
+                if group[k] == g {
+                    var single = FocusRow()
+                    single[c] = r[c]
+                    one.removeAll(keepingCapacity: true)
+                    single.appendCSVLine(to: &one)
+                    // A one-column line is that column's bytes among 48 commas and a newline.
+                    e.bytes += one[k..<(one.count - (group.count - 1 - k) - 1)]
+                }
+                e.starts.append(Int32(e.bytes.count))
             }
-            return out
+            return e
         }
-        var constant: [[UInt8]]?
-        var accounts: [PairKey: ([[UInt8]], String)] = [:], subs: [PairKey: [[UInt8]]] = [:]
-        var rates: [RateKey: ([[UInt8]], ExactDecimal, Int, String)] = [:]
-        var tagColumns: [Int32: [UInt8]] = [:], models: [Int32: [UInt8]] = [:], periods: [PeriodKey: [[UInt8]]] = [:]
+        var constant: Encoded?
+        var accounts: [PairKey: (Encoded, String)] = [:], subs: [PairKey: Encoded] = [:]
+        var rates: [RateKey: (Encoded, ExactDecimal, Int, String)] = [:]
+        var tagColumns: [Int32: Encoded] = [:], models: [Int32: Encoded] = [:], periods: [PeriodKey: Encoded] = [:]
         var line: [UInt8] = []
         var cost: [UInt8] = []
         try forEachCell { key, quantity, billing, included in
@@ -367,10 +386,8 @@ public struct EstimatedRowBuilder {
                 rates[rateKey] = v
                 return v
             }()
-            let tags = tagColumns[key.tags] ?? { let v = encode(built(), .tags)[FocusColumn.tags.index]; tagColumns[key.tags] = v; return v }()
-            let model = models[key.reportedModel] ?? {
-                let v = encode(built(), .model)[FocusColumn.xModel.index]; models[key.reportedModel] = v; return v
-            }()
+            let tags = tagColumns[key.tags] ?? { let v = encode(built(), .tags); tagColumns[key.tags] = v; return v }()
+            let model = models[key.reportedModel] ?? { let v = encode(built(), .model); models[key.reportedModel] = v; return v }()
             let periodKey = PeriodKey(period: billing, provider: key.provider)
             let period = periods[periodKey] ?? { let v = encode(built(), .period); periods[periodKey] = v; return v }()
 
@@ -378,27 +395,45 @@ public struct EstimatedRowBuilder {
             let billed = rate.1 * pricingQuantity
             cost.removeAll(keepingCapacity: true)
             cost.appendDecimal(billed)
-            line.removeAll(keepingCapacity: true)
-            for k in 0..<group.count {
-                if k > 0 { line.append(0x2C) }
-                switch group[k] {
-                case .constant: line.append(contentsOf: constant![k])
-                case .account: line.append(contentsOf: account.0[k])
-                case .period: line.append(contentsOf: period[k])
-                case .rate: line.append(contentsOf: rate.0[k])
-                case .sub: line.append(contentsOf: sub[k])
-                case .tags: line.append(contentsOf: tags)
-                case .model: line.append(contentsOf: model)
-                case .cost: line.append(contentsOf: cost)
-                case .chargeStart: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeStart))
-                case .chargeEnd: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeEnd))
-                case .consumed: line.appendDecimal(quantity)
-                case .pricingQuantity: line.appendDecimal(pricingQuantity)
-                }
-            }
+            Self.assemble(into: &line, group: group, parts: (constant!, account.0, period, rate.0, sub, tags, model), cost: cost,
+                          key: key, quantity: quantity, pricingQuantity: pricingQuantity)
             line.append(0x0A)
             try body(billing, line, RowSummary(provider: names[Int(key.provider)], account: names[Int(key.billingAccount)],
                                                accountName: account.1, currency: rate.3, billedCost: billed))
+        }
+    }
+
+    /// Which cached part of a CSV line a column comes from (see `forEachCSVLine`).
+    enum CSVGroup { case constant, account, period, rate, sub, tags, model, cost, chargeStart, chargeEnd, consumed, pricingQuantity }
+
+    /// The encoded columns of one group of a full row, one after the other, and where each
+    /// column's bytes start (`starts[k]..<starts[k + 1]`; empty for other groups' columns).
+    struct Encoded { var bytes: [UInt8]; var starts: [Int32] }
+
+    /// One CSV line (without its newline) from the cached parts and the row's own values.
+    private static func assemble(into line: inout [UInt8], group: [CSVGroup],
+                                 parts: (constant: Encoded, account: Encoded, period: Encoded, rate: Encoded, sub: Encoded, tags: Encoded, model: Encoded),
+                                 cost: [UInt8], key: Key, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
+        line.removeAll(keepingCapacity: true)
+        for k in 0..<group.count {
+            if k > 0 { line.append(0x2C) }
+            let e: Encoded
+            switch group[k] {
+            case .constant: e = parts.constant
+            case .account: e = parts.account
+            case .period: e = parts.period
+            case .rate: e = parts.rate
+            case .sub: e = parts.sub
+            case .tags: e = parts.tags
+            case .model: e = parts.model
+            case .cost: line.append(contentsOf: cost); continue
+            case .chargeStart: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeStart)); continue
+            case .chargeEnd: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeEnd)); continue
+            case .consumed: line.appendDecimal(quantity); continue
+            case .pricingQuantity: line.appendDecimal(pricingQuantity); continue
+            }
+            let from = Int(e.starts[k]), to = Int(e.starts[k + 1])
+            if from < to { e.bytes.withUnsafeBufferPointer { line.append(contentsOf: UnsafeBufferPointer(rebasing: $0[from..<to])) } }
         }
     }
 
