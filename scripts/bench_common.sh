@@ -15,3 +15,13 @@ if [ ! -f "$DATA/rows-$N-v$GENERATOR_VERSION" ]; then
 fi
 swift build -c release >&2
 for f in csv jsonl csvgz; do mkdir -p "$DATA/$f/ratecards" && cp Samples/ratecards/*.csv "$DATA/$f/ratecards/"; done
+
+# DuckDB for the comparisons, from PyPI into its own venv (benchmarks only): sets DUCK_PY.
+ensure_duckdb() {
+  local venv="${HOME}/.cache/reckon/bench-venv"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+    echo "bench: installing duckdb into $venv (PyPI) ..." >&2
+    "$PY" -m venv "$venv" && "$venv/bin/pip" install -q duckdb || { echo "bench: could not install duckdb from PyPI" >&2; exit 69; }
+  fi
+  DUCK_PY="$venv/bin/python"
+}

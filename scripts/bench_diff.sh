@@ -4,11 +4,7 @@
 # outer join, every column compared as text), back to back. Prints seconds and peak RSS of each.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
-VENV="${HOME}/.cache/reckon/bench-venv"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
-  echo "bench: installing duckdb into $VENV (PyPI) ..." >&2
-  "$PY" -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb || { echo "bench: could not install duckdb from PyPI" >&2; exit 69; }
-fi
+ensure_duckdb
 DIFF="$DATA/diff"
 if [ ! -f "$DIFF/rows-$N-v1" ]; then
   echo "bench: generating two $N-row FOCUS files in $DIFF ..." >&2
@@ -21,7 +17,7 @@ echo "Keyed diff of two $N-row FOCUS files ($((raw / 1000000)) MB together), 1% 
 rm -rf "$DIFF/out"
 "$PY" scripts/measure.py "reckon-load diff" "$raw" "$((2 * N))" -- .build/release/reckon-load diff "$DIFF/before.csv" "$DIFF/after.csv" \
   --key ChargePeriodStart,BillingAccountId,SubAccountId,SkuPriceId,x_Model,Tags --output "$DIFF/out" || [ $? = 1 ]
-read -r _ duck_s duck_mb < <("$VENV/bin/python" scripts/bench_diff.py duckdb "$DIFF/before.csv" "$DIFF/after.csv" "$DIFF/duckdb.csv")
+read -r _ duck_s duck_mb < <("$DUCK_PY" scripts/bench_diff.py duckdb "$DIFF/before.csv" "$DIFF/after.csv" "$DIFF/duckdb.csv")
 label="duckdb full outer join"
 awk -v s="$duck_s" -v mb="$duck_mb" -v raw="$raw" -v n="$((2 * N))" -v l="$label" \
   'BEGIN { printf "%-28s %7.2f s  %8.1f MB/s  %6.2f M rows/s  peak RSS %6.1f MB\n", l, s, raw / 1e6 / s, n / s / 1e6, mb }'

@@ -324,3 +324,30 @@ public enum CSVWriter {
         return out
     }
 }
+
+/// The small, hand-edited CSV configuration files of an input folder (`plans.csv`, `taxes.csv`,
+/// `budgets.csv`, …): a required header row, `#` comment lines, one record per line.
+public enum ConfigFile {
+    /// The records of `path` after its header, each with its line number and its fields (trimmed;
+    /// empty for an empty field); `[]` when the file does not exist.
+    /// - Throws: `.badData` naming the file when the header is not `header`, or naming the line
+    ///   when a record has another number of fields.
+    public static func rows(_ path: String, header: [String]) throws -> [(line: Int, fields: [String])] {
+        guard FileSystem.exists(path) else { return [] }
+        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
+        let r = CSVRecord()
+        guard try reader.next(into: r), (0..<r.count).map({ (r.string($0) ?? "").trimmed }) == header else {
+            throw ReckonError(.badData, "\(FileSystem.lastComponent(of: path)) must start with the header \(header.joined(separator: ","))",
+                              at: SourcePosition(file: path, line: 1))
+        }
+        var out: [(line: Int, fields: [String])] = []
+        while try reader.next(into: r) {
+            guard r.count == header.count else {
+                throw ReckonError(.badData, "expected \(header.count) fields (\(header.joined(separator: ","))), found \(r.count)",
+                                  at: SourcePosition(file: path, line: r.line))
+            }
+            out.append((r.line, (0..<r.count).map { (r.string($0) ?? "").trimmed }))
+        }
+        return out
+    }
+}

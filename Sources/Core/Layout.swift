@@ -95,15 +95,9 @@ public struct ClosedPeriods: Sendable {
             }
         }
         let path = layout.input + "/closed_periods.csv"
-        guard FileSystem.exists(path) else { return result }
-        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        let r = CSVRecord()
-        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == ["billing_period", "closed_on", "note"] else {
-            throw ReckonError(.badData, "closed_periods.csv must start with the header billing_period,closed_on,note", at: SourcePosition(file: path, line: 1))
-        }
-        while try reader.next(into: r) {
-            guard r.count == 3, let p = r.string(0).flatMap({ BillingPeriod($0) }), r.string(1).flatMap({ CivilDate($0) }) != nil else {
-                throw ReckonError(.badData, "expected billing_period (YYYY-MM),closed_on (YYYY-MM-DD),note", at: SourcePosition(file: path, line: r.line))
+        for (line, f) in try ConfigFile.rows(path, header: ["billing_period", "closed_on", "note"]) {
+            guard let p = BillingPeriod(f[0]), CivilDate(f[1]) != nil else {
+                throw ReckonError(.badData, "expected billing_period (YYYY-MM),closed_on (YYYY-MM-DD),note", at: SourcePosition(file: path, line: line))
             }
             result.ledger.insert(p)
         }

@@ -233,18 +233,12 @@ public struct BillingTimeZones: Sendable {
 
     public static func load(path: String) throws -> BillingTimeZones {
         var result = BillingTimeZones()
-        guard FileSystem.exists(path) else { return result }
-        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        let r = CSVRecord()
-        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == ["provider", "utc_offset"] else {
-            throw ReckonError(.badData, "billing_time_zones.csv must start with the header provider,utc_offset", at: SourcePosition(file: path, line: 1))
-        }
-        while try reader.next(into: r) {
-            let at = SourcePosition(file: path, line: r.line)
-            guard r.count == 2, let p = r.string(0), !p.isEmpty, let text = r.string(1), let offset = Self.parseOffset(text) else {
-                throw ReckonError(.badData, "expected provider,utc_offset with an offset such as -07:00, +09:00 or Z", at: at)
+        for (line, f) in try ConfigFile.rows(path, header: ["provider", "utc_offset"]) {
+            guard !f[0].isEmpty, let offset = Self.parseOffset(f[1]) else {
+                throw ReckonError(.badData, "expected provider,utc_offset with an offset such as -07:00, +09:00 or Z",
+                                  at: SourcePosition(file: path, line: line))
             }
-            result.offsets[p.lowercased()] = offset
+            result.offsets[f[0].lowercased()] = offset
         }
         return result
     }

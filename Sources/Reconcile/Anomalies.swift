@@ -35,8 +35,7 @@ public struct Anomalies: Sendable {
     public static func load(input: String) throws -> Anomalies {
         var a = Anomalies()
         let path = input + "/anomalies.csv"
-        guard FileSystem.exists(path) else { return a }
-        for (line, f) in try Governance.rows(path, header: ["setting", "value"]) {
+        for (line, f) in try ConfigFile.rows(path, header: ["setting", "value"]) {
             let at = SourcePosition(file: path, line: line)
             func decimal() throws -> ExactDecimal {
                 guard let d = ExactDecimal(f[1]), d > .zero else { throw ReckonError(.badData, "\(f[0]) must be a positive decimal", at: at) }

@@ -31,8 +31,8 @@ public struct Governance: Sendable {
     public static func load(input: String) throws -> Governance {
         var g = Governance()
         let budgets = input + "/budgets.csv", policies = input + "/policies.csv"
-        if FileSystem.exists(budgets) {
-            for (line, f) in try rows(budgets, header: ["scope", "value", "monthly_budget", "currency", "warn_at", "breach_at"]) {
+        do {
+            for (line, f) in try ConfigFile.rows(budgets, header: ["scope", "value", "monthly_budget", "currency", "warn_at", "breach_at"]) {
                 guard let amount = ExactDecimal(f[2]), amount > .zero, !f[0].isEmpty, !f[1].isEmpty, f[3].count == 3 else {
                     throw ReckonError(.badData, "expected scope,value,monthly_budget (positive),currency,warn_at,breach_at",
                                       at: SourcePosition(file: budgets, line: line))
@@ -41,8 +41,8 @@ public struct Governance: Sendable {
                                         warnAt: ExactDecimal(f[4]) ?? "0.8", breachAt: ExactDecimal(f[5]) ?? 1))
             }
         }
-        if FileSystem.exists(policies) {
-            for (line, f) in try rows(policies, header: ["team", "rule", "model"]) {
+        do {
+            for (line, f) in try ConfigFile.rows(policies, header: ["team", "rule", "model"]) {
                 guard f[1] == "allow" || f[1] == "deny", !f[0].isEmpty, !f[2].isEmpty else {
                     throw ReckonError(.badData, "expected team,rule (allow or deny),model", at: SourcePosition(file: policies, line: line))
                 }
@@ -50,22 +50,6 @@ public struct Governance: Sendable {
             }
         }
         return g
-    }
-
-    static func rows(_ path: String, header: [String]) throws -> [(Int, [String])] {
-        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        let r = CSVRecord()
-        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == header else {
-            throw ReckonError(.badData, "the file must start with the header \(header.joined(separator: ","))", at: SourcePosition(file: path, line: 1))
-        }
-        var out: [(Int, [String])] = []
-        while try reader.next(into: r) {
-            guard r.count == header.count else {
-                throw ReckonError(.badData, "expected \(header.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
-            }
-            out.append((r.line, (0..<r.count).map { (r.string($0) ?? "").trimmed }))
-        }
-        return out
     }
 
     public var isEmpty: Bool { budgets.isEmpty && policies.isEmpty }

@@ -510,8 +510,7 @@ struct Tolerances {
 
     static func load(path: String) throws -> Tolerances {
         var result = Tolerances()
-        guard FileSystem.exists(path) else { return result }
-        for (line, f) in try Governance.rows(path, header: ["provider", "billing_account", "absolute", "relative_percent"]) {
+        for (line, f) in try ConfigFile.rows(path, header: ["provider", "billing_account", "absolute", "relative_percent"]) {
             let absolute = f[2].isEmpty ? nil : ExactDecimal(f[2]), relative = f[3].isEmpty ? nil : ExactDecimal(f[3])
             guard !f[0].isEmpty, !f[1].isEmpty, f[2].isEmpty || (absolute.map { !$0.isNegative } ?? false),
                   f[3].isEmpty || (relative.map { !$0.isNegative } ?? false), absolute != nil || relative != nil else {
@@ -544,19 +543,11 @@ struct SpendCeilings {
 
     static func load(path: String) throws -> SpendCeilings {
         var result = SpendCeilings()
-        guard FileSystem.exists(path) else { return result }
-        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        let r = CSVRecord()
-        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == ["provider", "billing_account", "monthly_limit", "label"] else {
-            throw ReckonError(.badData, "limits file must start with the header provider,billing_account,monthly_limit,label",
-                              at: SourcePosition(file: path, line: 1))
-        }
-        while try reader.next(into: r) {
-            guard r.count == 4, let p = r.string(0), let a = r.string(1), let l = r.string(2).flatMap({ ExactDecimal($0) }), l > .zero,
-                  let label = r.string(3) else {
-                throw ReckonError(.badData, "expected provider,billing_account,monthly_limit (a positive decimal),label", at: SourcePosition(file: path, line: r.line))
+        for (line, f) in try ConfigFile.rows(path, header: ["provider", "billing_account", "monthly_limit", "label"]) {
+            guard let l = ExactDecimal(f[2]), l > .zero else {
+                throw ReckonError(.badData, "expected provider,billing_account,monthly_limit (a positive decimal),label", at: SourcePosition(file: path, line: line))
             }
-            result.table[ProviderProfile.name(of: p.lowercased()) + "|" + a] = (l, label)
+            result.table[ProviderProfile.name(of: f[0].lowercased()) + "|" + f[1]] = (l, f[3])
         }
         return result
     }

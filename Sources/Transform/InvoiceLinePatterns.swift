@@ -21,17 +21,10 @@ public struct InvoiceLinePatterns: Sendable {
 
     public static func load(path: String) throws -> InvoiceLinePatterns {
         var result = InvoiceLinePatterns()
-        guard FileSystem.exists(path) else { return result }
-        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        let r = CSVRecord()
-        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == ["provider", "match", "sku_id"] else {
-            throw ReckonError(.badData, "invoice_lines.csv must start with the header provider,match,sku_id", at: SourcePosition(file: path, line: 1))
-        }
-        while try reader.next(into: r) {
-            let at = SourcePosition(file: path, line: r.line)
-            guard r.count == 3, let p = r.string(0), !p.isEmpty, let m = r.string(1), !m.isEmpty, let sku = r.string(2) else {
-                throw ReckonError(.badData, "expected provider,match,sku_id", at: at)
-            }
+        for (line, f) in try ConfigFile.rows(path, header: ["provider", "match", "sku_id"]) {
+            let at = SourcePosition(file: path, line: line)
+            let (p, m, sku) = (f[0], f[1], f[2])
+            guard !p.isEmpty, !m.isEmpty else { throw ReckonError(.badData, "expected provider,match,sku_id", at: at) }
             guard SkuReference(sku) != nil, sku.hasPrefix(p.lowercased() + ":") else {
                 throw ReckonError(.badData, "sku_id must be <provider>:<model>:<meter> of provider \(p), not \"\(sku)\"", at: at)
             }

@@ -64,20 +64,9 @@ public struct InvoiceTerms: Sendable {
         return t
     }
 
-    /// Reads a small headed CSV config file (comments start with `#`); `body` gets the fields.
+    /// Calls `body` with the fields and position of each record of a config file (see `ConfigFile`).
     private static func readTable(_ path: String, header: [String], _ body: ([String], SourcePosition) throws -> Void) throws {
-        guard FileSystem.exists(path) else { return }
-        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        let r = CSVRecord()
-        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == header else {
-            throw ReckonError(.badData, "\(path.split(separator: "/").last ?? "") must start with the header \(header.joined(separator: ","))",
-                              at: SourcePosition(file: path, line: 1))
-        }
-        while try reader.next(into: r) {
-            let at = SourcePosition(file: path, line: r.line)
-            guard r.count == header.count else { throw ReckonError(.badData, "expected \(header.count) fields, found \(r.count)", at: at) }
-            try body((0..<r.count).map { r.string($0) ?? "" }, at)
-        }
+        for (line, f) in try ConfigFile.rows(path, header: header) { try body(f, SourcePosition(file: path, line: line)) }
     }
 
     /// The estimated charges of one account in one period, summed as rows are written.

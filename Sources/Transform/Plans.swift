@@ -23,18 +23,11 @@ public struct PlanSchedule: Sendable {
 
     public static func load(path: String) throws -> PlanSchedule {
         var result = PlanSchedule()
-        guard FileSystem.exists(path) else { return result }
-        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        let r = CSVRecord()
-        let header = ["provider", "billing_account", "plan", "seats", "effective_from"]
-        guard try reader.next(into: r), (0..<r.count).map({ r.string($0) ?? "" }) == header else {
-            throw ReckonError(.badData, "plans file must start with the header \(header.joined(separator: ","))", at: SourcePosition(file: path, line: 1))
-        }
         var rows: [String: [Segment]] = [:]
-        while try reader.next(into: r) {
-            let at = SourcePosition(file: path, line: r.line)
-            guard r.count == 5, let p = r.string(0), let a = r.string(1), let plan = r.string(2), !plan.isEmpty,
-                  let seats = r.string(3).flatMap({ Int($0) }), seats >= 0, let from = r.string(4).flatMap({ CivilDate($0) }) else {
+        for (line, f) in try ConfigFile.rows(path, header: ["provider", "billing_account", "plan", "seats", "effective_from"]) {
+            let at = SourcePosition(file: path, line: line)
+            let (p, a, plan) = (f[0], f[1], f[2])
+            guard !plan.isEmpty, let seats = Int(f[3]), seats >= 0, let from = CivilDate(f[4]) else {
                 throw ReckonError(.badData, "expected provider,billing_account,plan,seats (a whole number),effective_from (YYYY-MM-DD)", at: at)
             }
             let key = p.lowercased() + "|" + a

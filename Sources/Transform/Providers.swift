@@ -54,18 +54,10 @@ public struct AccountNames: Sendable {
 
     public static func load(path: String) throws -> AccountNames {
         var result = AccountNames()
-        guard FileSystem.exists(path) else { return result }
-        let reader = CSVReader(stream: try ByteStream(path: path), comment: UInt8(ascii: "#"))
-        let record = CSVRecord()
-        let header = ["provider", "account_type", "id", "name"]
-        guard try reader.next(into: record), (0..<record.count).map({ record.string($0) ?? "" }) == header else {
-            throw ReckonError(.badData, "accounts file must start with the header \(header.joined(separator: ","))",
-                              at: SourcePosition(file: path, line: 1))
-        }
-        while try reader.next(into: record) {
-            let at = SourcePosition(file: path, line: record.line)
-            guard record.count == 4, let p = record.string(0), let t = record.string(1), let id = record.string(2),
-                  let name = record.string(3), !id.isEmpty, !name.isEmpty else {
+        for (line, f) in try ConfigFile.rows(path, header: ["provider", "account_type", "id", "name"]) {
+            let at = SourcePosition(file: path, line: line)
+            let (p, t, id, name) = (f[0], f[1], f[2], f[3])
+            guard !id.isEmpty, !name.isEmpty else {
                 throw ReckonError(.badData, "expected provider,account_type,id,name with an id and a name", at: at)
             }
             guard t == "billing_account" || t == "sub_account" else {

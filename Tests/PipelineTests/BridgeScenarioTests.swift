@@ -65,11 +65,17 @@ struct BridgeScenarioTests {
         """
     }
 
-    @Test func everyInjectedDifferenceHasItsCategory() throws {
-        let dir = Jobs.tempDir("bridge")
+    /// An input folder with the scenario's rate card, usage and (this) invoice.
+    static func scenario(_ name: String, invoice: String = Self.invoice) throws -> String {
+        let dir = Jobs.tempDir(name)
         try Jobs.write(Self.card, to: dir + "/ratecards/acme.csv")
         try Jobs.write(Self.usage, to: dir + "/usage/export.csv")
-        try Jobs.write(Self.invoice, to: dir + "/invoices/provider=acme/ACME-10.xml")
+        try Jobs.write(invoice, to: dir + "/invoices/provider=acme/ACME-10.xml")
+        return dir
+    }
+
+    @Test func everyInjectedDifferenceHasItsCategory() throws {
+        let dir = try Self.scenario("bridge")
         let out = Jobs.tempDir("bridge-out")
         let r = try Jobs.nightly(input: dir, output: out)
         #expect(r.status == 0, "\(r.stderr)")
@@ -95,12 +101,9 @@ struct BridgeScenarioTests {
 
     /// The output line without its seller item id: unmatched until a pattern on its name maps it.
     @Test func invoiceLinesWithoutASkuIdMatchByNamePattern() throws {
-        let dir = Jobs.tempDir("patterns")
-        try Jobs.write(Self.card, to: dir + "/ratecards/acme.csv")
-        try Jobs.write(Self.usage, to: dir + "/usage/export.csv")
         let invoice = Self.invoice.replacingOccurrences(of: "<cac:SellersItemIdentification><cbc:ID>acme:m1:tokens_output</cbc:ID></cac:SellersItemIdentification>", with: "")
         #expect(invoice != Self.invoice)
-        try Jobs.write(invoice, to: dir + "/invoices/provider=acme/ACME-10.xml")
+        let dir = try Self.scenario("patterns", invoice: invoice)
         func bridge(_ out: String) throws -> [String: ExactDecimal] {
             let report = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-10/reconciliation.json").utf8))
             var b: [String: ExactDecimal] = [:]
@@ -129,10 +132,7 @@ struct BridgeScenarioTests {
 
     /// Per-account tolerance, absolute or relative to the invoice: the 22.01 variance on 30.01.
     @Test func tolerancesAreAbsoluteOrRelativePerAccount() throws {
-        let dir = Jobs.tempDir("tolerance")
-        try Jobs.write(Self.card, to: dir + "/ratecards/acme.csv")
-        try Jobs.write(Self.usage, to: dir + "/usage/export.csv")
-        try Jobs.write(Self.invoice, to: dir + "/invoices/provider=acme/ACME-10.xml")
+        let dir = try Self.scenario("tolerance")
         let out = Jobs.tempDir("tolerance-out")
         #expect(try Jobs.nightly(input: dir, output: out).status == 0)
         func status(_ tolerances: String) throws -> String {
