@@ -42,6 +42,12 @@ public struct EstimatedRowBuilder {
     /// Where a record's rate comes from when its prompt cannot reach any long-context tier.
     struct RateCacheKey: Hashable {
         var provider: Int32, reportedModel: Int32, meter: Int32, tier: Int32, day: Int64
+
+        func hash(into hasher: inout Hasher) {
+            let a = UInt64(UInt32(bitPattern: provider)) << 32 | UInt64(UInt32(bitPattern: reportedModel))
+            let b = UInt64(UInt32(bitPattern: meter)) << 32 | UInt64(UInt32(bitPattern: tier))
+            hasher.combine((a &* 0x9E37_79B9_7F4A_7C15) ^ (b &* 0xFF51_AFD7_ED55_8CCD) ^ UInt64(bitPattern: day) ^ (a >> 31))
+        }
     }
 
     public let rateCard: RateCard

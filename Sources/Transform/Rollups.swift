@@ -14,17 +14,53 @@ public struct Rollups: Sendable {
         var executions = Set<Int32>()
         var spans = Set<Int32>()
         var parent: Int32 = -1
+
+        /// Adds one record in place (a copy out of the dictionary and back would copy the sets).
+        mutating func add(cost: ExactDecimal, _ ids: EstimatedRowBuilder.RecordIds) {
+            self.cost += cost
+            requests += 1
+            if ids.execution >= 0 { executions.insert(ids.execution) }
+            if ids.span >= 0 { spans.insert(ids.span) }
+            if ids.parentSpan >= 0 { parent = ids.parentSpan }
+        }
+    }
+
+    /// Up to six interned ids (unused places are -2): a key without an array allocation per record.
+    struct Key: Hashable, Sendable {
+        var ids: (Int32, Int32, Int32, Int32, Int32, Int32)
+
+        init(_ a: Int32, _ b: Int32, _ c: Int32, _ d: Int32 = -2, _ e: Int32 = -2, _ f: Int32 = -2) { ids = (a, b, c, d, e, f) }
+
+        subscript(i: Int) -> Int32 {
+            switch i {
+            case 0: return ids.0
+            case 1: return ids.1
+            case 2: return ids.2
+            case 3: return ids.3
+            case 4: return ids.4
+            default: return ids.5
+            }
+        }
+
+        static func == (x: Key, y: Key) -> Bool { x.ids == y.ids }
+
+        func hash(into hasher: inout Hasher) {
+            let lo = UInt64(UInt32(bitPattern: ids.0)) << 32 | UInt64(UInt32(bitPattern: ids.1))
+            let mid = UInt64(UInt32(bitPattern: ids.2)) << 32 | UInt64(UInt32(bitPattern: ids.3))
+            let hi = UInt64(UInt32(bitPattern: ids.4)) << 32 | UInt64(UInt32(bitPattern: ids.5))
+            hasher.combine((lo &* 0x9E37_79B9_7F4A_7C15) ^ (mid &* 0xFF51_AFD7_ED55_8CCD) ^ (hi &* 0xC4CE_B9FE_1A85_EC53) ^ (mid >> 29))
+        }
     }
 
     /// (period, account, workspace, agent, execution, span) → totals, and coarser levels.
-    private var spans: [[Int32]: Totals] = [:]
-    private var executions: [[Int32]: Totals] = [:]
-    private var agents: [[Int32]: Totals] = [:]
-    private var workspaces: [[Int32]: Totals] = [:]
-    private var tagValues: [[Int32]: Totals] = [:]   // (period, account, tag set id)
+    private var spans: [Key: Totals] = [:]
+    private var executions: [Key: Totals] = [:]
+    private var agents: [Key: Totals] = [:]
+    private var workspaces: [Key: Totals] = [:]
+    private var tagValues: [Key: Totals] = [:]   // (period, account, tag set id)
     /// (period, UTC day number, account, tag set id) → single requests: the evidence for runaway
     /// loops (a request spike with flat distinct users). Buckets of many requests are not counted.
-    private var daily: [[Int32]: Int] = [:]
+    private var daily: [Key: Int] = [:]
     private var periods: [Int32: BillingPeriod] = [:]
 
     public init() {}
@@ -32,21 +68,12 @@ public struct Rollups: Sendable {
     mutating func add(ids: EstimatedRowBuilder.RecordIds, period: BillingPeriod, cost: ExactDecimal, requestDay: Int32?) {
         let p = Int32(period.year * 100 + period.month)
         periods[p] = period
-        if let requestDay { daily[[p, requestDay, ids.account, ids.tags], default: 0] += 1 }
-        func bump(_ map: inout [[Int32]: Totals], _ key: [Int32]) {
-            var t = map[key] ?? Totals()
-            t.cost += cost
-            t.requests += 1
-            if ids.execution >= 0 { t.executions.insert(ids.execution) }
-            if ids.span >= 0 { t.spans.insert(ids.span) }
-            if ids.parentSpan >= 0 { t.parent = ids.parentSpan }
-            map[key] = t
-        }
-        bump(&workspaces, [p, ids.account, ids.sub])
-        if ids.agent >= 0 || ids.execution >= 0 { bump(&agents, [p, ids.account, ids.sub, ids.agent]) }
-        if ids.execution >= 0 { bump(&executions, [p, ids.account, ids.sub, ids.agent, ids.execution]) }
-        if ids.span >= 0 { bump(&spans, [p, ids.account, ids.sub, ids.agent, ids.execution, ids.span]) }
-        bump(&tagValues, [p, ids.account, ids.tags])
+        if let requestDay { daily[Key(p, requestDay, ids.account, ids.tags), default: 0] += 1 }
+        workspaces[Key(p, ids.account, ids.sub), default: Totals()].add(cost: cost, ids)
+        if ids.agent >= 0 || ids.execution >= 0 { agents[Key(p, ids.account, ids.sub, ids.agent), default: Totals()].add(cost: cost, ids) }
+        if ids.execution >= 0 { executions[Key(p, ids.account, ids.sub, ids.agent, ids.execution), default: Totals()].add(cost: cost, ids) }
+        if ids.span >= 0 { spans[Key(p, ids.account, ids.sub, ids.agent, ids.execution, ids.span), default: Totals()].add(cost: cost, ids) }
+        tagValues[Key(p, ids.account, ids.tags), default: Totals()].add(cost: cost, ids)
     }
 
     /// Requests per UTC day, billing account and tag set in `period`, as JSON lines
@@ -71,7 +98,7 @@ public struct Rollups: Sendable {
         func ratio(_ cost: ExactDecimal, _ n: Int) -> String? {
             n == 0 ? nil : cost.divided(by: ExactDecimal(n), scale: 6, .halfEven)!.description
         }
-        func rows(_ map: [[Int32]: Totals], _ make: ([Int32], Totals) -> [String?]) -> [[String?]] {
+        func rows(_ map: [Key: Totals], _ make: (Key, Totals) -> [String?]) -> [[String?]] {
             map.filter { $0.key[0] == p }.map { make($0.key, $0.value) }
                 .sorted { $0.map { $0 ?? "" }.lexicographicallyPrecedes($1.map { $0 ?? "" }) }
         }
