@@ -6,13 +6,9 @@
 # DuckDB is installed from PyPI into ~/.cache/reckon/bench-venv for this benchmark only.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
-VENV="${HOME}/.cache/reckon/bench-venv"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
-  echo "bench-e2e: installing duckdb into $VENV (PyPI) ..." >&2
-  "$PY" -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb || { echo "bench-e2e: could not install duckdb from PyPI" >&2; exit 69; }
-fi
+ensure_duckdb
 raw=$(stat -c %s "$DATA/csv/usage/usage.csv")
-echo "Reckon vs DuckDB $("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)'), $N generic usage records, $((raw / 1000000)) MB CSV ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
+echo "Reckon vs DuckDB $("$DUCK_PY" -c 'import duckdb; print(duckdb.__version__)'), $N generic usage records, $((raw / 1000000)) MB CSV ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
 for f in csv jsonl csvgz; do
   rm -rf "$DATA/out-e2e-$f"
   "$PY" scripts/measure.py "reckon extract+transform $f" "$raw" "$N" -- sh -c \
@@ -20,7 +16,7 @@ for f in csv jsonl csvgz; do
     | tee "$DATA/reckon-$f.txt"
   if [ "$f" != csv ]; then rm -rf "$DATA/out-e2e-$f"; fi  # only the CSV run's output is compared; keep the disk free
 done
-read -r _ duck_s duck_mb < <("$VENV/bin/python" scripts/bench_duckdb.py run "$DATA/csv/ratecards" "$DATA/csv/usage/usage.csv" "$DATA/duckdb.csv")
+read -r _ duck_s duck_mb < <("$DUCK_PY" scripts/bench_duckdb.py run "$DATA/csv/ratecards" "$DATA/csv/usage/usage.csv" "$DATA/duckdb.csv")
 "$PY" - "$duck_s" "$duck_mb" "$raw" "$N" "$DATA/reckon-csv.txt" <<'PYEOF'
 import re, sys
 s, mb, raw, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -28,4 +24,4 @@ print(f"{'duckdb (sum, then price)':<28} {s:7.2f} s  {raw / 1e6 / s:8.1f} MB/s  
 ours = float(re.search(r"\s([0-9.]+) s ", open(sys.argv[5]).read()).group(1))
 print(f"ratio Reckon CSV / DuckDB: {ours / s:.2f} (issue 8 target: <= 0.5)")
 PYEOF
-"$VENV/bin/python" scripts/bench_duckdb.py compare "$DATA/out-e2e-csv/staging/transform/estimated/billing_period=2026-10/part-00000.csv" "$DATA/duckdb.csv"
+"$DUCK_PY" scripts/bench_duckdb.py compare "$DATA/out-e2e-csv/staging/transform/estimated/billing_period=2026-10/part-00000.csv" "$DATA/duckdb.csv"
