@@ -292,6 +292,11 @@ public struct EstimatedRowBuilder {
     /// The string an interned id stands for.
     public func name(_ i: Int32) -> String { i < 0 ? "" : names[Int(i)] }
 
+    /// Makes room for `n` output cells at once (the cell table otherwise rehashes every time it
+    /// doubles, which cost about a sixth of pricing at 1 M records). Untouched room costs address
+    /// space, not resident memory.
+    public mutating func reserveCells(_ n: Int) { cells.reserveCapacity(n) }
+
     /// The number of distinct output rows so far.
     public var rowCount: Int { cells.count }
 
@@ -470,13 +475,17 @@ public struct EstimatedRowBuilder {
             if a.rate != b.rate { return priceRank[Int(a.rate)] < priceRank[Int(b.rate)] }
             return rk(a.tags) < rk(b.tags)
         }
+        let included = rateCard.rates.map(\.includedPerMonth)
+        var offsets: [Int32: Int64] = [:]
         // Monthly allowances (a rate's included_per_month): consumed in charge-period order per
         // billing account, provider and meter; the included part is a $0 row of its own.
         var remaining: [String: ExactDecimal] = [:]
         for (key, quantity) in entries {
-            let billing = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: key.chargeStart), offset: timeZones.offset(names[Int(key.provider)]))
-            let rate = rateCard.rates[Int(key.rate)]
-            guard let included = rate.includedPerMonth else {
+            let offset = offsets[key.provider] ?? {
+                let v = timeZones.offset(names[Int(key.provider)]); offsets[key.provider] = v; return v
+            }()
+            let billing = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: key.chargeStart), offset: offset)
+            guard let included = included[Int(key.rate)] else {
                 try body(key, quantity, billing, false)
                 continue
             }

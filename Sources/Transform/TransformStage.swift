@@ -52,6 +52,12 @@ public struct TransformStage {
         }
         // Generic exports validated in place by extract: read them again, skipping what it quarantined.
         if FileSystem.exists(layout.extractedSources) {
+            // About one output cell per record at most in practice: size the cell table once.
+            var records = 0
+            try forEachJSONLine(layout.extractedSources) { value, _ in
+                if case .number(let n)? = value["rows_out"], let k = Int(n) { records += k }
+            }
+            estimated.reserveCells(min(records, 50_000_000))
             var skip: [String: Set<Int>] = [:]
             try forEachJSONLine(layout.quarantine("extract")) { q, _ in
                 if let f = q["file"]?.string, case .number(let n)? = q["line"], let line = Int(n) { skip[f, default: []].insert(line) }
