@@ -14,11 +14,20 @@ struct Transform: ParsableCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the transform stage (the default).")
         @OptionGroup var common: CommonOptions
+        @Option(help: "Threads that price a large uncompressed CSV export in parts of at least 8 MiB (try \(processorsOnline()), the processors online). Each part has its own cell table until they are merged: more memory when most records make a row of their own. The outputs are the same bytes whatever the number.")
+        var threads: Int = 1
+        @Option(help: .hidden) var minPartBytes: Int = 8 << 20
+
+        func validate() throws {
+            guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+            guard minPartBytes >= 1 else { throw ValidationError("--min-part-bytes must be positive") }
+        }
 
         func run() throws {
             let logger = common.makeLogger("reckon.transform")
             try runStage("transform", logger: logger, lock: common.layout.output) {
-                try TransformStage(layout: common.layout, period: common.billingPeriod, logger: logger).run()
+                try TransformStage(layout: common.layout, period: common.billingPeriod, threads: threads,
+                                   minimumPartBytes: minPartBytes, logger: logger).run()
             }
         }
     }

@@ -26,6 +26,8 @@ public final class ByteStream {
     private var compressedOffset = 0
     private var finished = false
     private var memberEnded = false
+    /// For a byte range of a plain file: how many bytes are left to read (`nil`: to the end).
+    private var remaining: Int?
 
     public static let chunkSize = 1 << 20
 
@@ -50,15 +52,38 @@ public final class ByteStream {
         }
     }
 
+    /// Opens a byte range of a plain (not compressed) file: reading starts at `range.lowerBound`
+    /// and ends at `range.upperBound`. For reading one part of a large file in parallel.
+    public init(path: String, range: Range<Int>) throws(ReckonError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let e = errno
+            throw ReckonError(e == ENOENT ? .missingInput : .io, "cannot open file",
+                              at: SourcePosition(file: path), cause: String(cString: strerror(e)))
+        }
+        self.fd = fd
+        raw = [UInt8](repeating: 0, count: Self.chunkSize)
+        out = []
+        if lseek(fd, off_t(range.lowerBound), SEEK_SET) < 0 {
+            throw ReckonError(.io, "seek failed", at: SourcePosition(file: path, byteOffset: range.lowerBound), cause: String(cString: strerror(errno)))
+        }
+        remaining = range.count
+        try fillRaw()
+    }
+
     deinit { close(fd) }
 
     private func fillRaw() throws(ReckonError) {
         rawStart = 0
         rawEnd = 0
         while rawEnd < raw.count {
+            let want = min(raw.count - rawEnd, remaining ?? Int.max)
+            if want == 0 { rawEOF = true; break }
             let n = raw.withUnsafeMutableBytes { buf in
-                read(fd, buf.baseAddress! + rawEnd, buf.count - rawEnd)
+                read(fd, buf.baseAddress! + rawEnd, want)
             }
+            if n > 0, let r = remaining { remaining = r - n }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ReckonError(.io, "read failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))

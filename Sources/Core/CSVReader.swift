@@ -128,10 +128,14 @@ public final class CSVReader {
     /// 1 for the bytes that end an unquoted field: the delimiter, CR, LF and the quote.
     private let stops: UnsafeMutablePointer<UInt8>
 
-    public init(stream: ByteStream, delimiter: UInt8 = UInt8(ascii: ","), comment: UInt8? = nil) {
+    /// - Parameter firstLine: the line number of the stream's first byte (for a stream that starts
+    ///   in the middle of a file, at a record boundary).
+    public init(stream: ByteStream, delimiter: UInt8 = UInt8(ascii: ","), comment: UInt8? = nil, firstLine: Int = 1) {
         self.stream = stream
         self.delimiter = delimiter
         self.comment = comment
+        line = firstLine
+        atFileStart = firstLine == 1
         stops = .allocate(capacity: 256)
         stops.initialize(repeating: 0, count: 256)
         for b in [delimiter, 0x0A, 0x0D, UInt8(ascii: "\"")] { stops[Int(b)] = 1 }

@@ -472,13 +472,14 @@ extension GenericSource {
 extension GenericSource {
     /// Reads the file again through the generic reader, handing its records to `handler`. A file
     /// that broke off when extract read it breaks off at the same place: the records before count.
-    func replay(_ handler: some GenericRecordHandler) throws {
+    func replay(_ handler: some GenericRecordHandler, part: (range: Range<Int>, firstLine: Int)? = nil) throws {
         var counts = RowCounts()
         do {
-            let stream = try ByteStream(path: file)
+            let stream = try part.map { $0.range.lowerBound == 0 ? try ByteStream(path: file, range: $0.range) : try ByteStream(path: file) }
+                ?? ByteStream(path: file)
             if format != GenericUsage.kindJSONL {
                 _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: handler,
-                                             delimiter: delimiter, progress: &counts)
+                                             delimiter: delimiter, progress: &counts, part: part)
             } else {
                 _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts)
             }

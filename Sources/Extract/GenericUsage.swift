@@ -269,9 +269,13 @@ extension GenericUsage {
     /// Reads a generic-format CSV file. The header names the fields; `tag.<key>` columns are tags.
     /// A row with the wrong number of fields, or a field that does not parse, is quarantined;
     /// a broken file structure (unterminated quote) stops the file with its line.
+    /// - Parameter part: read only the records of this byte range, which starts at a record
+    ///   boundary on line `part.firstLine` (the header is read from the file's start); `stream` is
+    ///   then ignored. `nil`: the whole stream.
     static func readCSV(_ stream: ByteStream, file: String, defaults: [String: String], handler: some GenericRecordHandler,
-                        delimiter: UInt8 = UInt8(ascii: ","), progress counts: inout RowCounts) throws -> RowCounts {
-        let reader = CSVReader(stream: stream, delimiter: delimiter)
+                        delimiter: UInt8 = UInt8(ascii: ","), progress counts: inout RowCounts,
+                        part: (range: Range<Int>, firstLine: Int)? = nil) throws -> RowCounts {
+        var reader = CSVReader(stream: stream, delimiter: delimiter)
         let record = CSVRecord()
         guard try reader.next(into: record) else { return counts }
         var columns: [Field?] = []
@@ -293,6 +297,11 @@ extension GenericUsage {
         let width = record.count
         let context = FileContext(file: file, defaults: defaults)
         var builder = GenericRecordBuilder()
+        // A later part of the file: its records come from its own byte range (the header above
+        // was read from the file's start; `record` no longer points into the old reader after this).
+        if let part, part.range.lowerBound > 0 {
+            reader = CSVReader(stream: try ByteStream(path: file, range: part.range), delimiter: delimiter, firstLine: part.firstLine)
+        }
         while try reader.next(into: record) {
             counts.rowsRead += 1
             guard record.count == width else {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import ArgumentParser
 import Logging
 import ReckonCore
@@ -71,4 +74,9 @@ func secondsText(_ d: Duration) -> String {
     let ms = atto / 1_000_000_000_000_000
     let frac = String(ms)
     return "\(s)." + String(repeating: "0", count: 3 - frac.count) + frac
+}
+
+/// The number of processors online (at least 1): the default thread count of the jobs.
+public func processorsOnline() -> Int {
+    max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 }

@@ -292,6 +292,35 @@ public struct EstimatedRowBuilder {
     /// The string an interned id stands for.
     public func name(_ i: Int32) -> String { i < 0 ? "" : names[Int(i)] }
 
+    /// Adds what another builder (with the same rate card, accounts, period and time zones) has
+    /// seen: its ids are translated into this builder's by their text, then cells, unpriced usage,
+    /// rollups and counts are summed. The result does not depend on which builder saw which
+    /// record, except that `other`'s records count as later ones (a span's parent, if it changes).
+    /// - Complexity: O(other's names + cells + rollup entries).
+    public mutating func merge(_ other: EstimatedRowBuilder) {
+        var map = [Int32](repeating: -1, count: other.names.count)
+        for (i, n) in other.names.enumerated() { map[i] = id(n) }
+        func t(_ i: Int32) -> Int32 { i < 0 ? i : map[Int(i)] }
+        for (i, set) in other.tagSets where tagSets[t(i)] == nil { tagSets[t(i)] = set }
+        for (k, q) in other.cells {
+            var n = k
+            n.billingAccount = t(k.billingAccount); n.subAccount = t(k.subAccount); n.provider = t(k.provider)
+            n.model = t(k.model); n.reportedModel = t(k.reportedModel); n.meter = t(k.meter); n.tier = t(k.tier); n.tags = t(k.tags)
+            cells[n, default: .zero] += q
+        }
+        counts.rowsRead += other.counts.rowsRead
+        counts.rowsOut += other.counts.rowsOut
+        counts.rowsQuarantined += other.counts.rowsQuarantined
+        skippedOtherPeriods += other.skippedOtherPeriods
+        for (k, u) in other.unpricedTotals { unpricedTotals[k, default: UnpricedUsage(key: k)].merge(u) }
+        rollups.merge(other.rollups, translate: t)
+    }
+
+    /// A builder with the same settings and nothing seen yet (for a worker thread).
+    public func emptyCopy() -> EstimatedRowBuilder {
+        EstimatedRowBuilder(rateCard: rateCard, accounts: accounts, period: period, timeZones: timeZones)
+    }
+
     /// Makes room for `n` output cells at once (the cell table otherwise rehashes every time it
     /// doubles, which cost about a sixth of pricing at 1 M records). Untouched room costs address
     /// space, not resident memory.
@@ -597,6 +626,11 @@ public struct UnpricedUsage: Sendable {
     public var key: Key
     public var quantity: ExactDecimal = .zero
     public var records = 0
+
+    mutating func merge(_ o: UnpricedUsage) {
+        quantity += o.quantity
+        records += o.records
+    }
 
     mutating func add(_ q: ExactDecimal) {
         quantity += q

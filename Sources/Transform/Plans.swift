@@ -1,4 +1,5 @@
 import ReckonCore
+import ReckonExtract
 import ReckonFocus
 import ReckonPricing
 
@@ -42,6 +43,15 @@ public struct PlanSchedule: Sendable {
             result.segments[key] = sorted
         }
         return result
+    }
+
+    /// The record priced by the plan its account is on at the time (SaaS usage: the plan is the
+    /// "model"); the record unchanged when its account has no plan.
+    public func onPlan(_ r: UsageRecord) -> UsageRecord {
+        guard let seg = plan(provider: r.provider, account: r.billingAccountId, at: r.periodStart) else { return r }
+        var r = r
+        r.model = seg.plan
+        return r
     }
 
     /// The plan an account is on at an instant.

@@ -15,6 +15,14 @@ public struct Rollups: Sendable {
         var spans = Set<Int32>()
         var parent: Int32 = -1
 
+        mutating func merge(_ o: Totals, translate t: (Int32) -> Int32) {
+            cost += o.cost
+            requests += o.requests
+            for e in o.executions { executions.insert(t(e)) }
+            for s in o.spans { spans.insert(t(s)) }
+            if o.parent >= 0 { parent = t(o.parent) }
+        }
+
         /// Adds one record in place (a copy out of the dictionary and back would copy the sets).
         mutating func add(cost: ExactDecimal, _ ids: EstimatedRowBuilder.RecordIds) {
             self.cost += cost
@@ -136,6 +144,29 @@ public struct Rollups: Sendable {
     }
 
     public var isEmpty: Bool { workspaces.isEmpty }
+
+    /// Adds another builder's rollups; `translate` maps its interned ids to this side's. Key places
+    /// holding ids: workspaces/agents/executions/spans 1…5 (account, sub-account, agent, execution,
+    /// span), tag values 1–2 (account, tag set), daily 2–3 (account, tag set).
+    mutating func merge(_ other: Rollups, translate t: (Int32) -> Int32) {
+        func key(_ k: Key, _ places: [Int]) -> Key {
+            var ids = [k[0], k[1], k[2], k[3], k[4], k[5]]
+            for p in places { ids[p] = t(ids[p]) }
+            return Key(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5])
+        }
+        func add(_ mine: inout [Key: Totals], _ theirs: [Key: Totals], _ places: [Int]) {
+            for (k, o) in theirs {
+                mine[key(k, places), default: Totals()].merge(o, translate: t)
+            }
+        }
+        add(&workspaces, other.workspaces, [1, 2])
+        add(&agents, other.agents, [1, 2, 3])
+        add(&executions, other.executions, [1, 2, 3, 4])
+        add(&spans, other.spans, [1, 2, 3, 4, 5])
+        add(&tagValues, other.tagValues, [1, 2])
+        for (k, n) in other.daily { daily[key(k, [2, 3]), default: 0] += n }
+        for (p, period) in other.periods { periods[p] = period }
+    }
 }
 
 extension Rollups {

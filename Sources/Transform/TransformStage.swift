@@ -14,11 +14,18 @@ public struct TransformStage {
     public let layout: Layout
     /// Only this billing period, or every period found in the inputs.
     public let period: BillingPeriod?
+    /// How many threads price a large uncompressed CSV export (parts of at least 8 MiB each); the
+    /// output is byte for byte the same whatever the number.
+    public let threads: Int
+    /// The smallest part of a file a thread is given (8 MiB; smaller in tests).
+    public let minimumPartBytes: Int
     public let logger: Logger
 
-    public init(layout: Layout, period: BillingPeriod?, logger: Logger) {
+    public init(layout: Layout, period: BillingPeriod?, threads: Int = 1, minimumPartBytes: Int = 8 << 20, logger: Logger) {
         self.layout = layout
         self.period = period
+        self.threads = max(1, threads)
+        self.minimumPartBytes = max(1, minimumPartBytes)
         self.logger = logger
     }
 
@@ -31,12 +38,7 @@ public struct TransformStage {
         let plans = try PlanSchedule.load(path: layout.input + "/plans.csv")
         let terms = try InvoiceTerms.load(input: layout.input)
         /// SaaS usage is priced by the plan the account is on at the time (the plan is the "model").
-        func onPlan(_ r: UsageRecord) -> UsageRecord {
-            guard let seg = plans.plan(provider: r.provider, account: r.billingAccountId, at: r.periodStart) else { return r }
-            var r = r
-            r.model = seg.plan
-            return r
-        }
+        func onPlan(_ r: UsageRecord) -> UsageRecord { plans.onPlan(r) }
         let quarantine = try QuarantineFile(path: layout.quarantine("transform"))
         logger.debug("rate card loaded", metadata: ["rates": "\(card.rates.count)", "version": "\(card.version)"])
 
@@ -67,6 +69,13 @@ public struct TransformStage {
                 let source: GenericSource
                 do { source = try GenericSource(json: value) } catch {
                     throw ReckonError(.badData, "staged source: \(error)", at: SourcePosition(file: layout.extractedSources, line: line))
+                }
+                let parts = threads > 1 ? try source.parts(threads, minimumBytes: minimumPartBytes) : []
+                if parts.count > 1 {
+                    inPlace += try ParallelPricing.run(source, parts: parts, skip: skip[source.file] ?? [], plans: plans,
+                                                       into: &estimated, quarantine: quarantine)
+                    report.notes.append("\(source.file): priced in \(parts.count) parts on \(parts.count) threads")
+                    return
                 }
                 inPlace += try source.forEachAcceptedView(skipLines: skip[source.file] ?? []) { view in
                     if plans.isEmpty {

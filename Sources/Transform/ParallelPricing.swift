@@ -1,0 +1,58 @@
+import Dispatch
+import ReckonCore
+import ReckonExtract
+
+/// Prices the parts of one large export on several threads: each part (a byte range starting at
+/// a record boundary, see `GenericSource.parts`) goes to a builder of its own, then the builders
+/// are merged into the stage's in part order, and the parts' unpriced-usage entries are written
+/// to the quarantine in that order too — so the outputs are the same bytes as a one-thread run.
+/// - Memory: one cell table per part until the merge.
+enum ParallelPricing {
+    /// One thread's part: its builder, what it quarantined, how many records it passed, its error.
+    private final class Worker: @unchecked Sendable {
+        var builder: EstimatedRowBuilder
+        var unpriced: [QuarantineEntry] = []
+        var passed = 0
+        var error: (any Error)?
+        init(_ builder: EstimatedRowBuilder) { self.builder = builder }
+    }
+
+    /// What every thread reads; read-only while the threads run.
+    private struct Shared: @unchecked Sendable {
+        var source: GenericSource
+        var parts: [(range: Range<Int>, firstLine: Int)]
+        var skip: Set<Int>
+        var plans: PlanSchedule
+        var workers: [Worker]
+    }
+
+    /// - Returns: the number of records priced (checked against extract's count for the file).
+    static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], skip: Set<Int>, plans: PlanSchedule,
+                    into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile) throws -> Int {
+        var template = estimated.emptyCopy()
+        template.reserveCells(source.rowsOut / parts.count)
+        let shared = Shared(source: source, parts: parts, skip: skip, plans: plans, workers: parts.map { _ in Worker(template) })
+        DispatchQueue.concurrentPerform(iterations: parts.count) { i in
+            let w = shared.workers[i]
+            do {
+                w.passed = try shared.source.forEachAcceptedView(skipLines: shared.skip, part: shared.parts[i]) { view in
+                    if shared.plans.isEmpty {
+                        try w.builder.add(view: view) { w.unpriced.append($0) }
+                    } else {
+                        try w.builder.add(shared.plans.onPlan(view.makeRecord())) { w.unpriced.append($0) }
+                    }
+                }
+            } catch {
+                w.error = error
+            }
+        }
+        for w in shared.workers { if let e = w.error { throw e } }
+        let passed = shared.workers.reduce(0) { $0 + $1.passed }
+        try source.checkCount(passed)
+        for w in shared.workers {
+            estimated.merge(w.builder)
+            for q in w.unpriced { try quarantine.append(q) }
+        }
+        return passed
+    }
+}

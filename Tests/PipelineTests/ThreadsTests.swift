@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import ReckonCore
+
+/// Pricing a large export in parts on several threads gives the same bytes as one thread.
+@Suite("Threads: the same outputs whatever the number", .serialized)
+struct ThreadsTests {
+    /// About 1.5 MB of generic usage: tags with quoted commas and line breaks (so a part boundary
+    /// must not fall inside quotes), traces with parent spans, an unknown model (unpriced, in the
+    /// quarantine in record order), a repeated request id (quarantined by extract, skipped here).
+    static func export() -> String {
+        var csv = "timestamp,provider,billing_account,sub_account,model,input_tokens,output_tokens,request_id,agent,execution_id,span_id,parent_span_id,tag.team,tag.note\n"
+        let models = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "o4-mini"]
+        var x: UInt64 = 7
+        func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) }
+        for i in 0..<12_000 {
+            let day = 1 + i % 28, hour = next(24)
+            let model = i % 997 == 0 ? "gpt-9-unknown" : models[next(models.count)]
+            let note = i % 5 == 0 ? "\"line one\nline \"\"two\"\", with a comma\"" : "plain"
+            let id = i == 5_000 ? "req-17" : "req-\(i)"
+            csv += "2026-10-\(day < 10 ? "0" : "")\(day)T\(hour < 10 ? "0" : "")\(hour):00:00Z,openai,org_T,proj_\(next(3)),\(model),"
+            csv += "\(next(400_000)),\(next(20_000)),\(id),agent-\(next(2)),exec-\(i / 7),span-\(i),\(i % 7 == 0 ? "" : "span-\(i - 1)"),"
+            csv += "\(["search", "support", "billing"][next(3)]),\(note)\n"
+        }
+        return csv
+    }
+
+    @Test func oneTwoAndThreeThreadsWriteTheSameBytes() throws {
+        let dir = Jobs.tempDir("threads")
+        try Jobs.write(Self.export(), to: dir + "/usage/export.csv")
+        try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
+        var outputs: [[String: Data]] = []
+        for threads in [1, 2, 3] {
+            let out = Jobs.tempDir("threads-\(threads)")
+            #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out]).status == 0)
+            let r = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let manifest = try Jobs.read(out + "/staging/transform/manifest.json")
+            #expect(threads == 1 ? !manifest.contains("parts on") : manifest.contains("priced in \(threads) parts on \(threads) threads"))
+            var files: [String: Data] = [:]
+            for f in Jobs.files(under: out + "/staging/transform") where !f.hasSuffix("manifest.json") {
+                files[f] = FileManager.default.contents(atPath: out + "/staging/transform/" + f)
+            }
+            outputs.append(files)
+        }
+        #expect(outputs[0].count >= 10)
+        #expect(outputs[1] == outputs[0] && outputs[2] == outputs[0])
+        // The run really priced, quarantined and rolled up something.
+        let quarantine = String(decoding: outputs[0]["quarantine.jsonl"] ?? Data(), as: UTF8.self)
+        #expect(quarantine.components(separatedBy: "gpt-9-unknown").count - 1 == 2 * 13)  // 13 records × input and output
+        #expect((outputs[0]["rollups/billing_period=2026-10/spans.csv"]?.count ?? 0) > 100_000)
+    }
+}
