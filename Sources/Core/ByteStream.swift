@@ -35,13 +35,7 @@ public final class ByteStream {
     /// - Throws: `ReckonError` `.missingInput` if it does not exist, `.io` if it cannot be read.
     public init(path: String) throws(ReckonError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let e = errno
-            throw ReckonError(e == ENOENT ? .missingInput : .io, "cannot open file",
-                              at: SourcePosition(file: path), cause: String(cString: strerror(e)))
-        }
-        self.fd = fd
+        fd = try Self.open(path)
         raw = [UInt8](repeating: 0, count: Self.chunkSize)
         out = []
         try fillRaw()
@@ -56,13 +50,7 @@ public final class ByteStream {
     /// and ends at `range.upperBound`. For reading one part of a large file in parallel.
     public init(path: String, range: Range<Int>) throws(ReckonError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let e = errno
-            throw ReckonError(e == ENOENT ? .missingInput : .io, "cannot open file",
-                              at: SourcePosition(file: path), cause: String(cString: strerror(e)))
-        }
-        self.fd = fd
+        fd = try Self.open(path)
         raw = [UInt8](repeating: 0, count: Self.chunkSize)
         out = []
         if lseek(fd, off_t(range.lowerBound), SEEK_SET) < 0 {
@@ -73,6 +61,17 @@ public final class ByteStream {
     }
 
     deinit { close(fd) }
+
+    /// Opens `path` read-only. - Throws: `.missingInput` if it does not exist, `.io` otherwise.
+    private static func open(_ path: String) throws(ReckonError) -> Int32 {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let e = errno
+            throw ReckonError(e == ENOENT ? .missingInput : .io, "cannot open file",
+                              at: SourcePosition(file: path), cause: String(cString: strerror(e)))
+        }
+        return fd
+    }
 
     private func fillRaw() throws(ReckonError) {
         rawStart = 0
