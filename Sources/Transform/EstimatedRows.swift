@@ -316,6 +316,9 @@ public struct EstimatedRowBuilder {
         rollups.merge(other.rollups, translate: t)
     }
 
+    /// Whether nothing has been added yet (a worker's builder can then simply replace this one).
+    public var isEmpty: Bool { cells.isEmpty && counts.rowsRead == 0 && skippedOtherPeriods == 0 && unpricedTotals.isEmpty && rollups.isEmpty }
+
     /// A builder with the same settings and nothing seen yet (for a worker thread).
     public func emptyCopy() -> EstimatedRowBuilder {
         EstimatedRowBuilder(rateCard: rateCard, accounts: accounts, period: period, timeZones: timeZones)

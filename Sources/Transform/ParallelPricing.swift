@@ -49,8 +49,9 @@ enum ParallelPricing {
         for w in shared.workers { if let e = w.error { throw e } }
         let passed = shared.workers.reduce(0) { $0 + $1.passed }
         try source.checkCount(passed)
-        for w in shared.workers {
-            estimated.merge(w.builder)
+        for (k, w) in shared.workers.enumerated() {
+            // The first part's table becomes the stage's when it has nothing yet: one merge fewer.
+            if k == 0 && estimated.isEmpty { estimated = w.builder } else { estimated.merge(w.builder) }
             for q in w.unpriced { try quarantine.append(q) }
         }
         return passed

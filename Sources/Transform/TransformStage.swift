@@ -54,12 +54,6 @@ public struct TransformStage {
         }
         // Generic exports validated in place by extract: read them again, skipping what it quarantined.
         if FileSystem.exists(layout.extractedSources) {
-            // About one output cell per record at most in practice: size the cell table once.
-            var records = 0
-            try forEachJSONLine(layout.extractedSources) { value, _ in
-                if case .number(let n)? = value["rows_out"], let k = Int(n) { records += k }
-            }
-            estimated.reserveCells(min(records, 50_000_000))
             var skip: [String: Set<Int>] = [:]
             try forEachJSONLine(layout.quarantine("extract")) { q, _ in
                 if let f = q["file"]?.string, case .number(let n)? = q["line"], let line = Int(n) { skip[f, default: []].insert(line) }
@@ -77,6 +71,8 @@ public struct TransformStage {
                     report.notes.append("\(source.file): priced in \(parts.count) parts on \(parts.count) threads")
                     return
                 }
+                // About one output cell per record at most in practice: size the cell table once.
+                estimated.reserveCells(min(estimated.rowCount + source.rowsOut, 50_000_000))
                 inPlace += try source.forEachAcceptedView(skipLines: skip[source.file] ?? []) { view in
                     if plans.isEmpty {
                         try estimated.add(view: view) { try quarantine.append($0) }
