@@ -74,26 +74,13 @@ public struct Anomalies: Sendable {
     }
 
     /// The anomalies of one billing period, sorted by day, kind, tag and value.
-    public func detect(_ usage: [Governance.Usage], activity: [Activity], period: BillingPeriod) -> [JSONValue] {
+    public func detect(_ tally: Governance.UsageTally, activity: [Activity], period: BillingPeriod) -> [JSONValue] {
         var found: [(day: CivilDate, kind: String, key: String, value: String, record: JSONValue)] = []
-        let usageRows = usage.filter { $0.category == "Usage" }
         for key in tagKeys {
-            // Per tag value: spend per day; input tokens and cost per day × model.
-            var spend: [String: [Int: ExactDecimal]] = [:]
-            var tokens: [String: [Int: [String: ExactDecimal]]] = [:]
-            var inputCost: [String: [String: (cost: ExactDecimal, quantity: ExactDecimal)]] = [:]
-            for u in usageRows {
-                guard let v = u.tags[key] else { continue }
-                let d = u.start.date.daysSinceEpoch
-                spend[v, default: [:]][d, default: .zero] += u.cost
-                if u.meter == "tokens_input", let q = u.quantity, !q.isZero {
-                    tokens[v, default: [:]][d, default: [:]][u.model, default: .zero] += q
-                    var c = inputCost[v, default: [:]][u.model] ?? (.zero, .zero)
-                    c.cost += u.cost
-                    c.quantity += q
-                    inputCost[v, default: [:]][u.model] = c
-                }
-            }
+            // Per tag value: spend per day; input tokens per day × model; input cost per model.
+            let spend = tally.daySpend[key] ?? [:]
+            let tokens = tally.dayTokens[key] ?? [:]
+            let inputCost = tally.inputCost[key] ?? [:]
             for (value, series) in spend {
                 guard let first = series.keys.min(), let last = series.keys.max() else { continue }
                 for d in first...last {

@@ -54,18 +54,20 @@ public struct Governance: Sendable {
 
     public var isEmpty: Bool { budgets.isEmpty && policies.isEmpty }
 
-    /// What the governance checks need of one estimated row.
+    /// What the governance checks need of one estimated row (passed to `UsageTally.add`).
     public struct Usage: Sendable {
-        var tags: [String: String]
+        var tags: [(key: String, value: JSONValue)]
         var subAccount: String?
         var model: String
         /// The canonical meter (`tokens_input`, …) from the SkuId.
-        var meter: String
+        var meter: Substring
         var category: String
         var quantity: ExactDecimal?
         var cost: ExactDecimal
         var start: Timestamp
         var end: Timestamp
+
+        func tag(_ key: String) -> String? { tags.first { $0.key == key }?.value.string }
     }
 
     /// The estimate's own charges (Usage and Purchase rows, not corrections of closed periods, not
@@ -74,22 +76,78 @@ public struct Governance: Sendable {
         guard let cost = row[.billedCost].decimal, case .dateTime(let start) = row[.chargePeriodStart],
               case .dateTime(let end) = row[.chargePeriodEnd], let category = row[.chargeCategory].string,
               category == "Usage" || category == "Purchase", row[.chargeClass] == .null else { return nil }
-        var tags: [String: String] = [:]
-        if case .json(let m) = row[.tags] { for (k, v) in m { if let s = v.string { tags[k] = s } } }
-        let sku = row[.skuId].string?.split(separator: ":").map(String.init) ?? []
-        return Usage(tags: tags, subAccount: row[.subAccountId].string, model: sku.count > 1 ? sku[1] : (sku.first ?? ""),
+        var tags: [(key: String, value: JSONValue)] = []
+        if case .json(let m) = row[.tags] { tags = m }
+        let sku = row[.skuId].string?.split(separator: ":", omittingEmptySubsequences: false) ?? []
+        return Usage(tags: tags, subAccount: row[.subAccountId].string, model: sku.count > 1 ? String(sku[1]) : String(sku.first ?? ""),
                      meter: sku.count > 2 ? sku[2] : "", category: category, quantity: row[.consumedQuantity].decimal,
                      cost: cost, start: start, end: end)
     }
 
+    /// A period's estimated usage, summed as the rows stream by — what budgets, policies and the
+    /// anomaly checks need, and nothing per row.
+    /// - Memory: O(budgets + policy teams × models + watched tag values × days × models).
+    public struct UsageTally: Sendable {
+        let governance: Governance
+        let tagKeys: [String]
+        let policyTeams: Set<String>
+        /// The latest charge-period end seen.
+        var lastEnd: Timestamp?
+        /// Per budget (by index): spend.
+        var budgetSpend: [ExactDecimal]
+        /// Team → model → cost, first and last time seen (teams with a policy only).
+        var teamModels: [String: [String: (cost: ExactDecimal, first: Timestamp, last: Timestamp)]] = [:]
+        /// Tag key → value → UTC day → Usage cost.
+        var daySpend: [String: [String: [Int: ExactDecimal]]] = [:]
+        /// Tag key → value → day → model → input tokens.
+        var dayTokens: [String: [String: [Int: [String: ExactDecimal]]]] = [:]
+        /// Tag key → value → model → input-token cost and quantity.
+        var inputCost: [String: [String: [String: (cost: ExactDecimal, quantity: ExactDecimal)]]] = [:]
+
+        public init(governance: Governance, anomalies: Anomalies) {
+            self.governance = governance
+            tagKeys = anomalies.tagKeys
+            policyTeams = Set(governance.policies.map(\.team))
+            budgetSpend = Array(repeating: .zero, count: governance.budgets.count)
+        }
+
+        public mutating func add(_ row: FocusRow) {
+            guard let u = Governance.usage(of: row) else { return }
+            lastEnd = max(lastEnd ?? u.end, u.end)
+            for (k, b) in governance.budgets.enumerated() where (b.scope == "sub_account" ? u.subAccount : u.tag(b.scope)) == b.value {
+                budgetSpend[k] += u.cost
+            }
+            if !policyTeams.isEmpty, let team = u.tag("team"), policyTeams.contains(team) {
+                var v = teamModels[team, default: [:]][u.model] ?? (.zero, u.start, u.end)
+                v.cost += u.cost
+                v.first = min(v.first, u.start)
+                v.last = max(v.last, u.end)
+                teamModels[team, default: [:]][u.model] = v
+            }
+            guard u.category == "Usage" else { return }
+            let day = u.start.date.daysSinceEpoch
+            for key in tagKeys {
+                guard let value = u.tag(key) else { continue }
+                daySpend[key, default: [:]][value, default: [:]][day, default: .zero] += u.cost
+                if u.meter == "tokens_input", let q = u.quantity, !q.isZero {
+                    dayTokens[key, default: [:]][value, default: [:]][day, default: [:]][u.model, default: .zero] += q
+                    var c = inputCost[key, default: [:]][value, default: [:]][u.model] ?? (.zero, .zero)
+                    c.cost += u.cost
+                    c.quantity += q
+                    inputCost[key, default: [:]][value, default: [:]][u.model] = c
+                }
+            }
+        }
+    }
+
     /// Budget status and policy violations for a period, and the alert records they raise.
-    public func evaluate(_ usage: [Usage], period: BillingPeriod) -> (budgets: [JSONValue], violations: [JSONValue], alerts: [JSONValue]) {
+    public func evaluate(_ tally: UsageTally, period: BillingPeriod) -> (budgets: [JSONValue], violations: [JSONValue], alerts: [JSONValue]) {
         var budgetsOut: [JSONValue] = [], violations: [JSONValue] = [], alerts: [JSONValue] = []
         let daysInMonth = ExactDecimal(period.next.firstDay.daysSinceEpoch - period.firstDay.daysSinceEpoch)
-        let lastDay = usage.map(\.end).max().map { min($0, period.end) } ?? period.start
+        let lastDay = tally.lastEnd.map { min($0, period.end) } ?? period.start
         let daysSoFar = max(1, Int((lastDay.secondsSinceEpoch - period.start.secondsSinceEpoch + 86_399) / 86_400))
-        for b in budgets {
-            let spend = usage.filter { b.scope == "sub_account" ? $0.subAccount == b.value : $0.tags[b.scope] == b.value }.map(\.cost).sum()
+        for (k, b) in budgets.enumerated() {
+            let spend = tally.budgetSpend[k]
             let forecast = (spend * daysInMonth).divided(by: ExactDecimal(daysSoFar), scale: 2, .halfAwayFromZero)!
             let share = spend.divided(by: b.amount, scale: 4, .halfAwayFromZero)!
             let status = share >= b.breachAt ? "breach" : share >= b.warnAt ? "warning"
@@ -110,15 +168,11 @@ public struct Governance: Sendable {
             let rules = policies.filter { $0.team == team }
             let allows = rules.filter(\.allow), denies = rules.filter { !$0.allow }
             var byModel: [String: (cost: ExactDecimal, first: Timestamp, last: Timestamp, rule: String)] = [:]
-            for u in usage where u.tags["team"] == team {
-                let denied = denies.contains { $0.matches(u.model) }
-                let notAllowed = !allows.isEmpty && !allows.contains { $0.matches(u.model) }
+            for (model, used) in tally.teamModels[team] ?? [:] {
+                let denied = denies.contains { $0.matches(model) }
+                let notAllowed = !allows.isEmpty && !allows.contains { $0.matches(model) }
                 guard denied || notAllowed else { continue }
-                var v = byModel[u.model] ?? (.zero, u.start, u.end, denied ? "deny" : "allow")
-                v.cost += u.cost
-                v.first = min(v.first, u.start)
-                v.last = max(v.last, u.end)
-                byModel[u.model] = v
+                byModel[model] = (used.cost, used.first, used.last, denied ? "deny" : "allow")
             }
             for (model, v) in byModel.sorted(by: { $0.key < $1.key }) {
                 let record: JSONValue = .object([

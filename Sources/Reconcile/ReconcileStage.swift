@@ -341,7 +341,7 @@ public struct ReconcileStage {
         var results: [Reconciliation] = []
         for p in periods {
             var accounts: [String: AccountReconciliation] = [:]
-            var usage: [Governance.Usage] = []
+            var tally = Governance.UsageTally(governance: governance, anomalies: anomalies)
             var daily: [String: [String: ExactDecimal]] = [:]
             for dataset in ["estimated", "invoiced"] {
                 let path = layout.stagedDataset(dataset, p)
@@ -349,7 +349,7 @@ public struct ReconcileStage {
                 var counts = RowCounts()
                 try FocusReader.forEachRow(at: path) { row in
                     counts.rowsRead += 1
-                    if dataset == "estimated", let u = Governance.usage(of: row) { usage.append(u) }
+                    if dataset == "estimated" { tally.add(row) }
                     let provider = row[.serviceProviderName].string ?? "unknown"
                     let account = row[.billingAccountId].string ?? ""
                     let currency = row[.billingCurrency].string ?? ""
@@ -441,7 +441,7 @@ public struct ReconcileStage {
             }
             var rec = Reconciliation(period: p, accounts: list)
             rec.dailySpend = daily
-            (rec.budgets, rec.violations, rec.alerts) = governance.evaluate(usage, period: p)
+            (rec.budgets, rec.violations, rec.alerts) = governance.evaluate(tally, period: p)
             // Anomalies: daily spend and model mix from the estimate, requests from transform's activity file.
             var activity: [Anomalies.Activity] = []
             if FileSystem.exists(layout.stagedActivity(p)) {
@@ -455,7 +455,7 @@ public struct ReconcileStage {
                     activity.append(.init(day: day, tags: tags, requests: requests))
                 }
             }
-            rec.anomalies = anomalies.detect(usage, activity: activity, period: p)
+            rec.anomalies = anomalies.detect(tally, activity: activity, period: p)
             rec.alerts += rec.anomalies.map { a in
                 .object([("kind", .string("anomaly_" + (a["kind"]?.string ?? ""))), ("billing_period", .string(p.description)), ("anomaly", a)])
             }
