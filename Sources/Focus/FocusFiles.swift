@@ -67,7 +67,8 @@ public enum FocusReader {
 
     /// Reads a FOCUS CSV file written by Reckon (header row naming Reckon's columns), row by row.
     /// - Memory: one record at a time.
-    public static func forEachRow(inCSV path: String, _ body: (FocusRow) throws -> Void) throws {
+    public static func forEachRow(inCSV path: String, only: Set<FocusColumn>? = nil, _ body: (FocusRow) throws -> Void) throws {
+        let wanted = only.map { set in FocusColumn.allCases.map { set.contains($0) } }
         let reader = CSVReader(stream: try ByteStream(path: path))
         let r = CSVRecord()
         guard try reader.next(into: r) else { return }
@@ -83,7 +84,7 @@ public enum FocusReader {
                 throw ReckonError(.badData, "expected \(columns.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
             }
             let row: FocusRow
-            do { row = try FocusRow(csv: r, columns: columns) } catch {
+            do { row = try FocusRow(csv: r, columns: columns, wanted: wanted) } catch {
                 throw ReckonError(.badData, "not a FOCUS row: \(error)", at: SourcePosition(file: path, line: r.line))
             }
             try body(row)
@@ -91,8 +92,9 @@ public enum FocusReader {
     }
 
     /// Reads a FOCUS file by its extension: `.csv` or JSONL.
-    public static func forEachRow(at path: String, _ body: (FocusRow) throws -> Void) throws {
-        if path.hasSuffix(".csv") { try forEachRow(inCSV: path, body) } else { try forEachRow(inJSONL: path, body) }
+    /// - Parameter only: the columns the caller reads (CSV decodes just those; JSONL decodes all).
+    public static func forEachRow(at path: String, only: Set<FocusColumn>? = nil, _ body: (FocusRow) throws -> Void) throws {
+        if path.hasSuffix(".csv") { try forEachRow(inCSV: path, only: only, body) } else { try forEachRow(inJSONL: path, body) }
     }
 
     public static func rows(at path: String) throws -> [FocusRow] {

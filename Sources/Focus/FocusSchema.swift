@@ -197,8 +197,11 @@ public struct FocusRow: Sendable, Equatable {
     /// Reads a row back from the fields of a CSV record whose columns are `columns` (indexes into
     /// `FocusColumn.allCases`, -1 for a column Reckon does not know, which is refused): an empty
     /// unquoted field is null; decimals, date/times and JSON objects are parsed by the column's type.
-    public init(csv r: CSVRecord, columns: [Int]) throws(FocusDecodeError) {
+    /// - Parameter wanted: when given, only the columns whose index is true are decoded (the others
+    ///   stay null): a reader that needs a dozen columns does not pay for 49.
+    public init(csv r: CSVRecord, columns: [Int], wanted: [Bool]? = nil) throws(FocusDecodeError) {
         for (f, i) in columns.enumerated() {
+            if let wanted, !wanted[i] { continue }
             let field = r.field(f)
             if field.isEmpty && !r.quoted(f) { continue }
             let column = FocusColumn.allCases[i]

@@ -347,7 +347,7 @@ public struct ReconcileStage {
                 let path = layout.stagedDataset(dataset, p)
                 guard FileSystem.exists(path) else { continue }
                 var counts = RowCounts()
-                try FocusReader.forEachRow(at: path) { row in
+                try FocusReader.forEachRow(at: path, only: Self.columnsRead) { row in
                     counts.rowsRead += 1
                     if dataset == "estimated" { tally.add(row) }
                     let provider = row[.serviceProviderName].string ?? "unknown"
@@ -473,6 +473,13 @@ public struct ReconcileStage {
         try report.write(to: layout.manifest("reconcile"), relativeTo: layout.output)
         return (report, results)
     }
+
+    /// The columns reconcile reads of the staged rows (the rest is not decoded).
+    static let columnsRead: Set<FocusColumn> = [
+        .serviceProviderName, .billingAccountId, .billingAccountName, .billingCurrency, .billedCost, .chargeCategory, .chargeClass,
+        .skuId, .consumedQuantity, .pricingQuantity, .listCost, .tags, .xChargeSubType, .invoiceId, .chargePeriodStart,
+        .chargePeriodEnd, .subAccountId,
+    ]
 
     func status(_ a: AccountReconciliation) -> AccountReconciliation.Status {
         if a.invoicedRows == 0 { return .missingInvoice }
