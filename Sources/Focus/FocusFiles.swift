@@ -91,6 +91,55 @@ public enum FocusReader {
         }
     }
 
+    /// Writes the rows of a FOCUS CSV file written by Reckon to `writer` as JSONL, field by field
+    /// from the CSV bytes (strings escaped, decimals and date/times copied, JSON objects parsed and
+    /// written again) — the same bytes as decoding each row and writing it, without building rows.
+    /// - Returns: the number of rows. Memory: one record at a time.
+    public static func transcode(csv path: String, toJSONL writer: FocusWriter) throws -> Int {
+        let reader = CSVReader(stream: try ByteStream(path: path))
+        let r = CSVRecord()
+        guard try reader.next(into: r) else { return 0 }
+        let header = (0..<r.count).map { r.string($0) ?? "" }
+        guard header == FocusColumn.allCases.map(\.rawValue) else {
+            // Not in Reckon's column order: go through rows.
+            var n = 0
+            try forEachRow(inCSV: path) { try writer.write($0); n += 1 }
+            return n
+        }
+        let kinds = FocusColumn.allCases.map(\.kind)
+        var line: [UInt8] = []
+        var n = 0
+        while try reader.next(into: r) {
+            guard r.count == kinds.count else {
+                throw ReckonError(.badData, "expected \(kinds.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
+            }
+            line.removeAll(keepingCapacity: true)
+            line.append(0x7B)
+            for k in 0..<kinds.count {
+                if k > 0 { line.append(0x2C) }
+                line.append(contentsOf: FocusRow.encodedNames[k])
+                let field = r.field(k)
+                if field.isEmpty && !r.quoted(k) { line.append(ascii: "null"); continue }
+                switch kinds[k] {
+                case .string: line.appendJSONString(field)
+                case .decimal: line.append(contentsOf: field)
+                case .dateTime: line.append(0x22); line.append(contentsOf: field); line.append(0x22)
+                case .json:
+                    guard case .object(let members)? = try? JSONParser.parse(field) else {
+                        throw ReckonError(.badData, "\(FocusColumn.allCases[k].rawValue) is not a JSON object", at: SourcePosition(file: path, line: r.line))
+                    }
+                    var one = FocusRow()
+                    one[FocusColumn.allCases[k]] = .json(members)
+                    one.appendJSONValue(FocusColumn.allCases[k], to: &line)
+                }
+            }
+            line.append(ascii: "}\n")
+            try writer.write(encoded: line)
+            n += 1
+        }
+        return n
+    }
+
     /// Reads a FOCUS file by its extension: `.csv` or JSONL.
     /// - Parameter only: the columns the caller reads (CSV decodes just those; JSONL decodes all).
     public static func forEachRow(at path: String, only: Set<FocusColumn>? = nil, _ body: (FocusRow) throws -> Void) throws {

@@ -159,15 +159,7 @@ public struct FocusRow: Sendable, Equatable {
             case .string(let s): out.appendJSONString(s)
             case .decimal(let d): out.appendDecimal(d)
             case .dateTime(let t): out.append(0x22); out.appendTimestamp(t); out.append(0x22)
-            case .json(let members):
-                out.append(0x7B)
-                for (m, member) in members.enumerated() {
-                    if m > 0 { out.append(0x2C) }
-                    out.appendJSONString(member.key)
-                    out.append(0x3A)
-                    if case .string(let v) = member.value { out.appendJSONString(v) } else { out.append(utf8: JSONWriter.write(member.value)) }
-                }
-                out.append(0x7D)
+            case .json: appendJSONValue(c, to: &out)
             }
             _ = c
         }
@@ -221,6 +213,19 @@ public struct FocusRow: Sendable, Equatable {
                 values[i] = .string(String(decoding: field, as: UTF8.self))
             }
         }
+    }
+
+    /// Appends the JSON text of a JSON-object column (Tags, SkuPriceDetails) as the JSONL line has it.
+    func appendJSONValue(_ c: FocusColumn, to out: inout [UInt8]) {
+        guard case .json(let members) = self[c] else { out.append(ascii: "null"); return }
+        out.append(0x7B)
+        for (m, member) in members.enumerated() {
+            if m > 0 { out.append(0x2C) }
+            out.appendJSONString(member.key)
+            out.append(0x3A)
+            if case .string(let v) = member.value { out.appendJSONString(v) } else { out.append(utf8: JSONWriter.write(member.value)) }
+        }
+        out.append(0x7D)
     }
 
     /// `"Column":` for each column, encoded once.

@@ -18,8 +18,8 @@ public struct LoadStage {
 
     /// What identifies a FOCUS row across runs: its invoice line or its estimate cell.
     public static let focusRowKey = ["InvoiceId", "x_InvoiceLineId", "ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd",
-                                     "BillingAccountId", "SubAccountId", "SkuPriceId", "x_Model", "Tags", "x_ChargeSubType",
-                                     "ChargeDescription"]
+                                     "ServiceProviderName", "BillingAccountId", "BillingCurrency", "SubAccountId", "SkuPriceId",
+                                     "x_Model", "Tags", "x_ChargeSubType", "ChargeDescription"]
 
     public func run() throws -> StageReport {
         var report = StageReport(stage: "load")
@@ -45,15 +45,12 @@ public struct LoadStage {
                 // Keep the previous run's dataset, to say what changed since.
                 let published = layout.dataset(dataset, p, ext: "csv")
                 let previous = layout.output + "/previous/focus/\(dataset)/billing_period=\(p)/part-00000.csv"
-                if FileSystem.exists(published) { try OutputFile.write(try ByteStream.readAll(path: published), to: previous) }
+                if FileSystem.exists(published) { try OutputFile.copy(published, to: previous) }
                 // Staging is the published CSV already (same writer): copied as bytes; JSONL from its rows.
                 let jsonl = try FocusWriter(path: layout.dataset(dataset, p, ext: "jsonl"), format: .jsonl)
                 var counts = RowCounts()
-                try FocusReader.forEachRow(at: staged) { row in
-                    counts.rowsRead += 1
-                    try jsonl.write(row)
-                    counts.rowsOut += 1
-                }
+                counts.rowsRead = try FocusReader.transcode(csv: staged, toJSONL: jsonl)
+                counts.rowsOut = counts.rowsRead
                 try OutputFile.copy(staged, to: published)
                 try jsonl.commit()
                 report.sources.append(.init(file: staged, kind: "focus." + dataset, counts: counts))
@@ -71,7 +68,7 @@ public struct LoadStage {
             if FileSystem.isDirectory(rollups) {
                 for file in try FileSystem.files(under: rollups) {
                     let target = layout.output + "/rollups/billing_period=\(p)/" + FileSystem.lastComponent(of: file)
-                    try OutputFile.write(try ByteStream.readAll(path: file), to: target)
+                    try OutputFile.copy(file, to: target)
                     report.outputs.append(target)
                 }
             }
@@ -80,7 +77,7 @@ public struct LoadStage {
                 guard FileSystem.exists(staged) else {
                     throw ReckonError(.missingInput, "staged report missing: run reckon-reconcile for \(p)", at: SourcePosition(file: staged))
                 }
-                try OutputFile.write(try ByteStream.readAll(path: staged), to: layout.report(p, name))
+                try OutputFile.copy(staged, to: layout.report(p, name))
                 report.outputs.append(layout.report(p, name))
             }
         }

@@ -71,6 +71,30 @@ struct DiffTests {
         #expect(inv["equal"] == .bool(true))
     }
 
+    /// Two providers billing the same account id each get an estimated rounding row: the row key
+    /// tells them apart, so an unchanged rerun is "equal", not a pair of duplicate keys.
+    @Test func anUnchangedRerunIsEqualWithTwoProvidersOnOneAccountId() throws {
+        let dir = Jobs.tempDir("two-providers")
+        try Jobs.write("""
+            timestamp,provider,billing_account,model,input_tokens
+            2026-10-01T09:00:00Z,openai,acct_same,gpt-4o,1234567
+            2026-10-01T09:00:00Z,anthropic,acct_same,claude-sonnet-4-5,7654321
+
+            """, to: dir + "/usage/export.csv")
+        try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
+        for card in ["openai", "anthropic"] {
+            try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/\(card).csv", toPath: dir + "/ratecards/\(card).csv")
+        }
+        let out = Jobs.tempDir("two-providers-out")
+        #expect(try Jobs.nightly(input: dir, output: out).status == 0)
+        let rows = try Jobs.read(out + "/focus/estimated/billing_period=2026-10/part-00000.csv")
+        #expect(rows.components(separatedBy: ",Adjustment,").count - 1 == 2)
+        try Jobs.write("provider,utc_offset\n", to: dir + "/billing_time_zones.csv")  // an input change: the nightly runs again
+        #expect(try Jobs.nightly(input: dir, output: out).status == 0)
+        let summary = try JSONParser.parse(Array(Jobs.read(out + "/reports/billing_period=2026-10/diff/estimated/summary.json").utf8))
+        #expect(summary["equal"] == .bool(true) && summary["duplicate_keys_before"] == .array([]))
+    }
+
     /// The streaming CSV diff agrees with the whole-table one on random tables with nulls, quoted
     /// empty strings, decimals written differently, duplicates, added and removed rows, and columns
     /// in another order.
