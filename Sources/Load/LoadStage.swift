@@ -33,8 +33,11 @@ public struct LoadStage {
             // A closed period is frozen: its published files are never rewritten (reopen first);
             // transform books what changed since as corrections in the next open period.
             if closed.contains(p) {
-                logger.notice("billing period is closed: its published outputs are kept as signed off", metadata: ["period": "\(p)"])
-                report.notes.append("\(p) is closed: published outputs kept")
+                let why = closed.signedOff.contains(p) ? "closed: its published outputs are kept as signed off"
+                    : "closed in the ledger (closed_periods.csv): not published"
+                logger.notice("billing period is \(why); what changed since is booked as corrections in \(closed.nextOpen(after: p))",
+                              metadata: ["period": "\(p)"])
+                report.notes.append("\(p) is \(why)")
                 continue
             }
             for dataset in ["estimated", "invoiced"] {
