@@ -9,7 +9,7 @@ struct Transform: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reckon-transform",
         abstract: "Price usage with the dated rate cards and turn usage and invoices into FOCUS 1.3 rows.",
-        subcommands: [Run.self, ImportLiteLLM.self], defaultSubcommand: Run.self)
+        subcommands: [Run.self, Merge.self, ImportLiteLLM.self], defaultSubcommand: Run.self)
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the transform stage (the default).")
@@ -17,17 +17,48 @@ struct Transform: ParsableCommand {
         @Option(help: "Threads that price a large uncompressed CSV export in parts of at least 8 MiB (try \(processorsOnline()), the processors online). Each part has its own cell table until they are merged: more memory when most records make a row of their own. The outputs are the same bytes whatever the number.")
         var threads: Int = 1
         @Option(help: .hidden) var minPartBytes: Int = 8 << 20
+        @Option(help: "Price only shard i of n (i from 0), e.g. 1/4, and write its partial result for `reckon-transform merge --shards n`.")
+        var shard: String?
+
+        var shardIndex: (index: Int, count: Int)? {
+            guard let shard else { return nil }
+            let parts = shard.split(separator: "/")
+            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
+            return (i, n)
+        }
 
         func validate() throws {
             guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
             guard minPartBytes >= 1 else { throw ValidationError("--min-part-bytes must be positive") }
+            if shard != nil && shardIndex == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, e.g. 0/4") }
+        }
+
+        func run() throws {
+            let logger = common.makeLogger("reckon.transform")
+            let mode: TransformStage.Mode = shardIndex.map { .shard(index: $0.index, count: $0.count) } ?? .full
+            // Shards of one output folder run at once: they lock their own shard, not the folder.
+            let lock = shardIndex.map { common.layout.stageFolder("transform") + "/shards/lock-\($0.index)" } ?? common.layout.output
+            try runStage("transform", logger: logger, lock: lock) {
+                try TransformStage(layout: common.layout, period: common.billingPeriod, threads: threads,
+                                   minimumPartBytes: minPartBytes, mode: mode, logger: logger).run()
+            }
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge the partial results of `--shard i/n` runs and write the transform stage's outputs (the same bytes as one run).")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "How many shards ran (n).") var shards: Int
+
+        func validate() throws {
+            guard shards >= 1 && shards <= 4096 else { throw ValidationError("--shards must be between 1 and 4096") }
         }
 
         func run() throws {
             let logger = common.makeLogger("reckon.transform")
             try runStage("transform", logger: logger, lock: common.layout.output) {
-                try TransformStage(layout: common.layout, period: common.billingPeriod, threads: threads,
-                                   minimumPartBytes: minPartBytes, logger: logger).run()
+                try TransformStage(layout: common.layout, period: common.billingPeriod, mode: .merge(count: shards), logger: logger).run()
             }
         }
     }

@@ -121,5 +121,11 @@ public final class QuarantineFile {
         count += 1
     }
 
+    /// Appends an entry already written as JSON (a shard's, see `reckon-transform merge`).
+    public func append(json: JSONValue) throws(ReckonError) {
+        try file.write(JSONWriter.write(json) + "\n")
+        count += 1
+    }
+
     public func commit() throws(ReckonError) { try file.commit() }
 }

@@ -646,3 +646,81 @@ public struct UnpricedUsage: Sendable {
                  ("quantity", .decimal(quantity)), ("records", .number(String(records)))])
     }
 }
+
+// MARK: - Partial results (shard mode)
+
+extension EstimatedRowBuilder {
+    /// Everything the builder has summed, as JSON values with names instead of interned ids: the
+    /// partial result of one shard (`reckon-transform --shard i/N`). `absorb` adds such a value to
+    /// another builder; absorbing every shard's values gives the same outputs as one run.
+    /// - Memory: one value at a time (the cells are not copied).
+    public func forEachPartialValue(_ body: (JSONValue) throws -> Void) rethrows {
+        func n(_ i: Int32) -> JSONValue { i < 0 ? .number(String(i)) : .string(names[Int(i)]) }
+        for (i, set) in tagSets {
+            try body(.object([("tagset", n(i)), ("tags", .array(set.map { .array([.string($0.key), .string($0.value)]) }))]))
+        }
+        for (k, q) in cells {
+            try body(.object([("cell", .array([.number(String(k.chargeStart)), .number(String(k.chargeEnd)), n(k.billingAccount),
+                                               n(k.subAccount), n(k.provider), n(k.model), n(k.reportedModel), n(k.meter), n(k.tier),
+                                               .number(String(k.rate)), n(k.tags)])), ("q", .decimal(q))]))
+        }
+        for (k, u) in unpricedTotals {
+            try body(.object([("unpriced", .array([.string(k.period.description), .string(k.billingAccount), .string(k.provider),
+                                                   .string(k.model), .string(k.meter), .string(k.serviceTier)])),
+                              ("q", .decimal(u.quantity)), ("records", .number(String(u.records)))]))
+        }
+        try body(.object([("counts", .array([counts.rowsRead, counts.rowsOut, counts.rowsQuarantined, skippedOtherPeriods]
+            .map { .number(String($0)) }))]))
+        try rollups.forEachPartialValue(name: n, body)
+    }
+
+    /// Adds one value written by `forEachPartialValue` (of a builder with the same rate card).
+    /// - Throws: a message when the value is not one.
+    public mutating func absorb(_ v: JSONValue) throws(PartialDecodeError) {
+        func i(_ x: JSONValue?) throws(PartialDecodeError) -> Int32 {
+            switch x {
+            case .string(let s)?: return id(s)
+            case .number(let n)?: guard let v = Int32(n) else { throw PartialDecodeError() }; return v
+            default: throw PartialDecodeError()
+            }
+        }
+        func int64(_ x: JSONValue?) throws(PartialDecodeError) -> Int64 {
+            guard case .number(let n)? = x, let v = Int64(n) else { throw PartialDecodeError() }
+            return v
+        }
+        if case .array(let c)? = v["cell"], c.count == 11, let q = v["q"]?.decimal {
+            let key = Key(chargeStart: try int64(c[0]), chargeEnd: try int64(c[1]), billingAccount: try i(c[2]), subAccount: try i(c[3]),
+                          provider: try i(c[4]), model: try i(c[5]), reportedModel: try i(c[6]), meter: try i(c[7]), tier: try i(c[8]),
+                          rate: try i(c[9]), tags: try i(c[10]))
+            guard key.rate >= 0 && Int(key.rate) < rateCard.rates.count else { throw PartialDecodeError() }
+            cells[key, default: .zero] += q
+        } else if let tagset = v["tagset"], case .array(let pairs)? = v["tags"] {
+            let t = try i(tagset)
+            if tagSets[t] == nil {
+                tagSets[t] = try pairs.map { p throws(PartialDecodeError) in
+                    guard case .array(let kv) = p, kv.count == 2, let k = kv[0].string, let value = kv[1].string else { throw PartialDecodeError() }
+                    return (key: k, value: value)
+                }
+            }
+        } else if case .array(let u)? = v["unpriced"], u.count == 6, let q = v["q"]?.decimal, case .number(let r)? = v["records"],
+                  let records = Int(r), let period = u[0].string.flatMap({ BillingPeriod($0) }) {
+            let strings = u.compactMap(\.string)
+            guard strings.count == 6 else { throw PartialDecodeError() }
+            let key = UnpricedUsage.Key(period: period, billingAccount: strings[1], provider: strings[2], model: strings[3],
+                                        meter: strings[4], serviceTier: strings[5])
+            unpricedTotals[key, default: UnpricedUsage(key: key)].merge(UnpricedUsage(key: key, quantity: q, records: records))
+        } else if case .array(let c)? = v["counts"], c.count == 4 {
+            let n = try c.map { x throws(PartialDecodeError) in Int(try int64(x)) }
+            counts.rowsRead += n[0]; counts.rowsOut += n[1]; counts.rowsQuarantined += n[2]; skippedOtherPeriods += n[3]
+        } else {
+            // Rollups need this builder's ids: take them out while they absorb (no copy: the storage moves).
+            var r = rollups
+            rollups = Rollups()
+            defer { rollups = r }
+            guard try r.absorb(v, id: { s in id(s) }) else { throw PartialDecodeError() }
+        }
+    }
+}
+
+/// A line of a shard's partial result that is not one.
+public struct PartialDecodeError: Error, Sendable {}

@@ -145,6 +145,73 @@ public struct Rollups: Sendable {
 
     public var isEmpty: Bool { workspaces.isEmpty }
 
+    /// The rollups as JSON values for a shard's partial result: key places that hold ids are written
+    /// as names (`name`), the others (period, day, absent = negative) as numbers.
+    func forEachPartialValue(name: (Int32) -> JSONValue, _ body: (JSONValue) throws -> Void) rethrows {
+        func key(_ k: Key, _ places: Set<Int>) -> JSONValue {
+            .array((0..<6).map { places.contains($0) && k[$0] >= 0 ? name(k[$0]) : .number(String(k[$0])) })
+        }
+        func ids(_ set: Set<Int32>) -> JSONValue { .array(set.map { name($0) }) }
+        for (label, map, places) in [("workspaces", workspaces, Set([1, 2])), ("agents", agents, [1, 2, 3]),
+                                     ("executions", executions, [1, 2, 3, 4]), ("spans", spans, [1, 2, 3, 4, 5]),
+                                     ("tags", tagValues, [1, 2])] {
+            for (k, t) in map {
+                try body(.object([("rollup", .string(label)), ("k", key(k, places)), ("cost", .decimal(t.cost)),
+                                  ("requests", .number(String(t.requests))), ("executions", ids(t.executions)),
+                                  ("spans", ids(t.spans)), ("parent", t.parent >= 0 ? name(t.parent) : .number(String(t.parent)))]))
+            }
+        }
+        for (k, n) in daily { try body(.object([("rollup", .string("daily")), ("k", key(k, [2, 3])), ("n", .number(String(n)))])) }
+        for (p, period) in periods { try body(.object([("rollup", .string("period")), ("p", .number(String(p))), ("period", .string(period.description))])) }
+    }
+
+    /// Adds one value written by `forEachPartialValue`, interning names with `id`.
+    /// - Returns: false when the value is not a rollup value.
+    mutating func absorb(_ v: JSONValue, id: (String) -> Int32) throws(PartialDecodeError) -> Bool {
+        guard let label = v["rollup"]?.string else { return false }
+        func value(_ x: JSONValue) throws(PartialDecodeError) -> Int32 {
+            switch x {
+            case .string(let s): return id(s)
+            case .number(let n): guard let i = Int32(n) else { throw PartialDecodeError() }; return i
+            default: throw PartialDecodeError()
+            }
+        }
+        if label == "period" {
+            guard case .number(let n)? = v["p"], let p = Int32(n), let period = v["period"]?.string.flatMap({ BillingPeriod($0) }) else {
+                throw PartialDecodeError()
+            }
+            periods[p] = period
+            return true
+        }
+        guard case .array(let k)? = v["k"], k.count == 6 else { throw PartialDecodeError() }
+        let ids = try k.map { x throws(PartialDecodeError) in try value(x) }
+        let key = Key(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5])
+        if label == "daily" {
+            guard case .number(let n)? = v["n"], let count = Int(n) else { throw PartialDecodeError() }
+            daily[key, default: 0] += count
+            return true
+        }
+        guard let cost = v["cost"]?.decimal, case .number(let r)? = v["requests"], let requests = Int(r),
+              case .array(let e)? = v["executions"], case .array(let s)? = v["spans"], let parentValue = v["parent"] else {
+            throw PartialDecodeError()
+        }
+        var t = Totals()
+        t.cost = cost
+        t.requests = requests
+        for x in e { t.executions.insert(try value(x)) }
+        for x in s { t.spans.insert(try value(x)) }
+        t.parent = try value(parentValue)
+        switch label {
+        case "workspaces": workspaces[key, default: Totals()].merge(t, translate: { $0 })
+        case "agents": agents[key, default: Totals()].merge(t, translate: { $0 })
+        case "executions": executions[key, default: Totals()].merge(t, translate: { $0 })
+        case "spans": spans[key, default: Totals()].merge(t, translate: { $0 })
+        case "tags": tagValues[key, default: Totals()].merge(t, translate: { $0 })
+        default: throw PartialDecodeError()
+        }
+        return true
+    }
+
     /// Adds another builder's rollups; `translate` maps its interned ids to this side's. Key places
     /// holding ids: workspaces/agents/executions/spans 1…5 (account, sub-account, agent, execution,
     /// span), tag values 1–2 (account, tag set), daily 2–3 (account, tag set).

@@ -19,14 +19,83 @@ public struct TransformStage {
     public let threads: Int
     /// The smallest part of a file a thread is given (8 MiB; smaller in tests).
     public let minimumPartBytes: Int
+    /// One run, one shard of the usage (its partial result only), or the merge of N shards' results.
+    public let mode: Mode
     public let logger: Logger
 
-    public init(layout: Layout, period: BillingPeriod?, threads: Int = 1, minimumPartBytes: Int = 8 << 20, logger: Logger) {
+    /// Shard mode, the path past one machine: `shard(i, n)` prices the i-th of n byte ranges of each
+    /// large CSV export (see `GenericSource.parts`; a file too small to cut, a JSONL or a gzip file
+    /// goes whole to shard 0, as do the API pages) and writes `staging/transform/shards/`
+    /// `shard-i-of-n.jsonl`; `merge(n)` reads the n partial results, checks every export was read
+    /// whole, and writes the same staging a one-machine run writes, byte for byte.
+    public enum Mode: Sendable, Equatable {
+        case full
+        case shard(index: Int, count: Int)
+        case merge(count: Int)
+    }
+
+    public init(layout: Layout, period: BillingPeriod?, threads: Int = 1, minimumPartBytes: Int = 8 << 20, mode: Mode = .full,
+                logger: Logger) {
         self.layout = layout
         self.period = period
         self.threads = max(1, threads)
         self.minimumPartBytes = max(1, minimumPartBytes)
+        self.mode = mode
         self.logger = logger
+    }
+
+    /// Adds the partial results of shards 0..<count to `estimated` (see `Mode`), writes their
+    /// unpriced usage to the quarantine in the order one run writes it (API pages, then each export
+    /// part by part), and checks that every export was read whole across the shards.
+    func mergeShards(_ count: Int, into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile,
+                     report: inout StageReport) throws {
+        var entries: [(source: Int, part: Int, entry: JSONValue)] = []
+        var passed: [Int: Int] = [:]
+        for index in 0..<count {
+            let path = shardPath(index, of: count)
+            guard FileSystem.exists(path) else {
+                throw ReckonError(.missingInput, "shard \(index + 1) of \(count) has not run: reckon-transform --shard \(index)/\(count)",
+                                  at: SourcePosition(file: path))
+            }
+            try forEachJSONLine(path) { v, line in
+                if let q = v["quarantine"], case .number(let s)? = v["source"], case .number(let p)? = v["part"], let source = Int(s), let part = Int(p) {
+                    entries.append((source, part, q))
+                } else if case .array(let pairs)? = v["passed"] {
+                    for pair in pairs {
+                        guard case .array(let sp) = pair, sp.count == 2, case .number(let s) = sp[0], case .number(let n) = sp[1],
+                              let source = Int(s), let records = Int(n) else {
+                            throw ReckonError(.badData, "not a shard result line", at: SourcePosition(file: path, line: line))
+                        }
+                        passed[source, default: 0] += records
+                    }
+                } else {
+                    do { try estimated.absorb(v) } catch {
+                        throw ReckonError(.badData, "not a shard result line", at: SourcePosition(file: path, line: line))
+                    }
+                }
+            }
+        }
+        // One run writes unpriced usage in reading order: the API pages, then each export part by part.
+        let ordered = entries.enumerated().sorted { ($0.element.source, $0.element.part, $0.offset) < ($1.element.source, $1.element.part, $1.offset) }
+        for e in ordered { try quarantine.append(json: e.element.entry) }
+        var sourceIndex = -1
+        var inPlace = 0
+        if FileSystem.exists(layout.extractedSources) {
+            try forEachJSONLine(layout.extractedSources) { value, line in
+                sourceIndex += 1
+                let source: GenericSource
+                do { source = try GenericSource(json: value) } catch {
+                    throw ReckonError(.badData, "staged source: \(error)", at: SourcePosition(file: layout.extractedSources, line: line))
+                }
+                try source.checkCount(passed[sourceIndex] ?? 0)
+                inPlace += passed[sourceIndex] ?? 0
+            }
+        }
+        report.notes.append("merged \(count) shards; \(inPlace) usage records read in place from generic exports")
+    }
+
+    public func shardPath(_ index: Int, of count: Int) -> String {
+        layout.stageFolder("transform") + "/shards/shard-\(index)-of-\(count).jsonl"
     }
 
     public func run() throws -> StageReport {
@@ -45,15 +114,36 @@ public struct TransformStage {
         // Estimated: stream the usage records into daily cells.
         let timeZones = try BillingTimeZones.load(path: layout.input + "/billing_time_zones.csv")
         var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period, timeZones: timeZones)
-        try forEachJSONLine(layout.extractedUsage) { value, line in
-            let record: UsageRecord
-            do { record = try UsageRecord(json: value) } catch {
-                throw ReckonError(.badData, "staged usage record: \(error)", at: SourcePosition(file: layout.extractedUsage, line: line))
+        // A shard keeps its unpriced usage with (source, part) to be merged in a one-run order;
+        // source -1 is the staged API pages.
+        var shardQuarantine: [(source: Int, part: Int, entry: JSONValue)] = []
+        var passedBySource: [Int: Int] = [:]
+        func unpriced(_ source: Int, _ part: Int) -> (QuarantineEntry) throws -> Void {
+            if case .shard = mode { return { shardQuarantine.append((source, part, $0.json)) } }
+            return { try quarantine.append($0) }
+        }
+        let (readsStaged, readsExports): (Bool, Bool) = {
+            switch mode {
+            case .full: return (true, true)
+            case .shard(let index, _): return (index == 0, true)
+            case .merge: return (false, false)
             }
-            try estimated.add(onPlan(record)) { try quarantine.append($0) }
+        }()
+        if case .merge(let count) = mode {
+            try mergeShards(count, into: &estimated, quarantine: quarantine, report: &report)
+        } else if readsStaged {
+            let sink = unpriced(-1, 0)
+            try forEachJSONLine(layout.extractedUsage) { value, line in
+                let record: UsageRecord
+                do { record = try UsageRecord(json: value) } catch {
+                    throw ReckonError(.badData, "staged usage record: \(error)", at: SourcePosition(file: layout.extractedUsage, line: line))
+                }
+                try estimated.add(onPlan(record), unpriced: sink)
+            }
         }
         // Generic exports validated in place by extract: read them again, skipping what it quarantined.
-        if FileSystem.exists(layout.extractedSources) {
+        var sourceIndex = -1
+        if FileSystem.exists(layout.extractedSources), readsExports {
             var skip: [String: Set<Int>] = [:]
             try forEachJSONLine(layout.quarantine("extract")) { q, _ in
                 if let f = q["file"]?.string, case .number(let n)? = q["line"], let line = Int(n) { skip[f, default: []].insert(line) }
@@ -63,6 +153,18 @@ public struct TransformStage {
                 let source: GenericSource
                 do { source = try GenericSource(json: value) } catch {
                     throw ReckonError(.badData, "staged source: \(error)", at: SourcePosition(file: layout.extractedSources, line: line))
+                }
+                sourceIndex += 1
+                if case .shard(let index, let count) = mode {
+                    let parts = try source.parts(count, minimumBytes: minimumPartBytes)
+                    guard index < parts.count else { return }
+                    let sink = unpriced(sourceIndex, index)
+                    let passed = try source.forEachAcceptedView(skipLines: skip[source.file] ?? [], part: parts[index]) { view in
+                        if plans.isEmpty { try estimated.add(view: view, unpriced: sink) } else { try estimated.add(onPlan(view.makeRecord()), unpriced: sink) }
+                    }
+                    passedBySource[sourceIndex] = passed
+                    inPlace += passed
+                    return
                 }
                 let parts = threads > 1 ? try source.parts(threads, minimumBytes: minimumPartBytes) : []
                 if parts.count > 1 {
@@ -91,6 +193,23 @@ public struct TransformStage {
         let priced = clock.now
         logger.info("priced usage", metadata: ["quantities": "\(estimated.counts.rowsRead)", "rows": "\(estimated.rowCount)",
                                               "seconds": "\(priced - started)"])
+        if case .shard(let index, let count) = mode {
+            // A shard's result: the builder's sums, its unpriced usage in order, what it read of each export.
+            let out = try OutputFile(path: shardPath(index, of: count))
+            try estimated.forEachPartialValue { try out.write(JSONWriter.write($0) + "\n") }
+            for q in shardQuarantine {
+                try out.write(JSONWriter.write(.object([("quarantine", q.entry), ("source", .number(String(q.source))),
+                                                        ("part", .number(String(q.part)))])) + "\n")
+            }
+            try out.write(JSONWriter.write(.object([("passed", .array(passedBySource.sorted { $0.key < $1.key }.map {
+                .array([.number(String($0.key)), .number(String($0.value))])
+            }))])) + "\n")
+            try out.commit()
+            report.outputs.append(shardPath(index, of: count))
+            report.notes.append("shard \(index + 1) of \(count): partial result for reckon-transform merge")
+            try report.write(to: layout.stageFolder("transform") + "/shards/shard-\(index)-of-\(count).manifest.json", relativeTo: layout.output)
+            return report
+        }
 
         // Invoiced: one invoice at a time.
         let invoiced = InvoicedRowBuilder(accounts: accounts, linePatterns: try InvoiceLinePatterns.load(path: layout.input + "/invoice_lines.csv"))

@@ -51,4 +51,45 @@ struct ThreadsTests {
         #expect(quarantine.components(separatedBy: "gpt-9-unknown").count - 1 == 2 * 13)  // 13 records × input and output
         #expect((outputs[0]["rollups/billing_period=2026-10/spans.csv"]?.count ?? 0) > 100_000)
     }
+
+    /// Shard mode: n shards price their parts (on one machine here; on n machines when the output
+    /// folder is shared), `merge` combines them; staging is the same bytes as one run for 1, 2 and 4.
+    @Test func oneTwoAndFourShardsWriteTheSameBytes() throws {
+        let dir = Jobs.tempDir("shards")
+        try Jobs.write(Self.export(), to: dir + "/usage/export.csv")
+        try Jobs.write(Self.export().replacingOccurrences(of: "org_T", with: "org_U").replacingOccurrences(of: ",req-", with: ",second-"), to: dir + "/usage/second.csv")
+        try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
+        func staging(_ out: String) -> [String: Data] {
+            var files: [String: Data] = [:]
+            for f in Jobs.files(under: out + "/staging/transform") where !f.hasSuffix("manifest.json") && !f.hasPrefix("shards/") {
+                files[f] = FileManager.default.contents(atPath: out + "/staging/transform/" + f)
+            }
+            return files
+        }
+        let single = Jobs.tempDir("shards-1")
+        #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", single]).status == 0)
+        #expect(try Jobs.run("reckon-transform", ["--input", dir, "--output", single]).status == 0)
+        let expected = staging(single)
+        #expect(expected.count >= 10)
+        for n in [1, 2, 4] {
+            let out = Jobs.tempDir("shards-\(n)-of")
+            #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out]).status == 0)
+            for i in 0..<n {
+                let r = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--shard", "\(i)/\(n)", "--min-part-bytes", "200000"])
+                #expect(r.status == 0, "\(r.stderr)")
+            }
+            // A merge before every shard has run is refused.
+            if n > 1 {
+                try FileManager.default.moveItem(atPath: out + "/staging/transform/shards/shard-1-of-\(n).jsonl", toPath: out + "/held")
+                let early = try Jobs.run("reckon-transform", ["merge", "--input", dir, "--output", out, "--shards", String(n)])
+                #expect(early.status == 66 && early.stderr.contains("shard 2 of \(n) has not run"))
+                try FileManager.default.moveItem(atPath: out + "/held", toPath: out + "/staging/transform/shards/shard-1-of-\(n).jsonl")
+            }
+            let m = try Jobs.run("reckon-transform", ["merge", "--input", dir, "--output", out, "--shards", String(n)])
+            #expect(m.status == 0, "\(m.stderr)")
+            #expect(staging(out) == expected, "\(n) shards")
+        }
+        #expect(try Jobs.run("reckon-transform", ["--input", dir, "--output", single, "--shard", "4/4"]).status == 64)
+    }
 }
