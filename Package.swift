@@ -77,7 +77,7 @@ let package = Package(
                         "ReckonCore", "ReckonExtract", "ReckonPricing", "ReckonFocus", "ReckonTransform",
                         "ReckonReconcile", "ReckonLoad",
                         "ReckonExtractJob", "ReckonTransformJob", "ReckonReconcileJob", "ReckonLoadJob",
-                    ], path: "Tests/PipelineTests", exclude: ["Fixtures"]),
+                    ], path: "Tests/PipelineTests"),
     ],
     swiftLanguageModes: [.v6]
 )
