@@ -37,9 +37,9 @@ enum ParallelPricing {
             do {
                 w.passed = try shared.source.forEachAcceptedView(skipLines: shared.skip, part: shared.parts[i]) { view in
                     if shared.plans.isEmpty {
-                        try w.builder.add(view: view) { w.unpriced.append($0) }
+                        w.builder.add(view: view) { w.unpriced.append($0) }
                     } else {
-                        try w.builder.add(shared.plans.onPlan(view.makeRecord())) { w.unpriced.append($0) }
+                        w.builder.add(shared.plans.onPlan(view.makeRecord())) { w.unpriced.append($0) }
                     }
                 }
             } catch {

@@ -98,24 +98,14 @@ public struct TransformStage {
         layout.stageFolder("transform") + "/shards/shard-\(index)-of-\(count).jsonl"
     }
 
-    public func run() throws -> StageReport {
-        var report = StageReport(stage: "transform")
-        let clock = ContinuousClock()
-        let started = clock.now
-        let card = try RateCard.load(folder: layout.rateCardInput)
-        let accounts = try AccountNames.load(path: layout.accountsFile)
-        let plans = try PlanSchedule.load(path: layout.input + "/plans.csv")
-        let terms = try InvoiceTerms.load(input: layout.input)
-        /// SaaS usage is priced by the plan the account is on at the time (the plan is the "model").
-        func onPlan(_ r: UsageRecord) -> UsageRecord { plans.onPlan(r) }
-        let quarantine = try QuarantineFile(path: layout.quarantine("transform"))
-        logger.debug("rate card loaded", metadata: ["rates": "\(card.rates.count)", "version": "\(card.version)"])
-
-        // Estimated: stream the usage records into daily cells.
-        let timeZones = try BillingTimeZones.load(path: layout.input + "/billing_time_zones.csv")
-        var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period, timeZones: timeZones)
-        // A shard keeps its unpriced usage with (source, part) to be merged in a one-run order;
-        // source -1 is the staged API pages.
+    /// Prices the usage into `estimated`: the staged API pages and request logs, then each generic
+    /// export read again in place (in parts on several threads with `threads`; only this shard's
+    /// parts in shard mode; nothing but the shards' results in merge mode).
+    /// - Returns: in shard mode, the unpriced usage with (source, part) — source -1 is the staged
+    ///   pages — and the records read of each export; otherwise empty (unpriced usage goes straight
+    ///   to `quarantine`).
+    func priceUsage(into estimated: inout EstimatedRowBuilder, plans: PlanSchedule, quarantine: QuarantineFile,
+                    report: inout StageReport) throws -> (quarantine: [(source: Int, part: Int, entry: JSONValue)], passed: [Int: Int]) {
         var shardQuarantine: [(source: Int, part: Int, entry: JSONValue)] = []
         var passedBySource: [Int: Int] = [:]
         func unpriced(_ source: Int, _ part: Int) -> (QuarantineEntry) throws -> Void {
@@ -138,7 +128,7 @@ public struct TransformStage {
                 do { record = try UsageRecord(json: value) } catch {
                     throw ReckonError(.badData, "staged usage record: \(error)", at: SourcePosition(file: layout.extractedUsage, line: line))
                 }
-                try estimated.add(onPlan(record), unpriced: sink)
+                try estimated.add(plans.onPlan(record), unpriced: sink)
             }
         }
         // Generic exports validated in place by extract: read them again, skipping what it quarantined.
@@ -160,7 +150,7 @@ public struct TransformStage {
                     guard index < parts.count else { return }
                     let sink = unpriced(sourceIndex, index)
                     let passed = try source.forEachAcceptedView(skipLines: skip[source.file] ?? [], part: parts[index]) { view in
-                        if plans.isEmpty { try estimated.add(view: view, unpriced: sink) } else { try estimated.add(onPlan(view.makeRecord()), unpriced: sink) }
+                        if plans.isEmpty { try estimated.add(view: view, unpriced: sink) } else { try estimated.add(plans.onPlan(view.makeRecord()), unpriced: sink) }
                     }
                     passedBySource[sourceIndex] = passed
                     inPlace += passed
@@ -179,12 +169,30 @@ public struct TransformStage {
                     if plans.isEmpty {
                         try estimated.add(view: view) { try quarantine.append($0) }
                     } else {
-                        try estimated.add(onPlan(view.makeRecord())) { try quarantine.append($0) }
+                        try estimated.add(plans.onPlan(view.makeRecord())) { try quarantine.append($0) }
                     }
                 }
             }
             if inPlace > 0 { report.notes.append("\(inPlace) usage records read in place from generic exports") }
         }
+        return (shardQuarantine, passedBySource)
+    }
+
+    public func run() throws -> StageReport {
+        var report = StageReport(stage: "transform")
+        let clock = ContinuousClock()
+        let started = clock.now
+        let card = try RateCard.load(folder: layout.rateCardInput)
+        let accounts = try AccountNames.load(path: layout.accountsFile)
+        let plans = try PlanSchedule.load(path: layout.input + "/plans.csv")
+        let terms = try InvoiceTerms.load(input: layout.input)
+        let quarantine = try QuarantineFile(path: layout.quarantine("transform"))
+        logger.debug("rate card loaded", metadata: ["rates": "\(card.rates.count)", "version": "\(card.version)"])
+
+        // Estimated: stream the usage records into daily cells.
+        let timeZones = try BillingTimeZones.load(path: layout.input + "/billing_time_zones.csv")
+        var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period, timeZones: timeZones)
+        let (shardQuarantine, passedBySource) = try priceUsage(into: &estimated, plans: plans, quarantine: quarantine, report: &report)
         report.sources.append(.init(file: layout.extractedUsage, kind: "usage meter quantities", counts: estimated.counts))
         if estimated.skippedOtherPeriods > 0 {
             report.notes.append("\(estimated.skippedOtherPeriods) usage records outside billing period \(period.map(String.init(describing:)) ?? "-") not read")
