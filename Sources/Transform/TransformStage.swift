@@ -5,7 +5,7 @@ import ReckonFocus
 import ReckonPricing
 
 /// The transform stage: `staging/extract/` → FOCUS rows in `staging/transform/`
-/// (`estimated/` and `invoiced/`, one `billing_period=YYYY-MM` partition each, as JSONL).
+/// (`estimated/` and `invoiced/`, one `billing_period=YYYY-MM` partition each, as the FOCUS CSV load publishes).
 ///
 /// Reads the rate cards (`INPUT/ratecards/*.csv`) and account names (`INPUT/accounts.csv`).
 /// Conservation: every non-zero (usage record, meter) quantity is priced into a row or quarantined
