@@ -51,6 +51,7 @@ public struct TransformStage {
                      report: inout StageReport) throws {
         var entries: [(source: Int, part: Int, entry: JSONValue)] = []
         var passed: [Int: Int] = [:]
+        let run = try extractRun()
         for index in 0..<count {
             let path = shardPath(index, of: count)
             guard FileSystem.exists(path) else {
@@ -58,7 +59,12 @@ public struct TransformStage {
                                   at: SourcePosition(file: path))
             }
             try forEachJSONLine(path) { v, line in
-                if let q = v["quarantine"], case .number(let s)? = v["source"], case .number(let p)? = v["part"], let source = Int(s), let part = Int(p) {
+                if let sha = v["extract_manifest_sha256"]?.string {
+                    guard sha == run else {
+                        throw ReckonError(.badData, "shard \(index + 1) of \(count) priced another extract run: run the shards again",
+                                          at: SourcePosition(file: path, line: line))
+                    }
+                } else if let q = v["quarantine"], case .number(let s)? = v["source"], case .number(let p)? = v["part"], let source = Int(s), let part = Int(p) {
                     entries.append((source, part, q))
                 } else if case .array(let pairs)? = v["passed"] {
                     for pair in pairs {
@@ -93,6 +99,9 @@ public struct TransformStage {
         }
         report.notes.append("merged \(count) shards; \(inPlace) usage records read in place from generic exports")
     }
+
+    /// The SHA-256 of extract's manifest: which extract run a shard priced.
+    func extractRun() throws -> String { SHA256.hex(try ByteStream.readAll(path: layout.manifest("extract"))) }
 
     public func shardPath(_ index: Int, of count: Int) -> String {
         layout.stageFolder("transform") + "/shards/shard-\(index)-of-\(count).jsonl"
@@ -204,6 +213,8 @@ public struct TransformStage {
         if case .shard(let index, let count) = mode {
             // A shard's result: the builder's sums, its unpriced usage in order, what it read of each export.
             let out = try OutputFile(path: shardPath(index, of: count))
+            // Which extract run the shard priced: the merge takes only results of the current one.
+            try out.write(JSONWriter.write(.object([("extract_manifest_sha256", .string(try extractRun()))])) + "\n")
             try estimated.forEachPartialValue { try out.write(JSONWriter.write($0) + "\n") }
             for q in shardQuarantine {
                 try out.write(JSONWriter.write(.object([("quarantine", q.entry), ("source", .number(String(q.source))),

@@ -89,6 +89,15 @@ struct ThreadsTests {
             let m = try Jobs.run("reckon-transform", ["merge", "--input", dir, "--output", out, "--shards", String(n)])
             #expect(m.status == 0, "\(m.stderr)")
             #expect(staging(out) == expected, "\(n) shards")
+            // Results of an older extract run are not merged with tonight's (one more record arrived).
+            if n == 2 {
+                let more = dir + "/usage/later.csv"
+                try Jobs.write("timestamp,provider,billing_account,model,input_tokens\n2026-10-05T01:00:00Z,openai,org_T,gpt-4o,10\n", to: more)
+                defer { try? FileManager.default.removeItem(atPath: more) }
+                #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out]).status == 0)
+                let stale = try Jobs.run("reckon-transform", ["merge", "--input", dir, "--output", out, "--shards", "2"])
+                #expect(stale.status == 65 && stale.stderr.contains("priced another extract run"))
+            }
         }
         #expect(try Jobs.run("reckon-transform", ["--input", dir, "--output", single, "--shard", "4/4"]).status == 64)
     }
