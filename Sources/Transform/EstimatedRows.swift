@@ -325,8 +325,8 @@ public struct EstimatedRowBuilder {
     }
 
     /// Makes room for `n` output cells at once (the cell table otherwise rehashes every time it
-    /// doubles, which cost about a sixth of pricing at 1 M records). Untouched room costs address
-    /// space, not resident memory.
+    /// doubles, which cost about a sixth of pricing at 1 M records). Room is filled at random
+    /// places, so it becomes resident memory: reserve what is surely needed, not an upper bound.
     public mutating func reserveCells(_ n: Int) { cells.reserveCapacity(n) }
 
     /// The number of distinct output rows so far.

@@ -30,7 +30,7 @@ enum ParallelPricing {
     static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], skip: Set<Int>, plans: PlanSchedule,
                     into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile) throws -> Int {
         var template = estimated.emptyCopy()
-        template.reserveCells(source.rowsOut / parts.count)
+        template.reserveCells(min(source.rowsOut / parts.count / 4, 1 << 20))
         let shared = Shared(source: source, parts: parts, skip: skip, plans: plans, workers: parts.map { _ in Worker(template) })
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let w = shared.workers[i]

@@ -172,8 +172,9 @@ public struct TransformStage {
                     report.notes.append("\(source.file): priced in \(parts.count) parts on \(parts.count) threads")
                     return
                 }
-                // About one output cell per record at most in practice: size the cell table once.
-                estimated.reserveCells(min(estimated.rowCount + source.rowsOut, 50_000_000))
+                // Skip the cell table's first doublings (each rehashes every cell) without reserving
+                // room it may not need: room touched at random is resident memory.
+                estimated.reserveCells(estimated.rowCount + min(source.rowsOut / 4, 1 << 20))
                 inPlace += try source.forEachAcceptedView(skipLines: skip[source.file] ?? []) { view in
                     if plans.isEmpty {
                         try estimated.add(view: view) { try quarantine.append($0) }
