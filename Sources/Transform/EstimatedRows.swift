@@ -141,6 +141,12 @@ public struct EstimatedRowBuilder {
                           quantities: record.quantities.map { (id($0.meter), $0.quantity) }, unpriced: unpriced)
     }
 
+    /// Adds a generic-format record priced by the plan its account is on (`plans.csv`): straight from
+    /// its bytes when no account has a plan, else through a `UsageRecord` with the plan as its model.
+    public mutating func add(view v: UsageRecordView, plans: PlanSchedule, unpriced: (QuarantineEntry) throws -> Void) rethrows {
+        if plans.isEmpty { try add(view: v, unpriced: unpriced) } else { try add(plans.onPlan(v.makeRecord()), unpriced: unpriced) }
+    }
+
     /// Adds a generic-format record straight from its bytes (the fast path: strings are made only
     /// the first time a value is seen).
     public mutating func add(view v: UsageRecordView, unpriced: (QuarantineEntry) throws -> Void) rethrows {

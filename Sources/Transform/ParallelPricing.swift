@@ -36,11 +36,7 @@ enum ParallelPricing {
             let w = shared.workers[i]
             do {
                 w.passed = try shared.source.forEachAcceptedView(skipLines: shared.skip, part: shared.parts[i]) { view in
-                    if shared.plans.isEmpty {
-                        w.builder.add(view: view) { w.unpriced.append($0) }
-                    } else {
-                        w.builder.add(shared.plans.onPlan(view.makeRecord())) { w.unpriced.append($0) }
-                    }
+                    w.builder.add(view: view, plans: shared.plans) { w.unpriced.append($0) }
                 }
             } catch {
                 w.error = error

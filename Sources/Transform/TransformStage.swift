@@ -159,7 +159,7 @@ public struct TransformStage {
                     guard index < parts.count else { return }
                     let sink = unpriced(sourceIndex, index)
                     let passed = try source.forEachAcceptedView(skipLines: skip[source.file] ?? [], part: parts[index]) { view in
-                        if plans.isEmpty { try estimated.add(view: view, unpriced: sink) } else { try estimated.add(plans.onPlan(view.makeRecord()), unpriced: sink) }
+                        try estimated.add(view: view, plans: plans, unpriced: sink)
                     }
                     passedBySource[sourceIndex] = passed
                     inPlace += passed
@@ -176,11 +176,7 @@ public struct TransformStage {
                 // room it may not need: room touched at random is resident memory.
                 estimated.reserveCells(estimated.rowCount + min(source.rowsOut / 4, 1 << 20))
                 inPlace += try source.forEachAcceptedView(skipLines: skip[source.file] ?? []) { view in
-                    if plans.isEmpty {
-                        try estimated.add(view: view) { try quarantine.append($0) }
-                    } else {
-                        try estimated.add(plans.onPlan(view.makeRecord())) { try quarantine.append($0) }
-                    }
+                    try estimated.add(view: view, plans: plans) { try quarantine.append($0) }
                 }
             }
             if inPlace > 0 { report.notes.append("\(inPlace) usage records read in place from generic exports") }
