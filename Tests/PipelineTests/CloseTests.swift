@@ -7,10 +7,7 @@ import ReckonFocus
 @Suite("Month-end close, verify and the audit trail", .serialized)
 struct CloseTests {
     @Test func closeIsRefusedOutOfToleranceAcceptedWithAReasonAndFrozen() throws {
-        let dir = Jobs.tempDir("close-in")
-        for sub in ["usage", "invoices", "ratecards"] {
-            try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/" + sub, toPath: dir + "/" + sub)
-        }
+        let dir = try Jobs.samplesCopy("close-in")
         let out = Jobs.tempDir("close")
         #expect(try Jobs.nightly(input: dir, output: out).status == 0)
         let args = ["--input", dir, "--output", out, "--period", "2026-10"]

@@ -18,10 +18,7 @@ struct CrashTests {
     }
 
     static func input(bump: Bool) throws -> String {
-        let dir = Jobs.tempDir(bump ? "crash-b" : "crash-a")
-        for sub in ["usage", "invoices", "ratecards"] {
-            try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/" + sub, toPath: dir + "/" + sub)
-        }
+        let dir = try Jobs.samplesCopy(bump ? "crash-b" : "crash-a")
         if bump {
             let page = dir + "/usage/provider=anthropic/billing_account=org_01JX8ACME4Q2/messages-2026-10-page-1.json"
             let text = try Jobs.read(page).replacingOccurrences(of: "\"uncached_input_tokens\": 401235", with: "\"uncached_input_tokens\": 401299")

@@ -49,10 +49,7 @@ struct DiffTests {
     }
 
     @Test func theNightlyRunSaysWhatChangedSinceTheLastOne() throws {
-        let dir = Jobs.tempDir("since")
-        for sub in ["usage", "invoices", "ratecards"] {
-            try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/" + sub, toPath: dir + "/" + sub)
-        }
+        let dir = try Jobs.samplesCopy("since")
         let out = Jobs.tempDir("since-out")
         #expect(try Jobs.nightly(input: dir, output: out).status == 0)
         #expect(!FileManager.default.fileExists(atPath: out + "/reports/billing_period=2026-10/diff"))

@@ -55,7 +55,7 @@ struct GovernanceTests {
         var csv = "timestamp,provider,billing_account,model,input_tokens,tag.team,tag.user\n"
         func add(_ day: Int, _ k: Int, _ model: String, _ tokens: Int, _ team: String, _ user: String) {
             let second = k % 60, minute = (k / 60) % 60, hour = k / 3600
-            csv += "2026-10-\(day < 10 ? "0" : "")\(day)T\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute):\(second < 10 ? "0" : "")\(second)Z,"
+            csv += Jobs.october(day: day, hour: hour, minute: minute, second: second) + ","
             csv += "openai,org_G,\(model),\(tokens),\(team),\(user)\n"
         }
         for day in 1...28 {

@@ -68,6 +68,21 @@ enum Jobs {
         return dir
     }
 
+    /// A writable copy of the Samples' usage, invoices and rate cards (not their config files).
+    static func samplesCopy(_ name: String) throws -> String {
+        let dir = tempDir(name)
+        for sub in ["usage", "invoices", "ratecards"] {
+            try FileManager.default.copyItem(atPath: packageRoot + "/Samples/" + sub, toPath: dir + "/" + sub)
+        }
+        return dir
+    }
+
+    /// `2026-10-DDTHH:MM:SSZ`, zero-padded, for generated exports.
+    static func october(day: Int, hour: Int, minute: Int = 0, second: Int = 0) -> String {
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : String(v) }
+        return "2026-10-\(two(day))T\(two(hour)):\(two(minute)):\(two(second))Z"
+    }
+
     static func write(_ text: String, to path: String) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -18,7 +18,7 @@ struct ThreadsTests {
             let model = i % 997 == 0 ? "gpt-9-unknown" : models[next(models.count)]
             let note = i % 5 == 0 ? "\"line one\nline \"\"two\"\", with a comma\"" : "plain"
             let id = i == 5_000 ? "req-17" : "req-\(i)"
-            csv += "2026-10-\(day < 10 ? "0" : "")\(day)T\(hour < 10 ? "0" : "")\(hour):00:00Z,openai,org_T,proj_\(next(3)),\(model),"
+            csv += Jobs.october(day: day, hour: hour) + ",openai,org_T,proj_\(next(3)),\(model),"
             csv += "\(next(400_000)),\(next(20_000)),\(id),agent-\(next(2)),exec-\(i / 7),span-\(i),\(i % 7 == 0 ? "" : "span-\(i - 1)"),"
             csv += "\(["search", "support", "billing"][next(3)]),\(note)\n"
         }
