@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: generates 1,000,000 generic usage records as CSV, JSONL and gzipped CSV (seeded),
-# runs the release extractor on each, and prints wall seconds, MB/s of input, rows/s and peak RSS.
+# runs the release extractor on each, then transform (one and two threads), reconcile and load on
+# the CSV run, and the keyed diff against DuckDB; prints wall seconds, MB/s, rows/s and peak RSS.
 # Targets (issue 3, one core): CSV >= 300 MB/s, JSONL >= 200 MB/s, peak RSS < 100 MB.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
@@ -25,4 +26,10 @@ for line in sys.stdin:
         s = float(m.group(2))
         print(f"pricing phase                {s:7.2f} s  {n / s / 1e6:6.2f} M records/s  ({m.group(1)} distinct output rows)")
 ' "$N"
+# The same with two threads (same bytes; a test holds them to that), then the rest of the nightly.
+"$PY" scripts/measure.py "transform --threads 2" "$raw" "$N" -- .build/release/reckon-transform --input "$DATA/csv" --output "$DATA/out-csv" --threads 2
+"$PY" scripts/measure.py "reconcile" "$raw" "$N" -- .build/release/reckon-reconcile --input "$DATA/csv" --output "$DATA/out-csv"
+rm -rf "$DATA/out-csv/previous" "$DATA/out-csv/focus" "$DATA/out-csv/reports"   # a first night: no diff against the previous one
+"$PY" scripts/measure.py "load (first night)" "$raw" "$N" -- .build/release/reckon-load --input "$DATA/csv" --output "$DATA/out-csv"
+"$PY" scripts/measure.py "load (second night, + diff)" "$raw" "$N" -- .build/release/reckon-load --input "$DATA/csv" --output "$DATA/out-csv"
 scripts/bench_diff.sh
