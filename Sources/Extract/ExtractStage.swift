@@ -41,7 +41,8 @@ public struct ExtractStage {
         }
         // Staged sources (API pages, request logs) first, generic exports after them: a generic
         // record repeating the request id of a staged one is the repeat.
-        let ordered = usageFiles.filter { !Self.isGeneric(try? Self.sniff($0)) } + usageFiles.filter { Self.isGeneric(try? Self.sniff($0)) }
+        let generic = usageFiles.map { Self.isGeneric(try? Self.sniff($0)) }   // sniffed once per file
+        let ordered = zip(usageFiles, generic).filter { !$0.1 }.map(\.0) + zip(usageFiles, generic).filter { $0.1 }.map(\.0)
         for file in ordered {
             let (kind, counts) = try extractUsage(file: file, sink: sink)
             report.sources.append(.init(file: file, kind: kind, counts: counts))
