@@ -17,6 +17,8 @@ struct Transform: ParsableCommand {
         @Option(help: "Threads that price a large uncompressed CSV export in parts of at least 8 MiB (try \(processorsOnline()), the processors online). Each part has its own cell table until they are merged: more memory when most records make a row of their own. The outputs are the same bytes whatever the number.")
         var threads: Int = 1
         @Option(help: .hidden) var minPartBytes: Int = 8 << 20
+        @Option(help: "Output cells held in memory while pricing, about 110 bytes each (default \(TransformStage.defaultMaxCells), about 25 MB). Beyond it cells go to a temporary file in the output folder and the final pass holds one day of cells at a time; the outputs are the same bytes.")
+        var maxCells: Int = TransformStage.defaultMaxCells
         @Option(help: "Price only shard i of n (i from 0), e.g. 1/4, and write its partial result for `reckon-transform merge --shards n`.")
         var shard: String?
 
@@ -30,6 +32,7 @@ struct Transform: ParsableCommand {
         func validate() throws {
             guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
             guard minPartBytes >= 1 else { throw ValidationError("--min-part-bytes must be positive") }
+            guard maxCells >= 1 else { throw ValidationError("--max-cells must be positive") }
             if shard != nil && shardIndex == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, e.g. 0/4") }
         }
 
@@ -40,7 +43,7 @@ struct Transform: ParsableCommand {
             let lock = shardIndex.map { common.layout.stageFolder("transform") + "/shards/lock-\($0.index)" } ?? common.layout.output
             try runStage("transform", logger: logger, lock: lock) {
                 try TransformStage(layout: common.layout, period: common.billingPeriod, threads: threads,
-                                   minimumPartBytes: minPartBytes, mode: mode, logger: logger).run()
+                                   minimumPartBytes: minPartBytes, mode: mode, maxCells: maxCells, logger: logger).run()
             }
         }
     }
@@ -50,15 +53,19 @@ struct Transform: ParsableCommand {
             abstract: "Merge the partial results of `--shard i/n` runs and write the transform stage's outputs (the same bytes as one run).")
         @OptionGroup var common: CommonOptions
         @Option(help: "How many shards ran (n).") var shards: Int
+        @Option(help: "Output cells held in memory while merging (see `run --max-cells`).")
+        var maxCells: Int = TransformStage.defaultMaxCells
 
         func validate() throws {
             guard shards >= 1 && shards <= 4096 else { throw ValidationError("--shards must be between 1 and 4096") }
+            guard maxCells >= 1 else { throw ValidationError("--max-cells must be positive") }
         }
 
         func run() throws {
             let logger = common.makeLogger("reckon.transform")
             try runStage("transform", logger: logger, lock: common.layout.output) {
-                try TransformStage(layout: common.layout, period: common.billingPeriod, mode: .merge(count: shards), logger: logger).run()
+                try TransformStage(layout: common.layout, period: common.billingPeriod, mode: .merge(count: shards), maxCells: maxCells,
+                                   logger: logger).run()
             }
         }
     }

@@ -3,21 +3,34 @@
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 
 /// A file written atomically: bytes go to a temporary file beside the target, which replaces the
 /// target only on `commit()` (fsync, then rename). A run killed before `commit()` leaves the
 /// previous file intact; an uncommitted writer removes its temporary file when released.
 ///
-/// - Memory: a 1 MiB write buffer.
+/// With `writeBehind`, a full buffer is written by a background thread while the caller fills
+/// the other one: the kernel's copy of large outputs overlaps with encoding them (bytes still land
+/// in order; an error surfaces at the next write or at `commit`).
+/// - Memory: a 1 MiB write buffer (two with `writeBehind`).
 public final class OutputFile {
     public let path: String
     private let tempPath: String
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var committed = false
+    /// The buffer being written in the background, and how that write ended.
+    private final class InFlight: @unchecked Sendable {
+        var bytes: [UInt8] = []
+        var error: ReckonError?
+    }
+    private let writer: DispatchQueue?
+    private let writing = DispatchGroup()
+    private var inFlight = InFlight()
 
     /// Creates the parent folders and opens a temporary file next to `path`.
-    public init(path: String) throws(ReckonError) {
+    public init(path: String, writeBehind: Bool = false) throws(ReckonError) {
+        writer = writeBehind ? DispatchQueue(label: "reckon.output-file") : nil
         self.path = path
         try FileSystem.createDirectories(FileSystem.parent(of: path))
         tempPath = FileSystem.parent(of: path) + "/." + FileSystem.lastComponent(of: path) + ".tmp-\(getpid())"
@@ -30,6 +43,7 @@ public final class OutputFile {
     }
 
     deinit {
+        writing.wait()
         if fd >= 0 { close(fd) }
         if !committed { unlink(tempPath) }
     }
@@ -39,26 +53,51 @@ public final class OutputFile {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    /// Appends bytes (the hot path of large outputs: no generic sequence walk).
+    public func write(bytes: [UInt8]) throws(ReckonError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
     public func write(_ text: String) throws(ReckonError) {
         try write(text.utf8)
     }
 
     private func flush() throws(ReckonError) {
+        guard let writer else {
+            try Self.writeAll(buffer, to: fd, path: path)
+            buffer.removeAll(keepingCapacity: true)
+            return
+        }
+        // Wait for the previous buffer, then hand this one over and fill the other.
+        writing.wait()
+        if let e = inFlight.error { throw e }
+        let job = inFlight
+        swap(&job.bytes, &buffer)
+        buffer.removeAll(keepingCapacity: true)
+        let (fd, path) = (self.fd, self.path)
+        writer.async(group: writing) {
+            do throws(ReckonError) { try Self.writeAll(job.bytes, to: fd, path: path) } catch { job.error = error }
+        }
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(ReckonError) {
         var written = 0
-        while written < buffer.count {
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ReckonError(.io, "write failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
             }
             written += n
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Flushes, syncs and renames the temporary file over the target.
     public func commit() throws(ReckonError) {
         try flush()
+        writing.wait()
+        if let e = inFlight.error { throw e }
         if fsync(fd) != 0 {
             throw ReckonError(.io, "fsync failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
         }

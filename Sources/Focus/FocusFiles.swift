@@ -10,7 +10,7 @@ public final class FocusWriter {
     private var buffer: [UInt8] = []
 
     public init(path: String, format: Format) throws(ReckonError) {
-        file = try OutputFile(path: path)
+        file = try OutputFile(path: path, writeBehind: true)
         self.format = format
         if format == .csv {
             try file.write(CSVWriter.line(FocusColumn.allCases.map(\.rawValue)))
@@ -22,19 +22,19 @@ public final class FocusWriter {
         case .csv: row.appendCSVLine(to: &buffer)
         case .jsonl: row.appendJSONLine(to: &buffer)
         }
-        if buffer.count >= 1 << 20 { try file.write(buffer); buffer.removeAll(keepingCapacity: true) }
+        if buffer.count >= 1 << 20 { try file.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
         rowCount += 1
     }
 
     /// Writes a row already encoded in this writer's format (one line, newline included).
     public func write(encoded line: [UInt8]) throws(ReckonError) {
-        buffer.append(contentsOf: line)
+        if !buffer.isEmpty { try file.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
+        try file.write(bytes: line)
         rowCount += 1
-        if buffer.count >= 1 << 20 { try file.write(buffer); buffer.removeAll(keepingCapacity: true) }
     }
 
     public func commit() throws(ReckonError) {
-        if !buffer.isEmpty { try file.write(buffer) }
+        if !buffer.isEmpty { try file.write(bytes: buffer) }
         try file.commit()
     }
 

@@ -60,6 +60,12 @@ public struct EstimatedRowBuilder {
     private let unitPrices: [ExactDecimal]
     private let blockExponents: [Int]
     private var cells: [Key: ExactDecimal] = [:]
+    /// Cells written out when the table reached `cellLimit` (see `limitCells`), each spill with
+    /// how its ids translate into this builder's (`nil`: they are this builder's own).
+    private var spills: [(file: CellSpill, map: [Int32]?)] = []
+    private var ownSpill: CellSpill?
+    private var cellLimit = Int.max
+    private var spillFolder = ""
     private var ids: [String: Int32] = [:]
     private var names: [String] = []
     private var tagSets: [Int32: [(key: String, value: String)]] = [:]
@@ -116,7 +122,7 @@ public struct EstimatedRowBuilder {
     /// cell, or reported through `unpriced` (never priced at $0).
     /// - Complexity: O(meters) dictionary operations on integer keys; the rate is looked up once
     ///   per provider, model, meter, tier and day unless the prompt may reach a long-context tier.
-    public mutating func add(_ record: UsageRecord, unpriced: (QuarantineEntry) throws -> Void) rethrows {
+    public mutating func add(_ record: UsageRecord, unpriced: (QuarantineEntry) throws -> Void) throws {
         if let period, BillingTimeZones.period(of: record.periodStart, offset: offset(id(record.provider))) != period {
             skippedOtherPeriods += 1
             return
@@ -143,13 +149,13 @@ public struct EstimatedRowBuilder {
 
     /// Adds a generic-format record priced by the plan its account is on (`plans.csv`): straight from
     /// its bytes when no account has a plan, else through a `UsageRecord` with the plan as its model.
-    public mutating func add(view v: UsageRecordView, plans: PlanSchedule, unpriced: (QuarantineEntry) throws -> Void) rethrows {
+    public mutating func add(view v: UsageRecordView, plans: PlanSchedule, unpriced: (QuarantineEntry) throws -> Void) throws {
         if plans.isEmpty { try add(view: v, unpriced: unpriced) } else { try add(plans.onPlan(v.makeRecord()), unpriced: unpriced) }
     }
 
     /// Adds a generic-format record straight from its bytes (the fast path: strings are made only
     /// the first time a value is seen).
-    public mutating func add(view v: UsageRecordView, unpriced: (QuarantineEntry) throws -> Void) rethrows {
+    public mutating func add(view v: UsageRecordView, unpriced: (QuarantineEntry) throws -> Void) throws {
         let start = v.periodStart
         let provider: Int32, account: Int32, sub: Int32, tier: Int32
         if let b = v.bytes(.provider) { provider = lowerId(bytesId(b)) } else { provider = id(v.defaultProvider?.lowercased() ?? "") }
@@ -205,7 +211,7 @@ public struct EstimatedRowBuilder {
     /// Prices a record's meter quantities into cells (or reports them unpriced).
     private mutating func addQuantities(_ ids: RecordIds, start: Timestamp, end: Timestamp, prompt: RateCard.PromptSize,
                                         source: SourcePosition, quantities: [(Int32, ExactDecimal)],
-                                        unpriced: (QuarantineEntry) throws -> Void) rethrows {
+                                        unpriced: (QuarantineEntry) throws -> Void) throws {
         let dayStart = start.startOfDay
         let dayEnd = dayStart.adding(seconds: 86_400)
         var (chargeStart, chargeEnd) = end <= dayEnd ? (dayStart, dayEnd) : (start, end)
@@ -270,6 +276,7 @@ public struct EstimatedRowBuilder {
                           subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
                           tier: ids.tier, rate: rateIndex, tags: ids.tags)
             cells[key, default: .zero] += quantity
+            if cells.count >= cellLimit { try spill() }
             recordCost += unitPrices[Int(rateIndex)] * quantity.shiftedLeft(by: blockExponents[Int(rateIndex)])
             priced = true
         }
@@ -303,17 +310,17 @@ public struct EstimatedRowBuilder {
     /// rollups and counts are summed. The result does not depend on which builder saw which
     /// record, except that `other`'s records count as later ones (a span's parent, if it changes).
     /// - Complexity: O(other's names + cells + rollup entries).
-    public mutating func merge(_ other: EstimatedRowBuilder) {
+    public mutating func merge(_ other: EstimatedRowBuilder) throws {
         var map = [Int32](repeating: -1, count: other.names.count)
         for (i, n) in other.names.enumerated() { map[i] = id(n) }
         func t(_ i: Int32) -> Int32 { i < 0 ? i : map[Int(i)] }
         for (i, set) in other.tagSets where tagSets[t(i)] == nil { tagSets[t(i)] = set }
         for (k, q) in other.cells {
-            var n = k
-            n.billingAccount = t(k.billingAccount); n.subAccount = t(k.subAccount); n.provider = t(k.provider)
-            n.model = t(k.model); n.reportedModel = t(k.reportedModel); n.meter = t(k.meter); n.tier = t(k.tier); n.tags = t(k.tags)
-            cells[n, default: .zero] += q
+            cells[Self.translate(k, map), default: .zero] += q
+            if cells.count >= cellLimit { try spill() }
         }
+        // Its spilled cells stay where they are; their ids translate through `map` (after their own map).
+        for (file, own) in other.spills { spills.append((file, own.map { $0.map(t) } ?? map)) }
         counts.rowsRead += other.counts.rowsRead
         counts.rowsOut += other.counts.rowsOut
         counts.rowsQuarantined += other.counts.rowsQuarantined
@@ -323,25 +330,76 @@ public struct EstimatedRowBuilder {
     }
 
     /// Whether nothing has been added yet (a worker's builder can then simply replace this one).
-    public var isEmpty: Bool { cells.isEmpty && counts.rowsRead == 0 && skippedOtherPeriods == 0 && unpricedTotals.isEmpty && rollups.isEmpty }
+    public var isEmpty: Bool { cells.isEmpty && spills.isEmpty && counts.rowsRead == 0 && skippedOtherPeriods == 0 && unpricedTotals.isEmpty && rollups.isEmpty }
 
     /// A builder with the same settings and nothing seen yet (for a worker thread).
     public func emptyCopy() -> EstimatedRowBuilder {
-        EstimatedRowBuilder(rateCard: rateCard, accounts: accounts, period: period, timeZones: timeZones)
+        var b = EstimatedRowBuilder(rateCard: rateCard, accounts: accounts, period: period, timeZones: timeZones)
+        b.cellLimit = cellLimit
+        b.spillFolder = spillFolder
+        return b
+    }
+
+    /// Bounds the cell table to `limit` cells (about 110 bytes each): when it is full, its cells
+    /// are written to an unnamed temporary file in `spillFolder` (see `CellSpill`) and the table
+    /// starts empty again. The rows are the same bytes whether or not cells were spilled; the
+    /// final pass then holds one UTC day of cells at a time.
+    public mutating func limitCells(to limit: Int, spillFolder: String) {
+        cellLimit = max(1, limit)
+        self.spillFolder = spillFolder
+    }
+
+    /// Writes the cell table to this builder's spill file and empties it (keeping its room).
+    private mutating func spill() throws {
+        if ownSpill == nil {
+            let file = try CellSpill(folder: spillFolder)
+            ownSpill = file
+            spills.append((file, nil))
+        }
+        try ownSpill!.append(cells)
+        cells.removeAll(keepingCapacity: true)
+    }
+
+    /// Spills the table if it has reached its limit (for callers that add cells another way, such
+    /// as absorbing shard results).
+    public mutating func spillIfFull() throws {
+        if cells.count >= cellLimit { try spill() }
+    }
+
+    /// Once every record is in: if cells were spilled, spills the rest too and frees the table, so
+    /// that the final pass holds only one day of cells. Nothing changes when nothing was spilled.
+    public mutating func spillRemaining() throws {
+        guard !spills.isEmpty else { return }
+        if !cells.isEmpty { try spill() }
+        cells = [:]
+    }
+
+    /// Cells written to temporary files so far (0 when everything fitted in memory).
+    public var spilledCells: Int { spills.reduce(0) { $0 + $1.file.records } }
+
+    /// A key with its interned ids translated through `map` (negative ids stand for "none").
+    @inline(__always)
+    static func translate(_ k: Key, _ map: [Int32]?) -> Key {
+        guard let map else { return k }
+        func t(_ i: Int32) -> Int32 { i < 0 ? i : map[Int(i)] }
+        var n = k
+        n.billingAccount = t(k.billingAccount); n.subAccount = t(k.subAccount); n.provider = t(k.provider)
+        n.model = t(k.model); n.reportedModel = t(k.reportedModel); n.meter = t(k.meter); n.tier = t(k.tier); n.tags = t(k.tags)
+        return n
     }
 
     /// Makes room for `n` output cells at once (the cell table otherwise rehashes every time it
     /// doubles, which cost about a sixth of pricing at 1 M records). Room is filled at random
     /// places, so it becomes resident memory: reserve what is surely needed, not an upper bound.
-    public mutating func reserveCells(_ n: Int) { cells.reserveCapacity(n) }
+    public mutating func reserveCells(_ n: Int) { cells.reserveCapacity(min(n, cellLimit)) }
 
-    /// The number of distinct output rows so far.
+    /// The number of cells held in memory (distinct output rows so far when nothing was spilled).
     public var rowCount: Int { cells.count }
 
     /// Calls `body` with every row in a stable order: charge period, then account, sub-account,
     /// provider, model, meter, tier, reported model, price and tags by their text.
     /// - Complexity: O(rows log rows); one row at a time.
-    public func forEachRow(rateCardVersion: String, _ body: (BillingPeriod, FocusRow) throws -> Void) rethrows {
+    public func forEachRow(rateCardVersion: String, _ body: (BillingPeriod, FocusRow) throws -> Void) throws {
         try forEachCell { key, quantity, billing, included in
             try body(billing, row(key, quantity, billing, rateCardVersion, included: included))
         }
@@ -364,7 +422,7 @@ public struct EstimatedRowBuilder {
     /// group's columns; costs, quantities and the charge period are written for every row.
     /// `line` is reused: copy it inside `body`.
     /// - Memory: the encoded columns per distinct rate, account, sub-account, tag set and model.
-    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, [UInt8], RowSummary) throws -> Void) rethrows {
+    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, [UInt8], RowSummary) throws -> Void) throws {
         struct RateKey: Hashable { var rate: Int32, included: Bool, tier: Int32, model: Int32, meter: Int32 }
         struct PairKey: Hashable { var a: Int32, b: Int32 }
         struct PeriodKey: Hashable { var period: BillingPeriod, provider: Int32 }
@@ -487,7 +545,10 @@ public struct EstimatedRowBuilder {
     }
 
     /// Every output cell in order, split into its included-allowance and charged parts.
-    private func forEachCell(_ body: (Key, ExactDecimal, BillingPeriod, Bool) throws -> Void) rethrows {
+    /// Without spills the whole table is sorted at once; with spills, one UTC day of charge period
+    /// start at a time: that day's cells from every spill and from the table, summed, then sorted
+    /// (the order starts with the charge period, so the days come out in the same order).
+    private func forEachCell(_ body: (Key, ExactDecimal, BillingPeriod, Bool) throws -> Void) throws {
         var rank = [Int32](repeating: 0, count: names.count)
         for (r, i) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { rank[i] = Int32(r) }
         func rk(_ i: Int32) -> Int32 { i < 0 ? -1 : rank[Int(i)] }
@@ -498,8 +559,7 @@ public struct EstimatedRowBuilder {
             for (k, i) in priceIds.indices.sorted(by: { priceIds[$0] < priceIds[$1] }).enumerated() { r[i] = Int32(k) }
             return r
         }()
-        var entries = Array(cells)
-        entries.sort { e1, e2 in
+        func precedes(_ e1: (key: Key, value: ExactDecimal), _ e2: (key: Key, value: ExactDecimal)) -> Bool {
             let a = e1.key, b = e2.key
             if a.chargeStart != b.chargeStart { return a.chargeStart < b.chargeStart }
             if a.chargeEnd != b.chargeEnd { return a.chargeEnd < b.chargeEnd }
@@ -518,28 +578,47 @@ public struct EstimatedRowBuilder {
         // Monthly allowances (a rate's included_per_month): consumed in charge-period order per
         // billing account, provider and meter; the included part is a $0 row of its own.
         var remaining: [String: ExactDecimal] = [:]
-        for (key, quantity) in entries {
-            let offset = offsets[key.provider] ?? {
-                let v = timeZones.offset(names[Int(key.provider)]); offsets[key.provider] = v; return v
-            }()
-            let billing = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: key.chargeStart), offset: offset)
-            guard let included = included[Int(key.rate)] else {
-                try body(key, quantity, billing, false)
-                continue
+        func emit(_ entries: [(key: Key, value: ExactDecimal)]) throws {
+            for (key, quantity) in entries {
+                let offset = offsets[key.provider] ?? {
+                    let v = timeZones.offset(names[Int(key.provider)]); offsets[key.provider] = v; return v
+                }()
+                let billing = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: key.chargeStart), offset: offset)
+                guard let included = included[Int(key.rate)] else {
+                    try body(key, quantity, billing, false)
+                    continue
+                }
+                let allowanceKey = "\(billing)|\(key.billingAccount)|\(key.provider)|\(key.meter)"
+                let left = remaining[allowanceKey] ?? included
+                let free = min(left, quantity)
+                remaining[allowanceKey] = left - free
+                if !free.isZero { try body(key, free, billing, true) }
+                if free < quantity { try body(key, quantity - free, billing, false) }
             }
-            let allowanceKey = "\(billing)|\(key.billingAccount)|\(key.provider)|\(key.meter)"
-            let left = remaining[allowanceKey] ?? included
-            let free = min(left, quantity)
-            remaining[allowanceKey] = left - free
-            if !free.isZero { try body(key, free, billing, true) }
-            if free < quantity { try body(key, quantity - free, billing, false) }
+        }
+        if spills.isEmpty {
+            try emit(cells.sorted(by: precedes))
+            return
+        }
+        var inMemory: [Int64: [(key: Key, value: ExactDecimal)]] = [:]
+        for e in cells { inMemory[CellSpill.day(e.key.chargeStart), default: []].append(e) }
+        var days = Set(inMemory.keys)
+        for s in spills { days.formUnion(s.file.segments.keys) }
+        var table: [Key: ExactDecimal] = [:]
+        for day in days.sorted() {
+            table.removeAll(keepingCapacity: true)
+            for (file, map) in spills {
+                try file.forEach(day: day) { k, q in table[Self.translate(k, map), default: .zero] += q }
+            }
+            for (k, q) in inMemory[day] ?? [] { table[k, default: .zero] += q }
+            try emit(table.sorted(by: precedes))
         }
     }
 
     /// The rows grouped by billing period (for tests and small runs; the stage streams `forEachRow`).
-    public func rows(rateCardVersion: String) -> [BillingPeriod: [FocusRow]] {
+    public func rows(rateCardVersion: String) throws -> [BillingPeriod: [FocusRow]] {
         var out: [BillingPeriod: [FocusRow]] = [:]
-        forEachRow(rateCardVersion: rateCardVersion) { out[$0, default: []].append($1) }
+        try forEachRow(rateCardVersion: rateCardVersion) { out[$0, default: []].append($1) }
         return out
     }
 
@@ -660,16 +739,18 @@ extension EstimatedRowBuilder {
     /// partial result of one shard (`reckon-transform --shard i/N`). `absorb` adds such a value to
     /// another builder; absorbing every shard's values gives the same outputs as one run.
     /// - Memory: one value at a time (the cells are not copied).
-    public func forEachPartialValue(_ body: (JSONValue) throws -> Void) rethrows {
+    public func forEachPartialValue(_ body: (JSONValue) throws -> Void) throws {
         func n(_ i: Int32) -> JSONValue { i < 0 ? .number(String(i)) : .string(names[Int(i)]) }
         for (i, set) in tagSets {
             try body(.object([("tagset", n(i)), ("tags", .array(set.map { .array([.string($0.key), .string($0.value)]) }))]))
         }
-        for (k, q) in cells {
+        func cell(_ k: Key, _ q: ExactDecimal) throws {
             try body(.object([("cell", .array([.number(String(k.chargeStart)), .number(String(k.chargeEnd)), n(k.billingAccount),
                                                n(k.subAccount), n(k.provider), n(k.model), n(k.reportedModel), n(k.meter), n(k.tier),
                                                .number(String(k.rate)), n(k.tags)])), ("q", .decimal(q))]))
         }
+        for (k, q) in cells { try cell(k, q) }
+        for (file, map) in spills { try file.forEachRecord { k, q in try cell(Self.translate(k, map), q) } }
         for (k, u) in unpricedTotals {
             try body(.object([("unpriced", .array([.string(k.period.description), .string(k.billingAccount), .string(k.provider),
                                                    .string(k.model), .string(k.meter), .string(k.serviceTier)])),

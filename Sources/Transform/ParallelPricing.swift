@@ -36,7 +36,7 @@ enum ParallelPricing {
             let w = shared.workers[i]
             do {
                 w.passed = try shared.source.forEachAcceptedView(skipLines: shared.skip, part: shared.parts[i]) { view in
-                    w.builder.add(view: view, plans: shared.plans) { w.unpriced.append($0) }
+                    try w.builder.add(view: view, plans: shared.plans) { w.unpriced.append($0) }
                 }
             } catch {
                 w.error = error
@@ -47,7 +47,7 @@ enum ParallelPricing {
         try source.checkCount(passed)
         for (k, w) in shared.workers.enumerated() {
             // The first part's table becomes the stage's when it has nothing yet: one merge fewer.
-            if k == 0 && estimated.isEmpty { estimated = w.builder } else { estimated.merge(w.builder) }
+            if k == 0 && estimated.isEmpty { estimated = w.builder } else { try estimated.merge(w.builder) }
             for q in w.unpriced { try quarantine.append(q) }
         }
         return passed

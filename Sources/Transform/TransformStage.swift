@@ -21,6 +21,12 @@ public struct TransformStage {
     public let minimumPartBytes: Int
     /// One run, one shard of the usage (its partial result only), or the merge of N shards' results.
     public let mode: Mode
+    /// Output cells held in memory while pricing (shared by the threads); beyond it they are
+    /// spilled to a temporary file (see `EstimatedRowBuilder.limitCells`).
+    public let maxCells: Int
+    /// The default `maxCells`: a cell table of 2^18 buckets (about 25 MB), the most Swift's
+    /// dictionary fills (3/4) before doubling.
+    public static let defaultMaxCells = 196_608
     public let logger: Logger
 
     /// Shard mode, the path past one machine: `shard(i, n)` prices the i-th of n byte ranges of each
@@ -35,7 +41,8 @@ public struct TransformStage {
     }
 
     public init(layout: Layout, period: BillingPeriod?, threads: Int = 1, minimumPartBytes: Int = 8 << 20, mode: Mode = .full,
-                logger: Logger) {
+                maxCells: Int = TransformStage.defaultMaxCells, logger: Logger) {
+        self.maxCells = max(1, maxCells)
         self.layout = layout
         self.period = period
         self.threads = max(1, threads)
@@ -78,6 +85,7 @@ public struct TransformStage {
                     do { try estimated.absorb(v) } catch {
                         throw ReckonError(.badData, "not a shard result line", at: SourcePosition(file: path, line: line))
                     }
+                    try estimated.spillIfFull()
                 }
             }
         }
@@ -198,15 +206,20 @@ public struct TransformStage {
         // Estimated: stream the usage records into daily cells.
         let timeZones = try BillingTimeZones.load(path: layout.input + "/billing_time_zones.csv")
         var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period, timeZones: timeZones)
+        // Each thread's table gets its share of the cell budget.
+        estimated.limitCells(to: max(1, maxCells / threads), spillFolder: layout.stageFolder("transform"))
         let (shardQuarantine, passedBySource) = try priceUsage(into: &estimated, plans: plans, quarantine: quarantine, report: &report)
         report.sources.append(.init(file: layout.extractedUsage, kind: "usage meter quantities", counts: estimated.counts))
         if estimated.skippedOtherPeriods > 0 {
             report.notes.append("\(estimated.skippedOtherPeriods) usage records outside billing period \(period.map(String.init(describing:)) ?? "-") not read")
         }
 
+        if estimated.spilledCells > 0 {
+            report.notes.append("\(estimated.spilledCells) cells spilled to a temporary file (more than --max-cells \(maxCells) distinct rows); written back a day at a time")
+        }
         let priced = clock.now
-        logger.info("priced usage", metadata: ["quantities": "\(estimated.counts.rowsRead)", "rows": "\(estimated.rowCount)",
-                                              "seconds": "\(priced - started)"])
+        logger.info("priced usage", metadata: ["quantities": "\(estimated.counts.rowsRead)", "cells_in_memory": "\(estimated.rowCount)",
+                                              "cells_spilled": "\(estimated.spilledCells)", "seconds": "\(priced - started)"])
         if case .shard(let index, let count) = mode {
             // A shard's result: the builder's sums, its unpriced usage in order, what it read of each export.
             let out = try OutputFile(path: shardPath(index, of: count))
@@ -268,13 +281,16 @@ public struct TransformStage {
         // Estimated rows stream out in order; they arrive grouped by billing period.
         var writers: [BillingPeriod: FocusWriter] = [:]
         var charges = InvoiceTerms.Totals()
+        var usageRows = 0
+        try estimated.spillRemaining()
         try estimated.forEachCSVLine(rateCardVersion: card.version) { p, line, row in
+            usageRows += 1
             if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
             try writers[p]!.write(encoded: line)
             charges.add(provider: row.provider, account: row.account, accountName: row.accountName, currency: row.currency,
                         billed: row.billedCost, period: p)
         }
-        logger.info("wrote estimated rows", metadata: ["rows": "\(estimated.rowCount)", "seconds": "\(clock.now - priced)"])
+        logger.info("wrote estimated rows", metadata: ["rows": "\(usageRows)", "seconds": "\(clock.now - priced)"])
         var periods = Set(writers.keys).union(invoicedRows.keys).union(estimated.unpricedTotals.keys.map(\.period))
         if let period { periods = [period] }
         var creditBalances: [String: ExactDecimal] = [:]

@@ -34,9 +34,16 @@ struct PricingTests {
         r.contextWindow = contextWindow
         var b = EstimatedRowBuilder(rateCard: card, accounts: AccountNames(), period: nil)
         var unpriced = 0
-        b.add(r) { _ in unpriced += 1 }
         var byMeter: [String: ExactDecimal] = [:]
-        for rows in b.rows(rateCardVersion: "test").values {
+        let rowsByPeriod: [BillingPeriod: [FocusRow]]
+        do {
+            try b.add(r) { _ in unpriced += 1 }
+            rowsByPeriod = try b.rows(rateCardVersion: "test")
+        } catch {
+            Issue.record(error)
+            return (.zero, [:], 0)
+        }
+        for rows in rowsByPeriod.values {
             for row in rows {
                 let meter = row[.skuId].string!.split(separator: ":").last.map(String.init)!
                 byMeter[meter, default: .zero] += row[.billedCost].decimal!
@@ -64,7 +71,7 @@ struct PricingTests {
         #expect(checked == 24)  // 8 models × 2 tiers + 4 long-context tiers × 2
     }
 
-    @Test func batchIsHalfOfStandardForEveryTokenMeter() {
+    @Test func batchIsHalfOfStandardForEveryTokenMeter() throws {
         var pairs = 0
         for r in Self.card.rates where r.serviceTier == "batch" && r.meter.hasPrefix("tokens_") {
             guard let standard = Self.card.rates.first(where: {
@@ -79,7 +86,7 @@ struct PricingTests {
         #expect(pairs >= 80)
     }
 
-    @Test func everyRateNamesItsSourceAndCheckDate() {
+    @Test func everyRateNamesItsSourceAndCheckDate() throws {
         for r in Self.card.rates {
             #expect(r.source.hasPrefix("https://"), "\(r.skuPriceId)")
             #expect(r.checkedOn != nil, "\(r.skuPriceId)")
@@ -102,7 +109,7 @@ struct PricingTests {
 
     // MARK: Hand-computed costs.
 
-    @Test func sonnetEveryTokenMeterStandardAndBatch() {
+    @Test func sonnetEveryTokenMeterStandardAndBatch() throws {
         let q: [(String, ExactDecimal)] = [("tokens_input", 1000), ("tokens_output", 500), ("tokens_cache_read", 2000),
                                            ("tokens_cache_write_5m", 300), ("tokens_cache_write_1h", 100)]
         // 1000×3 + 500×15 + 2000×0.30 + 300×3.75 + 100×6 = 12,825 per million
@@ -112,7 +119,7 @@ struct PricingTests {
         #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T12:00:00Z", tier: "batch", q).total == "0.0064125")
     }
 
-    @Test func longContextRepricesEveryTokenOfTheRequest() {
+    @Test func longContextRepricesEveryTokenOfTheRequest() throws {
         // 250k prompt: all at the tier (input $6, output $22.50): 250000×6 + 1000×22.5 = 1,522,500 per million.
         let long = Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", [("tokens_input", 250_000), ("tokens_output", 1000)])
         #expect(long.total == "1.5225")
@@ -127,7 +134,7 @@ struct PricingTests {
         #expect(later.total == "0.765")
     }
 
-    @Test func batchTimesLongContextTimesOneHourWrites() {
+    @Test func batchTimesLongContextTimesOneHourWrites() throws {
         // Prompt 190k input + 20k 1h writes = 210k > 200k; batch halves the tier rates:
         // 190000×3 + 20000×6 + 1000×11.25 = 701,250 per million.
         let r = Self.price("anthropic", "claude-sonnet-4-5", at: "2025-12-01T00:00:00Z", tier: "batch",
@@ -136,7 +143,7 @@ struct PricingTests {
         #expect(r.byMeter["tokens_cache_write_1h"] == "0.12")
     }
 
-    @Test func bucketsUseTheProvidersContextWindowClass() {
+    @Test func bucketsUseTheProvidersContextWindowClass() throws {
         let q: [(String, ExactDecimal)] = [("tokens_input", 1_000_000)]
         #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", bucket: true, contextWindow: "0-200k", q).total == 3)
         #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2025-10-15T00:00:00Z", bucket: true, contextWindow: "200k-1M", q).total == 6)
@@ -151,7 +158,7 @@ struct PricingTests {
         #expect(Self.price("xai", "grok-test", at: "2026-02-01T00:00:00Z", [("tokens_input", 127_999), ("tokens_output", 1000)], card: card).total == "0.265998")
     }
 
-    @Test func pricesByDateOnBothSidesOfAChange() {
+    @Test func pricesByDateOnBothSidesOfAChange() throws {
         let q: [(String, ExactDecimal)] = [("tokens_input", 1_000_000), ("tokens_output", 1_000_000)]
         #expect(Self.price("openai", "o3", at: "2025-06-09T23:59:59Z", q).total == 50)
         #expect(Self.price("openai", "o3", at: "2025-06-10T00:00:00Z", q).total == 10)
@@ -160,7 +167,7 @@ struct PricingTests {
         #expect(early.total == 0 && early.unpriced == 2)
     }
 
-    @Test func openAICachedTokensArePricedOnceAsCachedInput() {
+    @Test func openAICachedTokensArePricedOnceAsCachedInput() throws {
         // Extract turned input_tokens 1000 (800 cached) into 200 uncached + 800 cached.
         let r = Self.price("openai", "gpt-4o-2024-08-06", at: "2026-10-05T00:00:00Z",
                            [("tokens_input", 200), ("tokens_cache_read", 800), ("tokens_output", 500)])
@@ -168,30 +175,30 @@ struct PricingTests {
     }
 
     @Test(arguments: [("standard", "1.25"), ("batch", "0.625"), ("flex", "0.625"), ("priority", "2.5")])
-    func openAIServiceTiers(tier: String, expected: String) {
+    func openAIServiceTiers(tier: String, expected: String) throws {
         #expect(Self.price("openai", "gpt-5", at: "2026-10-05T00:00:00Z", tier: tier, [("tokens_input", 1_000_000)]).total == ExactDecimal(expected)!)
     }
 
-    @Test func perCallFeesAreNeverZero() {
+    @Test func perCallFeesAreNeverZero() throws {
         #expect(Self.price("anthropic", "claude-haiku-4-5", at: "2026-10-05T00:00:00Z", [("web_search_requests", 3)]).total == "0.03")
         #expect(Self.price("openai", "gpt-4o", at: "2026-10-05T00:00:00Z", [("web_search_requests", 2)]).total == "0.02")
         #expect(Self.price("google", "gemini-2.5-flash", at: "2026-10-05T00:00:00Z", [("web_search_requests", 1)]).total == "0.035")
         #expect(Self.price("anthropic", "claude-opus-4-5", at: "2026-10-05T00:00:00Z", [("managed_agent_session_runtime", "1.5")]).total == "0.12")
     }
 
-    @Test func codeExecutionHoursAreFreeUpToTheMonthlyAllowance() {
+    @Test func codeExecutionHoursAreFreeUpToTheMonthlyAllowance() throws {
         // 1,550 free container-hours a month per organisation, then $0.05 an hour: 450 × 0.05.
         let r = Self.price("anthropic", "claude-sonnet-4-5", at: "2026-10-05T00:00:00Z", [("code_execution_hours", 2000)])
         #expect(r.total == "22.5")
         #expect(Self.price("anthropic", "claude-sonnet-4-5", at: "2026-10-05T00:00:00Z", [("code_execution_hours", "1549.5")]).total == 0)
     }
 
-    @Test func geminiProLongContext() {
+    @Test func geminiProLongContext() throws {
         #expect(Self.price("google", "gemini-2.5-pro", at: "2026-10-05T00:00:00Z", [("tokens_input", 100_000), ("tokens_output", 1000)]).total == "0.135")
         #expect(Self.price("google", "gemini-2.5-pro", at: "2026-10-05T00:00:00Z", [("tokens_input", 300_000), ("tokens_output", 1000)]).total == "0.765")
     }
 
-    @Test func unknownModelOrMeterIsUnpriced() {
+    @Test func unknownModelOrMeterIsUnpriced() throws {
         let r = Self.price("anthropic", "claude-unknown", at: "2026-10-05T00:00:00Z", [("tokens_input", 10), ("tokens_output", 5)])
         #expect(r.total == 0 && r.unpriced == 2 && r.byMeter.isEmpty)
         #expect(Self.price("openai", "gpt-4o", at: "2026-10-05T00:00:00Z", [("tokens_cache_write_5m", 10)]).unpriced == 1)
@@ -240,13 +247,16 @@ struct PricingTests {
     // MARK: Property: sums over any grouping equal the priced records, none counted twice.
 
     @Test(arguments: [1, 2, 3])
-    func rowSumsEqualRecordSumsForEveryGrouping(seed: UInt64) {
+    func rowSumsEqualRecordSumsForEveryGrouping(seed: UInt64) throws {
         var x = seed &* 0x9E3779B97F4A7C15
         func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) }
         let models = [("anthropic", "claude-sonnet-4-5-20250929"), ("anthropic", "claude-haiku-4-5"), ("openai", "gpt-4o"),
                       ("openai", "gpt-5"), ("google", "gemini-2.5-pro")]
         let meters = ["tokens_input", "tokens_output", "tokens_cache_read"]
         var b = EstimatedRowBuilder(rateCard: Self.card, accounts: AccountNames(), period: nil)
+        // The same records through a cell table of a few cells: spilled to disk, read back a day at a time.
+        var spilled = EstimatedRowBuilder(rateCard: Self.card, accounts: AccountNames(), period: nil)
+        spilled.limitCells(to: Int(seed) * 7 - 4, spillFolder: NSTemporaryDirectory() + "reckon-spill")
         var expected: [String: ExactDecimal] = [:]   // "day|…", "model|…", "tag|…", "sub|…" → cost
         var records = 0
         for i in 0..<2000 {
@@ -269,12 +279,13 @@ struct PricingTests {
             }
             let canonical = Self.card.canonicalModel(provider: provider, model: model)!
             for key in ["day|\(t.date)", "model|\(canonical)", "tag|\(team)", "sub|\(sub)"] { expected[key, default: .zero] += cost }
-            b.add(r) { _ in Issue.record("unexpected unpriced usage") }
+            try b.add(r) { _ in Issue.record("unexpected unpriced usage") }
+            try spilled.add(r) { _ in Issue.record("unexpected unpriced usage") }
             records += 1
         }
         var got: [String: ExactDecimal] = [:]
         var rows = 0
-        for (_, list) in b.rows(rateCardVersion: "p") {
+        for (_, list) in try b.rows(rateCardVersion: "p") {
             for row in list {
                 rows += 1
                 let cost = row[.billedCost].decimal!
@@ -290,9 +301,14 @@ struct PricingTests {
 
         // The fast CSV encoder writes exactly the bytes of the row model, with a Pacific-month provider.
         var slow: [UInt8] = [], fast: [UInt8] = []
-        b.forEachRow(rateCardVersion: "p") { _, row in row.appendCSVLine(to: &slow) }
-        b.forEachCSVLine(rateCardVersion: "p") { _, line, _ in fast += line }
+        try b.forEachRow(rateCardVersion: "p") { _, row in row.appendCSVLine(to: &slow) }
+        try b.forEachCSVLine(rateCardVersion: "p") { _, line, _ in fast += line }
         #expect(fast.count > 10_000 && fast == slow)
+        #expect(b.spilledCells == 0 && spilled.spilledCells > 2000)
+        try spilled.spillRemaining()
+        var fromDisk: [UInt8] = []
+        try spilled.forEachCSVLine(rateCardVersion: "p") { _, line, _ in fromDisk += line }
+        #expect(fromDisk == fast)
     }
 
     /// The same for rows with allowances, prompt tiers, names from accounts.csv and a billing offset.
@@ -314,14 +330,14 @@ struct PricingTests {
                 let r = UsageRecord(provider: "anthropic", billingAccountId: "acct", subAccountId: i % 2 == 0 ? "ws1" : nil, model: model,
                                     periodStart: t, periodEnd: t, serviceTier: tier, quantities: [(meter, ExactDecimal(quantity))],
                                     tags: i == 3 ? [] : [("team", "a\"b,c"), ("feature", "x")], source: SourcePosition(file: "gen", line: i))
-                b.add(r) { _ in Issue.record("unexpected unpriced usage") }
+                try b.add(r) { _ in Issue.record("unexpected unpriced usage") }
             }
         }
         var slow: [UInt8] = [], fast: [UInt8] = []
         var billed: [ExactDecimal] = []
-        b.forEachRow(rateCardVersion: "v") { _, row in row.appendCSVLine(to: &slow); billed.append(row[.billedCost].decimal!) }
+        try b.forEachRow(rateCardVersion: "v") { _, row in row.appendCSVLine(to: &slow); billed.append(row[.billedCost].decimal!) }
         var summed: [ExactDecimal] = []
-        b.forEachCSVLine(rateCardVersion: "v") { _, line, summary in fast += line; summed.append(summary.billedCost) }
+        try b.forEachCSVLine(rateCardVersion: "v") { _, line, summary in fast += line; summed.append(summary.billedCost) }
         #expect(b.rowCount > 8 && fast == slow)
         #expect(summed == billed)
         #expect(String(decoding: fast, as: UTF8.self).contains("Included allowance"))

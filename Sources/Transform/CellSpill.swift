@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import ReckonCore
+
+/// Output cells moved out of memory when the estimate's cell table reaches its budget
+/// (`EstimatedRowBuilder.limitCells`): an unnamed temporary file (created, then unlinked at once,
+/// so a killed run leaves nothing behind) of fixed-size records, written in batches grouped by
+/// the UTC day of the cell's charge period start, with where each day's records of each batch are.
+///
+/// The rows come out ordered by charge period start first, so the final pass reads one day at a
+/// time from every spill, sums that day's cells and sorts them: memory is bounded by the largest
+/// day's distinct rows, not by the month's.
+/// - Memory: the segment index (a few entries per day and batch); records stream through a
+///   64 KiB-sized buffer.
+final class CellSpill: @unchecked Sendable {
+    /// Bytes per record: charge start and end (2 × 8), nine interned ids (9 × 4), the quantity's
+    /// significand (16) and scale (1), padded to 72.
+    static let recordSize = 72
+    private let fd: Int32
+    /// Where the file was created (for error messages; it has no name any more).
+    let folder: String
+    /// Per UTC day (days since the epoch): the (byte offset, record count) segments holding its cells.
+    private(set) var segments: [Int64: [(offset: Int, count: Int)]] = [:]
+    private var end = 0
+    /// Records written in all.
+    private(set) var records = 0
+
+    /// Creates the temporary file in `folder` (created if missing).
+    init(folder: String) throws {
+        try FileSystem.createDirectories(folder)
+        var template = Array((folder + "/.reckon-cells-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw ReckonError(.cannotCreate, "cannot create a temporary file for the estimate's cells", at: SourcePosition(file: folder),
+                              cause: String(cString: strerror(errno)))
+        }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        unlink(path)
+        self.fd = fd
+        self.folder = folder
+    }
+
+    deinit { close(fd) }
+
+    /// The UTC day of a charge period start (floor division: days before 1970 are negative).
+    @inline(__always)
+    static func day(_ chargeStart: Int64) -> Int64 { chargeStart >= 0 ? chargeStart / 86_400 : (chargeStart - 86_399) / 86_400 }
+
+    /// Appends `cells` as one batch, grouped by day.
+    /// - Complexity: O(n log n) for the grouping sort; O(n) bytes written.
+    func append(_ cells: [EstimatedRowBuilder.Key: ExactDecimal]) throws {
+        guard !cells.isEmpty else { return }
+        var byDay = cells.map { (day: Self.day($0.key.chargeStart), key: $0.key, value: $0.value) }
+        byDay.sort { $0.day < $1.day }
+        var buffer = [UInt8](repeating: 0, count: min(byDay.count, 1024) * Self.recordSize)
+        var filled = 0
+        var segmentDay = byDay[0].day, segmentStart = end, segmentCount = 0
+        func flush() throws {
+            try buffer.withUnsafeBytes { try writeAll(UnsafeRawBufferPointer(rebasing: $0[0..<filled])) }
+            filled = 0
+        }
+        for e in byDay {
+            if e.day != segmentDay {
+                segments[segmentDay, default: []].append((segmentStart, segmentCount))
+                segmentDay = e.day
+                segmentStart = end + filled
+                segmentCount = 0
+            }
+            if filled == buffer.count { try flush() }
+            buffer.withUnsafeMutableBytes { Self.encode(e.key, e.value, into: $0.baseAddress! + filled) }
+            filled += Self.recordSize
+            segmentCount += 1
+        }
+        try flush()
+        segments[segmentDay, default: []].append((segmentStart, segmentCount))
+        records += byDay.count
+    }
+
+    /// Calls `body` with every record of `day`, in the order written.
+    func forEach(day: Int64, _ body: (EstimatedRowBuilder.Key, ExactDecimal) throws -> Void) throws {
+        guard let list = segments[day] else { return }
+        var buffer = [UInt8](repeating: 0, count: 1024 * Self.recordSize)
+        for segment in list {
+            var done = 0
+            while done < segment.count {
+                let n = min(segment.count - done, 1024)
+                let offset = segment.offset + done * Self.recordSize
+                try buffer.withUnsafeMutableBytes { raw in
+                    var got = 0
+                    while got < n * Self.recordSize {
+                        let r = pread(fd, raw.baseAddress! + got, n * Self.recordSize - got, off_t(offset + got))
+                        if r < 0 && errno == EINTR { continue }
+                        guard r > 0 else { throw ioError("cannot read back the estimate's spilled cells") }
+                        got += r
+                    }
+                }
+                try buffer.withUnsafeBytes { raw in
+                    for k in 0..<n {
+                        let (key, q) = Self.decode(raw.baseAddress! + k * Self.recordSize)
+                        try body(key, q)
+                    }
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Calls `body` with every record, day by day.
+    func forEachRecord(_ body: (EstimatedRowBuilder.Key, ExactDecimal) throws -> Void) throws {
+        for day in segments.keys.sorted() { try forEach(day: day, body) }
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let w = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(end))
+            if w < 0 && errno == EINTR { continue }
+            guard w > 0 else { throw ioError("cannot write the estimate's cells to a temporary file (disk full?)") }
+            done += w
+            end += w
+        }
+    }
+
+    private func ioError(_ message: String) -> ReckonError {
+        ReckonError(.io, message, at: SourcePosition(file: folder), cause: String(cString: strerror(errno)))
+    }
+
+    private static func encode(_ k: EstimatedRowBuilder.Key, _ q: ExactDecimal, into p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: k.chargeStart, toByteOffset: 0, as: Int64.self)
+        p.storeBytes(of: k.chargeEnd, toByteOffset: 8, as: Int64.self)
+        p.storeBytes(of: k.billingAccount, toByteOffset: 16, as: Int32.self)
+        p.storeBytes(of: k.subAccount, toByteOffset: 20, as: Int32.self)
+        p.storeBytes(of: k.provider, toByteOffset: 24, as: Int32.self)
+        p.storeBytes(of: k.model, toByteOffset: 28, as: Int32.self)
+        p.storeBytes(of: k.reportedModel, toByteOffset: 32, as: Int32.self)
+        p.storeBytes(of: k.meter, toByteOffset: 36, as: Int32.self)
+        p.storeBytes(of: k.tier, toByteOffset: 40, as: Int32.self)
+        p.storeBytes(of: k.rate, toByteOffset: 44, as: Int32.self)
+        p.storeBytes(of: k.tags, toByteOffset: 48, as: Int32.self)
+        p.storeBytes(of: UInt64(truncatingIfNeeded: q.significand), toByteOffset: 52, as: UInt64.self)
+        p.storeBytes(of: Int64(truncatingIfNeeded: q.significand >> 64), toByteOffset: 60, as: Int64.self)
+        p.storeBytes(of: UInt8(q.scale), toByteOffset: 68, as: UInt8.self)
+    }
+
+    private static func decode(_ p: UnsafeRawPointer) -> (EstimatedRowBuilder.Key, ExactDecimal) {
+        func id(_ i: Int) -> Int32 { p.loadUnaligned(fromByteOffset: 16 + 4 * i, as: Int32.self) }
+        let key = EstimatedRowBuilder.Key(
+            chargeStart: p.loadUnaligned(fromByteOffset: 0, as: Int64.self), chargeEnd: p.loadUnaligned(fromByteOffset: 8, as: Int64.self),
+            billingAccount: id(0), subAccount: id(1), provider: id(2), model: id(3), reportedModel: id(4), meter: id(5), tier: id(6),
+            rate: id(7), tags: id(8))
+        let low = p.loadUnaligned(fromByteOffset: 52, as: UInt64.self)
+        let high = p.loadUnaligned(fromByteOffset: 60, as: Int64.self)
+        let significand = Int128(high) << 64 | Int128(low)
+        return (key, ExactDecimal(significand: significand, scale: Int(p.load(fromByteOffset: 68, as: UInt8.self))))
+    }
+}
