@@ -405,13 +405,15 @@ public struct EstimatedRowBuilder {
         }
     }
 
-    /// What the stage needs to know of a written row besides its bytes (for the estimated invoice).
-    public struct RowSummary {
+    /// What the written rows add up to per billing period, provider, billing account and currency
+    /// (the estimated invoice's charges before credits, rounding and tax).
+    public struct ChargeTotal: Sendable {
+        public var period: BillingPeriod
         public var provider: String
         public var account: String
         public var accountName: String
         public var currency: String
-        public var billedCost: ExactDecimal
+        public var billed: ExactDecimal
     }
 
     /// The same rows as `forEachRow`, already encoded as FOCUS CSV lines — byte for byte what
@@ -419,13 +421,22 @@ public struct EstimatedRowBuilder {
     /// encoded once per distinct value of what it depends on — the rate (with the allowance flag,
     /// tier, model and meter), the billing account, the sub-account, the tag set, the reported model,
     /// the billing period — by building one full row with `row` on a cache miss and keeping that
-    /// group's columns; costs, quantities and the charge period are written for every row.
-    /// `line` is reused: copy it inside `body`.
+    /// group's columns in one byte arena; costs, quantities and the charge period are written for
+    /// every row. `line` is reused: copy it inside `body`.
+    /// - Returns: the billed cost of the rows per period, provider, account and currency, in no
+    ///   particular order.
     /// - Memory: the encoded columns per distinct rate, account, sub-account, tag set and model.
-    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, [UInt8], RowSummary) throws -> Void) throws {
-        struct RateKey: Hashable { var rate: Int32, included: Bool, tier: Int32, model: Int32, meter: Int32 }
-        struct PairKey: Hashable { var a: Int32, b: Int32 }
+    @discardableResult
+    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, [UInt8]) throws -> Void) throws -> [ChargeTotal] {
+        struct RateKey: Hashable {
+            var rate: Int32, included: Bool, tier: Int32, model: Int32, meter: Int32
+            func hash(into h: inout Hasher) {
+                h.combine(UInt64(UInt32(bitPattern: rate)) << 33 | UInt64(UInt32(bitPattern: tier)) << 1 | (included ? 1 : 0))
+                h.combine(UInt64(UInt32(bitPattern: model)) << 32 | UInt64(UInt32(bitPattern: meter)))
+            }
+        }
         struct PeriodKey: Hashable { var period: BillingPeriod, provider: Int32 }
+        struct ChargeKey: Hashable { var period: BillingPeriod, provider: Int32, account: Int32, rate: Int32 }
         let group: [CSVGroup] = FocusColumn.allCases.map { c in
             switch c {
             case .billingAccountId, .billingAccountName, .hostProviderName, .invoiceIssuerName, .providerName, .publisherName,
@@ -445,28 +456,30 @@ public struct EstimatedRowBuilder {
             default: return .constant
             }
         }
-        func encode(_ r: FocusRow, _ g: CSVGroup) -> Encoded {
-            var e = Encoded(bytes: [], starts: [0])
+        let columns = group.count
+        var arena = Arena(columns: columns)
+        /// Adds the columns of group `g` of row `r` to the arena; returns the part's index.
+        func encode(_ r: FocusRow, _ g: CSVGroup) -> Int32 {
             var one: [UInt8] = []
-            for (k, c) in FocusColumn.allCases.enumerated() {
-                if group[k] == g {
-                    var single = FocusRow()
-                    single[c] = r[c]
-                    one.removeAll(keepingCapacity: true)
-                    single.appendCSVLine(to: &one)
-                    // A one-column line is that column's bytes among 48 commas and a newline.
-                    e.bytes += one[k..<(one.count - (group.count - 1 - k) - 1)]
-                }
-                e.starts.append(Int32(e.bytes.count))
+            return arena.addPart { bytes, k in
+                guard group[k] == g else { return }
+                var single = FocusRow()
+                single[FocusColumn.allCases[k]] = r[FocusColumn.allCases[k]]
+                one.removeAll(keepingCapacity: true)
+                single.appendCSVLine(to: &one)
+                // A one-column line is that column's bytes among 48 commas and a newline.
+                bytes += one[k..<(one.count - (columns - 1 - k) - 1)]
             }
-            return e
         }
-        var constant: Encoded?
-        var accounts: [PairKey: (Encoded, String)] = [:], subs: [PairKey: Encoded] = [:]
-        var rates: [RateKey: (Encoded, ExactDecimal, Int, String)] = [:]
-        var tagColumns: [Int32: Encoded] = [:], models: [Int32: Encoded] = [:], periods: [PeriodKey: Encoded] = [:]
-        var line: [UInt8] = []
-        var cost: [UInt8] = []
+        var constant: Int32 = -1
+        var accountParts: [Int64: Int32] = [:], subParts: [Int64: Int32] = [:], tagParts: [Int32: Int32] = [:], modelParts: [Int32: Int32] = [:]
+        var periodParts: [PeriodKey: Int32] = [:]
+        var rateParts: [RateKey: (part: Int32, unitPrice: ExactDecimal, exponent: Int)] = [:]
+        var accountNames: [Int64: String] = [:]
+        var charges: [ChargeKey: ExactDecimal] = [:]
+        var partOf = [Int32](repeating: 0, count: CSVGroup.cached)
+        var line: [UInt8] = [], cost: [UInt8] = []
+        line.reserveCapacity(2048)
         try forEachCell { key, quantity, billing, included in
             var full: FocusRow?
             func built() -> FocusRow {
@@ -475,72 +488,116 @@ public struct EstimatedRowBuilder {
                 full = r
                 return r
             }
-            if constant == nil { constant = encode(built(), .constant) }
-            let accountKey = PairKey(a: key.provider, b: key.billingAccount)
-            let account = accounts[accountKey] ?? {
+            if constant < 0 { constant = encode(built(), .constant) }
+            let accountKey = Int64(key.provider) << 32 | Int64(key.billingAccount)
+            let account = accountParts[accountKey] ?? {
                 let r = built()
-                let v = (encode(r, .account), r[.billingAccountName].string ?? "")
-                accounts[accountKey] = v
-                return v
+                accountNames[accountKey] = r[.billingAccountName].string ?? ""
+                let p = encode(r, .account)
+                accountParts[accountKey] = p
+                return p
             }()
-            let subKey = PairKey(a: key.provider, b: key.subAccount)
-            let sub = subs[subKey] ?? { let v = encode(built(), .sub); subs[subKey] = v; return v }()
+            let subKey = Int64(key.provider) << 32 | Int64(key.subAccount)
+            let sub = subParts[subKey] ?? { let p = encode(built(), .sub); subParts[subKey] = p; return p }()
             let rateKey = RateKey(rate: key.rate, included: included, tier: key.tier, model: key.model, meter: key.meter)
-            let rate = rates[rateKey] ?? {
-                var card = rateCard.rates[Int(key.rate)]
-                if included { card.unitPrice = .zero }
-                let v = (encode(built(), .rate), card.unitPrice, card.blockSizeExponent, card.currency)
-                rates[rateKey] = v
+            let rate = rateParts[rateKey] ?? {
+                let card = rateCard.rates[Int(key.rate)]
+                let v = (encode(built(), .rate), included ? ExactDecimal.zero : card.unitPrice, card.blockSizeExponent)
+                rateParts[rateKey] = v
                 return v
             }()
-            let tags = tagColumns[key.tags] ?? { let v = encode(built(), .tags); tagColumns[key.tags] = v; return v }()
-            let model = models[key.reportedModel] ?? { let v = encode(built(), .model); models[key.reportedModel] = v; return v }()
+            let tags = tagParts[key.tags] ?? { let p = encode(built(), .tags); tagParts[key.tags] = p; return p }()
+            let model = modelParts[key.reportedModel] ?? { let p = encode(built(), .model); modelParts[key.reportedModel] = p; return p }()
             let periodKey = PeriodKey(period: billing, provider: key.provider)
-            let period = periods[periodKey] ?? { let v = encode(built(), .period); periods[periodKey] = v; return v }()
+            let period = periodParts[periodKey] ?? { let p = encode(built(), .period); periodParts[periodKey] = p; return p }()
 
-            let pricingQuantity = quantity.shiftedLeft(by: rate.2)
-            let billed = rate.1 * pricingQuantity
+            let pricingQuantity = quantity.shiftedLeft(by: rate.exponent)
+            let billed = rate.unitPrice * pricingQuantity
+            partOf[CSVGroup.constant.rawValue] = constant
+            partOf[CSVGroup.account.rawValue] = account
+            partOf[CSVGroup.period.rawValue] = period
+            partOf[CSVGroup.rate.rawValue] = rate.part
+            partOf[CSVGroup.sub.rawValue] = sub
+            partOf[CSVGroup.tags.rawValue] = tags
+            partOf[CSVGroup.model.rawValue] = model
+            line.removeAll(keepingCapacity: true)
             cost.removeAll(keepingCapacity: true)
-            cost.appendDecimal(billed)
-            Self.assemble(into: &line, group: group, parts: (constant!, account.0, period, rate.0, sub, tags, model), cost: cost,
-                          key: key, quantity: quantity, pricingQuantity: pricingQuantity)
-            line.append(0x0A)
-            try body(billing, line, RowSummary(provider: names[Int(key.provider)], account: names[Int(key.billingAccount)],
-                                               accountName: account.1, currency: rate.3, billedCost: billed))
+            cost.appendDecimal(billed)   // the four costs are the same number: encoded once
+            cost.withUnsafeBufferPointer { cost in
+                arena.assemble(into: &line, group: group, parts: partOf, key: key, cost: cost, quantity: quantity,
+                               pricingQuantity: pricingQuantity)
+            }
+            try body(billing, line)
+            charges[ChargeKey(period: billing, provider: key.provider, account: key.billingAccount, rate: key.rate), default: .zero] += billed
+        }
+        // Per rate while writing (integer keys), per currency here.
+        struct CurrencyKey: Hashable { var period: BillingPeriod, provider: Int32, account: Int32, currency: String }
+        var byCurrency: [CurrencyKey: ExactDecimal] = [:]
+        for (k, billed) in charges {
+            byCurrency[CurrencyKey(period: k.period, provider: k.provider, account: k.account, currency: rateCard.rates[Int(k.rate)].currency),
+                       default: .zero] += billed
+        }
+        return byCurrency.map { k, billed in
+            ChargeTotal(period: k.period, provider: names[Int(k.provider)], account: names[Int(k.account)],
+                        accountName: accountNames[Int64(k.provider) << 32 | Int64(k.account)] ?? "", currency: k.currency, billed: billed)
         }
     }
 
-    /// Which cached part of a CSV line a column comes from (see `forEachCSVLine`).
-    enum CSVGroup { case constant, account, period, rate, sub, tags, model, cost, chargeStart, chargeEnd, consumed, pricingQuantity }
+    /// Which cached part of a CSV line a column comes from (see `forEachCSVLine`); the first
+    /// `cached` cases are cached per distinct value, the others written for every row.
+    enum CSVGroup: Int {
+        case constant, account, period, rate, sub, tags, model, cost, chargeStart, chargeEnd, consumed, pricingQuantity
+        static let cached = 7
+    }
 
-    /// The encoded columns of one group of a full row, one after the other, and where each
-    /// column's bytes start (`starts[k]..<starts[k + 1]`; empty for other groups' columns).
-    struct Encoded { var bytes: [UInt8]; var starts: [Int32] }
+    /// The cached column bytes of every part, in one buffer: part `p`'s column `k` is
+    /// `bytes[starts[p * (columns + 1) + k] ..< starts[p * (columns + 1) + k + 1]]` (empty for
+    /// columns of other groups). One buffer means no reference counting per row.
+    struct Arena {
+        let columns: Int
+        var bytes: [UInt8] = []
+        var starts: [Int32] = []
 
-    /// One CSV line (without its newline) from the cached parts and the row's own values.
-    private static func assemble(into line: inout [UInt8], group: [CSVGroup],
-                                 parts: (constant: Encoded, account: Encoded, period: Encoded, rate: Encoded, sub: Encoded, tags: Encoded, model: Encoded),
-                                 cost: [UInt8], key: Key, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
-        line.removeAll(keepingCapacity: true)
-        for k in 0..<group.count {
-            if k > 0 { line.append(0x2C) }
-            let e: Encoded
-            switch group[k] {
-            case .constant: e = parts.constant
-            case .account: e = parts.account
-            case .period: e = parts.period
-            case .rate: e = parts.rate
-            case .sub: e = parts.sub
-            case .tags: e = parts.tags
-            case .model: e = parts.model
-            case .cost: line.append(contentsOf: cost); continue
-            case .chargeStart: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeStart)); continue
-            case .chargeEnd: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeEnd)); continue
-            case .consumed: line.appendDecimal(quantity); continue
-            case .pricingQuantity: line.appendDecimal(pricingQuantity); continue
+        init(columns: Int) { self.columns = columns }
+
+        /// Appends a part whose column `k` is what `fill(&bytes, k)` appends.
+        mutating func addPart(_ fill: (inout [UInt8], Int) -> Void) -> Int32 {
+            let part = Int32(starts.count / (columns + 1))
+            for k in 0..<columns {
+                starts.append(Int32(bytes.count))
+                fill(&bytes, k)
             }
-            let from = Int(e.starts[k]), to = Int(e.starts[k + 1])
-            if from < to { e.bytes.withUnsafeBufferPointer { line.append(contentsOf: UnsafeBufferPointer(rebasing: $0[from..<to])) } }
+            starts.append(Int32(bytes.count))
+            return part
+        }
+
+        /// One CSV line (with its newline) from the cached parts and the row's own values.
+        func assemble(into line: inout [UInt8], group: [CSVGroup], parts: [Int32], key: Key, cost: UnsafeBufferPointer<UInt8>,
+                      quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
+            bytes.withUnsafeBufferPointer { arena in
+                starts.withUnsafeBufferPointer { starts in
+                    parts.withUnsafeBufferPointer { parts in
+                        group.withUnsafeBufferPointer { group in
+                            for k in 0..<group.count {
+                                if k > 0 { line.append(0x2C) }
+                                let g = group[k]
+                                switch g {
+                                case .cost: line.append(contentsOf: cost)
+                                case .chargeStart: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeStart))
+                                case .chargeEnd: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeEnd))
+                                case .consumed: line.appendDecimal(quantity)
+                                case .pricingQuantity: line.appendDecimal(pricingQuantity)
+                                default:
+                                    let base = Int(parts[g.rawValue]) * (columns + 1) + k
+                                    let from = Int(starts[base]), to = Int(starts[base + 1])
+                                    if from < to { line.append(contentsOf: UnsafeBufferPointer(rebasing: arena[from..<to])) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            line.append(0x0A)
         }
     }
 

@@ -283,12 +283,13 @@ public struct TransformStage {
         var charges = InvoiceTerms.Totals()
         var usageRows = 0
         try estimated.spillRemaining()
-        try estimated.forEachCSVLine(rateCardVersion: card.version) { p, line, row in
+        let usageCharges = try estimated.forEachCSVLine(rateCardVersion: card.version) { p, line in
             usageRows += 1
             if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
             try writers[p]!.write(encoded: line)
-            charges.add(provider: row.provider, account: row.account, accountName: row.accountName, currency: row.currency,
-                        billed: row.billedCost, period: p)
+        }
+        for c in usageCharges {
+            charges.add(provider: c.provider, account: c.account, accountName: c.accountName, currency: c.currency, billed: c.billed, period: c.period)
         }
         logger.info("wrote estimated rows", metadata: ["rows": "\(usageRows)", "seconds": "\(clock.now - priced)"])
         var periods = Set(writers.keys).union(invoicedRows.keys).union(estimated.unpricedTotals.keys.map(\.period))
