@@ -3,7 +3,7 @@
 /// `add` appends (sequential memory, no lookups); `duplicates()` partitions the keys by their top
 /// bits into buckets small enough for the CPU cache and hashes each bucket on its own. That avoids
 /// the cache miss per record a global hash set costs at millions of records.
-/// - Complexity: O(n) time; memory 8 bytes per key plus 12 bytes per key while finding.
+/// - Complexity: O(n × passes) time; memory 8 bytes per key, plus 12 bytes per key ÷ passes while finding.
 public struct DuplicateFinder: Sendable {
     @usableFromInline var keys: [UInt64] = []
 
@@ -18,7 +18,12 @@ public struct DuplicateFinder: Sendable {
     public mutating func add(_ key: UInt64) { keys.append(key) }
 
     /// The ordinals of keys that already occurred at a smaller ordinal, ascending: the repeats.
-    public func duplicates() -> [Int] {
+    ///
+    /// The buckets are handled a group at a time: each group is one pass over the keys that
+    /// gathers that group's keys with their ordinals, so the scratch space is about 12 bytes per
+    /// key divided by the number of passes (16 passes beyond 2M keys), not 12 bytes per key.
+    /// - Parameter passes: how many groups (a power of two; default 1, or 16 beyond 2M keys).
+    public func duplicates(passes requested: Int? = nil) -> [Int] {
         let n = keys.count
         guard n > 1 else { return [] }
         var bits = 0
@@ -26,37 +31,49 @@ public struct DuplicateFinder: Sendable {
         let buckets = 1 << bits
         let shift = UInt64(64 - max(bits, 1))
         func bucket(_ k: UInt64) -> Int { bits == 0 ? 0 : Int(truncatingIfNeeded: k >> shift) }
-        var starts = [Int](repeating: 0, count: buckets + 1)
-        for k in keys { starts[bucket(k) + 1] += 1 }
-        for b in 0..<buckets { starts[b + 1] += starts[b] }
-        var fill = starts
-        var sortedKeys = [UInt64](repeating: 0, count: n)
-        var ordinals = [UInt32](repeating: 0, count: n)
-        for (i, k) in keys.enumerated() {
-            let b = bucket(k)
-            sortedKeys[fill[b]] = k
-            ordinals[fill[b]] = UInt32(truncatingIfNeeded: i)
-            fill[b] += 1
-        }
+        let passes = min(requested ?? (n > 2_000_000 ? 16 : 1), buckets)
+        let perPass = buckets / passes
+        var counts = [Int](repeating: 0, count: buckets)
+        for k in keys { counts[bucket(k)] += 1 }
         var repeats: [Int] = []
         var table = [UInt64](repeating: 0, count: 4096)
         var used = [Bool](repeating: false, count: 4096)
-        for b in 0..<buckets {
-            let lo = starts[b], hi = starts[b + 1]
-            guard hi - lo > 1 else { continue }
-            var size = 16
-            while size < (hi - lo) * 2 { size *= 2 }
-            if table.count < size {
-                table = [UInt64](repeating: 0, count: size)
-                used = [Bool](repeating: false, count: size)
+        var sortedKeys: [UInt64] = []
+        var ordinals: [UInt32] = []
+        for pass in 0..<passes {
+            let first = pass * perPass, last = first + perPass   // buckets first..<last
+            var starts = [Int](repeating: 0, count: perPass + 1)
+            for b in 0..<perPass { starts[b + 1] = starts[b] + counts[first + b] }
+            let m = starts[perPass]
+            sortedKeys.removeAll(keepingCapacity: true)
+            ordinals.removeAll(keepingCapacity: true)
+            sortedKeys.append(contentsOf: repeatElement(0, count: m))
+            ordinals.append(contentsOf: repeatElement(0, count: m))
+            var fill = starts
+            for (i, k) in keys.enumerated() {
+                let b = bucket(k)
+                guard b >= first && b < last else { continue }
+                sortedKeys[fill[b - first]] = k
+                ordinals[fill[b - first]] = UInt32(truncatingIfNeeded: i)
+                fill[b - first] += 1
             }
-            let mask = size - 1
-            for i in 0..<size { used[i] = false }
-            for j in lo..<hi {  // in ordinal order: the scatter above is stable
-                let k = sortedKeys[j]
-                var slot = Int(truncatingIfNeeded: (k &* 0x9E3779B97F4A7C15) >> 40) & mask
-                while used[slot] && table[slot] != k { slot = (slot + 1) & mask }
-                if used[slot] { repeats.append(Int(ordinals[j])) } else { used[slot] = true; table[slot] = k }
+            for b in 0..<perPass {
+                let lo = starts[b], hi = starts[b + 1]
+                guard hi - lo > 1 else { continue }
+                var size = 16
+                while size < (hi - lo) * 2 { size *= 2 }
+                if table.count < size {
+                    table = [UInt64](repeating: 0, count: size)
+                    used = [Bool](repeating: false, count: size)
+                }
+                let mask = size - 1
+                for i in 0..<size { used[i] = false }
+                for j in lo..<hi {  // in ordinal order: the scatter above is stable
+                    let k = sortedKeys[j]
+                    var slot = Int(truncatingIfNeeded: (k &* 0x9E3779B97F4A7C15) >> 40) & mask
+                    while used[slot] && table[slot] != k { slot = (slot + 1) & mask }
+                    if used[slot] { repeats.append(Int(ordinals[j])) } else { used[slot] = true; table[slot] = k }
+                }
             }
         }
         return repeats.sorted()
