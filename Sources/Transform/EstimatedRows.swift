@@ -543,6 +543,21 @@ public struct EstimatedRowBuilder {
         }
     }
 
+    /// A cell's place in the output order as packed integers (ranks of names by their text; ids
+    /// are below 2^32, so two ranks fit one word), compared word by word.
+    struct SortKey: Comparable {
+        var a, b, c, d, e, f, g: UInt64
+        static func < (x: SortKey, y: SortKey) -> Bool {
+            if x.a != y.a { return x.a < y.a }
+            if x.b != y.b { return x.b < y.b }
+            if x.c != y.c { return x.c < y.c }
+            if x.d != y.d { return x.d < y.d }
+            if x.e != y.e { return x.e < y.e }
+            if x.f != y.f { return x.f < y.f }
+            return x.g < y.g
+        }
+    }
+
     /// Which cached part of a CSV line a column comes from (see `forEachCSVLine`); the first
     /// `cached` cases are cached per distinct value, the others written for every row.
     enum CSVGroup: Int {
@@ -606,29 +621,32 @@ public struct EstimatedRowBuilder {
     /// start at a time: that day's cells from every spill and from the table, summed, then sorted
     /// (the order starts with the charge period, so the days come out in the same order).
     private func forEachCell(_ body: (Key, ExactDecimal, BillingPeriod, Bool) throws -> Void) throws {
-        var rank = [Int32](repeating: 0, count: names.count)
-        for (r, i) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { rank[i] = Int32(r) }
-        func rk(_ i: Int32) -> Int32 { i < 0 ? -1 : rank[Int(i)] }
-        let priceIds = rateCard.rates.map(\.skuPriceId)
-        // Sort (key, quantity) pairs once by integer ranks: no dictionary lookups, no allocation per comparison.
-        let priceRank: [Int32] = {
-            var r = [Int32](repeating: 0, count: priceIds.count)
-            for (k, i) in priceIds.indices.sorted(by: { priceIds[$0] < priceIds[$1] }).enumerated() { r[i] = Int32(k) }
+        // The order compares names by their text: each id gets its rank (1-based; 0 is "none").
+        let rank: [UInt64] = {
+            var r = [UInt64](repeating: 0, count: names.count)
+            for (k, i) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { r[i] = UInt64(k + 1) }
             return r
         }()
-        func precedes(_ e1: (key: Key, value: ExactDecimal), _ e2: (key: Key, value: ExactDecimal)) -> Bool {
-            let a = e1.key, b = e2.key
-            if a.chargeStart != b.chargeStart { return a.chargeStart < b.chargeStart }
-            if a.chargeEnd != b.chargeEnd { return a.chargeEnd < b.chargeEnd }
-            if a.billingAccount != b.billingAccount { return rk(a.billingAccount) < rk(b.billingAccount) }
-            if a.subAccount != b.subAccount { return rk(a.subAccount) < rk(b.subAccount) }
-            if a.provider != b.provider { return rk(a.provider) < rk(b.provider) }
-            if a.model != b.model { return rk(a.model) < rk(b.model) }
-            if a.meter != b.meter { return rk(a.meter) < rk(b.meter) }
-            if a.tier != b.tier { return rk(a.tier) < rk(b.tier) }
-            if a.reportedModel != b.reportedModel { return rk(a.reportedModel) < rk(b.reportedModel) }
-            if a.rate != b.rate { return priceRank[Int(a.rate)] < priceRank[Int(b.rate)] }
-            return rk(a.tags) < rk(b.tags)
+        let priceRank: [UInt64] = {
+            let priceIds = rateCard.rates.map(\.skuPriceId)
+            var r = [UInt64](repeating: 0, count: priceIds.count)
+            for (k, i) in priceIds.indices.sorted(by: { priceIds[$0] < priceIds[$1] }).enumerated() { r[i] = UInt64(k + 1) }
+            return r
+        }()
+        /// Sorts cells by a key of packed integers built once per cell (no lookups per comparison).
+        func sorted(_ entries: [(key: Key, value: ExactDecimal)]) -> [(key: Key, value: ExactDecimal)] {
+            rank.withUnsafeBufferPointer { rank in
+                func rk(_ i: Int32) -> UInt64 { i < 0 ? 0 : rank[Int(i)] }
+                var keyed = entries.indices.map { n -> (SortKey, Int32) in
+                    let k = entries[n].key
+                    return (SortKey(a: UInt64(bitPattern: k.chargeStart) ^ (1 << 63), b: UInt64(bitPattern: k.chargeEnd) ^ (1 << 63),
+                                    c: rk(k.billingAccount) << 32 | rk(k.subAccount), d: rk(k.provider) << 32 | rk(k.model),
+                                    e: rk(k.meter) << 32 | rk(k.tier), f: rk(k.reportedModel) << 32 | priceRank[Int(k.rate)],
+                                    g: rk(k.tags)), Int32(n))
+                }
+                keyed.sort { $0.0 < $1.0 }
+                return keyed.map { entries[Int($0.1)] }
+            }
         }
         let included = rateCard.rates.map(\.includedPerMonth)
         var offsets: [Int32: Int64] = [:]
@@ -654,7 +672,7 @@ public struct EstimatedRowBuilder {
             }
         }
         if spills.isEmpty {
-            try emit(cells.sorted(by: precedes))
+            try emit(sorted(Array(cells)))
             return
         }
         var inMemory: [Int64: [(key: Key, value: ExactDecimal)]] = [:]
@@ -668,7 +686,7 @@ public struct EstimatedRowBuilder {
                 try file.forEach(day: day) { k, q in table[Self.translate(k, map), default: .zero] += q }
             }
             for (k, q) in inMemory[day] ?? [] { table[k, default: .zero] += q }
-            try emit(table.sorted(by: precedes))
+            try emit(sorted(Array(table)))
         }
     }
 
