@@ -74,8 +74,9 @@ public enum GenericUsage {
 func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 { fnv1a64(bytes) }
 
 /// Collects one generic record's fields as byte spans and validates them. The spans point into
-/// the reader's buffer and are valid only until the next record.
-struct GenericRecordBuilder {
+/// the reader's buffer and are valid only until the next record. A class: the reader fills one
+/// in place for every record and views of it are handed on without copying its arrays.
+final class GenericRecordBuilder {
     var spans: [UnsafeRawBufferPointer?] = Array(repeating: nil, count: GenericUsage.Field.allCases.count)
     var quantities: [ExactDecimal?] = Array(repeating: nil, count: GenericUsage.Field.meterCount)
     var timestamp: Timestamp?
@@ -86,7 +87,7 @@ struct GenericRecordBuilder {
     var tags: [(key: [UInt8], value: UnsafeRawBufferPointer)] = []
     var problem: String?
 
-    mutating func reset() {
+    func reset() {
         spans.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
         quantities.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
         timestamp = nil; periodStart = nil; periodEnd = nil; batch = nil
@@ -95,7 +96,7 @@ struct GenericRecordBuilder {
     }
 
     /// Sets a field from its text (already unquoted/unescaped). Empty text means absent.
-    mutating func set(_ field: GenericUsage.Field, _ v: UnsafeRawBufferPointer) {
+    func set(_ field: GenericUsage.Field, _ v: UnsafeRawBufferPointer) {
         guard problem == nil, !v.isEmpty else { return }
         switch field {
         case .timestamp, .periodStart, .periodEnd:
@@ -141,7 +142,7 @@ struct GenericRecordBuilder {
     }
 
     /// Adds a tag; `key` is the normalised key already encoded as a JSON string.
-    mutating func addTag(encodedKey key: [UInt8], _ value: UnsafeRawBufferPointer) {
+    func addTag(encodedKey key: [UInt8], _ value: UnsafeRawBufferPointer) {
         guard problem == nil, !value.isEmpty else { return }
         guard isValidUTF8(value) else { problem = "tag value is not valid UTF-8"; return }
         tags.append((key, value))
@@ -220,8 +221,8 @@ func isValidUTF8(_ v: UnsafeRawBufferPointer) -> Bool {
 }
 
 extension GenericUsage {
-    /// Values fixed for a whole file, already encoded as JSON.
-    struct FileContext {
+    /// Values fixed for a whole file, already encoded as JSON (a class: shared by every record's view).
+    final class FileContext {
         var provider: [UInt8]?
         var billingAccount: [UInt8]?
         var providerName: String?
@@ -295,8 +296,11 @@ extension GenericUsage {
             }
         }
         let width = record.count
+        // Tags are added in the order of their keys, the order a tag set is named in.
+        let tagColumns = tagKeys.indices.compactMap { k in tagKeys[k].map { (column: k, key: $0) } }
+            .sorted { $0.key.lexicographicallyPrecedes($1.key) }
         let context = FileContext(file: file, defaults: defaults)
-        var builder = GenericRecordBuilder()
+        let builder = GenericRecordBuilder()
         // A later part of the file: its records come from its own byte range (the header above
         // was read from the file's start; `record` no longer points into the old reader after this).
         if let part, part.range.lowerBound > 0 {
@@ -313,9 +317,9 @@ extension GenericUsage {
             let line = record.line
             builder.reset()
             for k in 0..<width {
-                let v = record.field(k)
-                if let f = columns[k] { builder.set(f, v) } else if let key = tagKeys[k] { builder.addTag(encodedKey: key, v) }
+                if let f = columns[k] { builder.set(f, record.field(k)) }
             }
+            for t in tagColumns { builder.addTag(encodedKey: t.key, record.field(t.column)) }
             let outcome: Bool
             if let reason = builder.validate(context: context) {
                 try handler.reject(line: line, reason: reason.message, raw: record.rawText, context: context)
@@ -338,7 +342,7 @@ extension GenericUsage {
                           progress counts: inout RowCounts) throws -> RowCounts {
         let lines = LineReader(stream: stream)
         let context = FileContext(file: file, defaults: defaults)
-        var builder = GenericRecordBuilder()
+        let builder = GenericRecordBuilder()
         var tagKeyCache: [UInt64: [UInt8]] = [:]
         while let outcome = try lines.next({ line -> Bool? in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import ReckonCore
 import ReckonExtract
 import ReckonFocus
@@ -72,10 +75,11 @@ public struct EstimatedRowBuilder {
     private var canonical: [Int64: Int32] = [:]
     private var rateCache: [RateCacheKey: Int32] = [:]   // -1: no rate
     private let smallestPromptTier: ExactDecimal?
-    private var byHash: [UInt64: Int32] = [:]
+    private var byHash = HashIndex()
     private var lowered: [Int32: Int32] = [:]
     private var scratch: [UInt8] = []
     private var quantityScratch: [(Int32, ExactDecimal)] = []
+    private var tagOrder: [Int] = []
     private var meterSlotIds: [Int32] = []
     private var emptyId: Int32 = 0, batchId: Int32 = 0, standardId: Int32 = 0
     /// (record, meter) quantities seen, priced and unpriced — the stage's conservation counts.
@@ -169,8 +173,16 @@ public struct EstimatedRowBuilder {
         var tagsId: Int32 = -1
         if v.tagCount > 0 {
             // The tag set as "key=value" pairs joined by U+001F, keys in order: the same text `add(_:)` interns.
-            var order = Array(0..<v.tagCount)
-            if v.tagCount > 1 { order.sort { v.tag($0).encodedKey.lexicographicallyPrecedes(v.tag($1).encodedKey) } }
+            // Usually in key order already (the CSV reader adds them so): sorted only when not.
+            var inOrder = true
+            for k in 1..<max(v.tagCount, 1) where !v.tag(k - 1).encodedKey.lexicographicallyPrecedes(v.tag(k).encodedKey) {
+                inOrder = false
+                break
+            }
+            tagOrder.removeAll(keepingCapacity: true)
+            tagOrder.append(contentsOf: 0..<v.tagCount)
+            if !inOrder { tagOrder.sort { v.tag($0).encodedKey.lexicographicallyPrecedes(v.tag($1).encodedKey) } }
+            let order = tagOrder
             scratch.removeAll(keepingCapacity: true)
             for (n, k) in order.enumerated() {
                 let t = v.tag(k)
@@ -285,10 +297,17 @@ public struct EstimatedRowBuilder {
     /// The id of a byte string (interned by hash; a hash collision falls back to the string table).
     private mutating func bytesId(_ b: UnsafeRawBufferPointer) -> Int32 {
         let h = fnv1a64(b)
-        if let i = byHash[h], names[Int(i)].utf8.elementsEqual(b) { return i }
+        if let i = byHash.find(h), Self.equal(names[Int(i)], b) { return i }
         let i = id(String(decoding: b, as: UTF8.self))
-        if byHash[h] == nil { byHash[h] = i }
+        if byHash.find(h) == nil { byHash.insert(h, i) }
         return i
+    }
+
+    /// Whether a string's UTF-8 is exactly `b` (native strings are contiguous: one memcmp).
+    @inline(__always)
+    static func equal(_ s: String, _ b: UnsafeRawBufferPointer) -> Bool {
+        var s = s
+        return s.withUTF8 { u in u.count == b.count && (b.isEmpty || memcmp(u.baseAddress!, b.baseAddress!, b.count) == 0) }
     }
 
     /// The id of the lower-cased form of the string with id `i`.
