@@ -33,6 +33,7 @@ public struct ExactDecimal: Sendable {
 
     /// Creates `significand × 10^-scale`.
     /// - Precondition: `0 <= scale <= maxScale`.
+    @inlinable
     public init(significand: Int128, scale: Int) {
         precondition(scale >= 0 && scale <= Self.maxScale, "ExactDecimal scale \(scale) out of range")
         self.significand = significand
@@ -45,7 +46,7 @@ public struct ExactDecimal: Sendable {
 
     public static let zero = ExactDecimal(significand: 0, scale: 0)
 
-    public var isZero: Bool { significand == 0 }
+    @inlinable public var isZero: Bool { significand == 0 }
     public var isNegative: Bool { significand < 0 }
     /// -1, 0 or 1.
     public var signum: Int { significand == 0 ? 0 : (significand < 0 ? -1 : 1) }
@@ -83,6 +84,7 @@ public struct ExactDecimal: Sendable {
 
     /// Divides by 10^`n` exactly (shifts the decimal point); used to turn 1,234 tokens into
     /// 0.001234 of a "1000000 Tokens" pricing unit.
+    @inlinable
     public func shiftedLeft(by n: Int) -> ExactDecimal {
         precondition(n >= 0)
         if scale + n <= Self.maxScale { return ExactDecimal(significand: significand, scale: scale + n) }
@@ -137,9 +139,9 @@ extension ExactDecimal: AdditiveArithmetic {
         return ExactDecimal(significand: v, scale: s)
     }
 
-    public static func += (lhs: inout ExactDecimal, rhs: ExactDecimal) { lhs = lhs + rhs }
-    public static func -= (lhs: inout ExactDecimal, rhs: ExactDecimal) { lhs = lhs - rhs }
-    public static func *= (lhs: inout ExactDecimal, rhs: ExactDecimal) { lhs = lhs * rhs }
+    @inlinable public static func += (lhs: inout ExactDecimal, rhs: ExactDecimal) { lhs = lhs + rhs }
+    @inlinable public static func -= (lhs: inout ExactDecimal, rhs: ExactDecimal) { lhs = lhs - rhs }
+    @inlinable public static func *= (lhs: inout ExactDecimal, rhs: ExactDecimal) { lhs = lhs * rhs }
 }
 
 // MARK: - Rounding and division (only where a document says so)
