@@ -11,7 +11,9 @@ public final class LineReader {
     /// The 1-based number of the line last returned.
     public private(set) var lineNumber = 0
 
-    public init(stream: ByteStream, maxLineBytes: Int = 64 << 20) {
+    /// - Parameter firstLine: the line number of the stream's first line (a part of a file).
+    public init(stream: ByteStream, maxLineBytes: Int = 64 << 20, firstLine: Int = 1) {
+        lineNumber = firstLine - 1
         self.stream = stream
         self.maxLineBytes = maxLineBytes
     }

@@ -476,13 +476,18 @@ extension GenericSource {
     func replay(_ handler: some GenericRecordHandler, part: (range: Range<Int>, firstLine: Int)? = nil) throws {
         var counts = RowCounts()
         do {
-            let stream = try part.map { $0.range.lowerBound == 0 ? try ByteStream(path: file, range: $0.range) : try ByteStream(path: file) }
-                ?? ByteStream(path: file)
+            // A part that is the whole file (always so for gzip) is read as the file: gzip is inflated.
+            let part = part.flatMap { $0.range.lowerBound == 0 && $0.range.upperBound >= size ? nil : $0 }
             if format != GenericUsage.kindJSONL {
+                let stream = try part.map { $0.range.lowerBound == 0 ? try ByteStream(path: file, range: $0.range) : try ByteStream(path: file) }
+                    ?? ByteStream(path: file)
                 _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: handler,
                                              delimiter: delimiter, progress: &counts, part: part)
             } else {
-                _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts)
+                // JSONL has no header: a part is read from its own byte range.
+                let stream = try part.map { try ByteStream(path: file, range: $0.range) } ?? ByteStream(path: file)
+                _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts,
+                                               firstLine: part?.firstLine ?? 1)
             }
         } catch let e as ReckonError where e.code == .badData && !complete {}
     }

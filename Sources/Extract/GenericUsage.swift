@@ -338,9 +338,10 @@ extension GenericUsage {
 extension GenericUsage {
     /// Reads a generic-format JSONL file: one flat JSON object per line (`tags` may be an object
     /// of scalars). A line that is not such an object is quarantined with its line and column.
+    /// - Parameter firstLine: the line `stream` starts on (a part of the file: see `GenericSource.parts`).
     static func readJSONL(_ stream: ByteStream, file: String, defaults: [String: String], handler: some GenericRecordHandler,
-                          progress counts: inout RowCounts) throws -> RowCounts {
-        let lines = LineReader(stream: stream)
+                          progress counts: inout RowCounts, firstLine: Int = 1) throws -> RowCounts {
+        let lines = LineReader(stream: stream, firstLine: firstLine)
         let context = FileContext(file: file, defaults: defaults)
         let builder = GenericRecordBuilder()
         var tagKeyCache: [UInt64: [UInt8]] = [:]

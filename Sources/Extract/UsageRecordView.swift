@@ -72,16 +72,18 @@ extension GenericSource {
     }
 
     /// Byte ranges of about `size / n` bytes that each start at a record boundary, with the line
-    /// each starts on, for reading a large uncompressed CSV export in parallel (`n` parts at most;
-    /// one part when the file is compressed, JSONL, or smaller than `minimumBytes` a part).
+    /// each starts on, for reading a large uncompressed CSV or JSONL export in parallel (`n` parts
+    /// at most; one part when the file is compressed or smaller than `minimumBytes` a part).
     ///
-    /// A boundary is a line feed outside quotes: one pass over the file counts line feeds and
+    /// A CSV boundary is a line feed outside quotes: one pass over the file counts line feeds and
     /// quote characters (RFC 4180 doubles a quote inside a quoted field, so an odd count means
-    /// "inside quotes"). O(bytes), one 1 MiB buffer.
+    /// "inside quotes"). In JSONL every line feed is a boundary (JSON strings cannot hold a raw
+    /// one). O(bytes), one 1 MiB buffer.
     public func parts(_ n: Int, minimumBytes: Int) throws -> [(range: Range<Int>, firstLine: Int)] {
         let whole = [(range: 0..<size, firstLine: 1)]
         let count = min(n, size / max(minimumBytes, 1))
-        guard count > 1, format != GenericUsage.kindJSONL else { return whole }
+        guard count > 1 else { return whole }
+        let jsonl = format == GenericUsage.kindJSONL
         let stream = try ByteStream(path: file)
         if stream.isGzip { return whole }
         var targets = (1..<count).map { size * $0 / count }[...]
@@ -90,7 +92,7 @@ extension GenericSource {
         while !targets.isEmpty, try stream.next({ (chunk: UnsafeRawBufferPointer) -> Bool in
             for i in 0..<chunk.count {
                 let b = chunk[i]
-                if b == 0x22 { quotes &+= 1 } else if b == 0x0A {
+                if b == 0x22 { if !jsonl { quotes &+= 1 } } else if b == 0x0A {
                     newlines += 1
                     if let t = targets.first, offset + i >= t, quotes & 1 == 0 {
                         cuts.append((offset + i + 1, newlines + 1))

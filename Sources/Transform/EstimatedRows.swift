@@ -72,11 +72,15 @@ public struct EstimatedRowBuilder {
     private var ids: [String: Int32] = [:]
     private var names: [String] = []
     private var tagSets: [Int32: [(key: String, value: String)]] = [:]
-    private var canonical: [Int64: Int32] = [:]
+    /// provider << 32 | reported model → canonical model id.
+    private var canonical = HashIndex()
     private var rateCache: [RateCacheKey: Int32] = [:]   // -1: no rate
     private let smallestPromptTier: ExactDecimal?
     private var byHash = HashIndex()
-    private var lowered: [Int32: Int32] = [:]
+    /// The id of each id's lower-cased form (-1: not looked up yet).
+    private var lowered: [Int32] = []
+    /// The billing period of the last UTC day and offset seen (records come mostly in time order).
+    private var lastBilling: (day: Int64, offset: Int64, period: BillingPeriod)?
     private var scratch: [UInt8] = []
     private var quantityScratch: [(Int32, ExactDecimal)] = []
     private var tagOrder: [Int] = []
@@ -229,18 +233,23 @@ public struct EstimatedRowBuilder {
         var (chargeStart, chargeEnd) = end <= dayEnd ? (dayStart, dayEnd) : (start, end)
         // A provider that bills months of its own time zone: the UTC day is cut at its month boundary.
         let off = offset(ids.provider)
-        let billing = BillingTimeZones.period(of: start, offset: off)
+        let billing: BillingPeriod
+        let day = CellSpill.day(start.secondsSinceEpoch + off)
+        if let last = lastBilling, last.day == day, last.offset == off { billing = last.period } else {
+            billing = BillingTimeZones.period(of: start, offset: off)
+            lastBilling = (day, off, billing)
+        }
         if off != 0 {
             let bounds = BillingTimeZones.bounds(billing, offset: off)
             chargeStart = max(chargeStart, bounds.start)
             chargeEnd = min(chargeEnd, bounds.end)
         }
-        let modelKey = Int64(ids.provider) << 32 | Int64(ids.reportedModel)
+        let modelKey = UInt64(UInt32(bitPattern: ids.provider)) << 32 | UInt64(UInt32(bitPattern: ids.reportedModel))
         let modelId: Int32
-        if let c = canonical[modelKey] { modelId = c } else {
+        if let c = canonical.find(modelKey) { modelId = c } else {
             let reported = names[Int(ids.reportedModel)]
             modelId = id(rateCard.canonicalModel(provider: names[Int(ids.provider)], model: reported) ?? reported)
-            canonical[modelKey] = modelId
+            canonical.insert(modelKey, modelId)
         }
         let cacheable: Bool
         switch prompt {
@@ -312,9 +321,10 @@ public struct EstimatedRowBuilder {
 
     /// The id of the lower-cased form of the string with id `i`.
     private mutating func lowerId(_ i: Int32) -> Int32 {
-        if let l = lowered[i] { return l }
+        if Int(i) < lowered.count, lowered[Int(i)] >= 0 { return lowered[Int(i)] }
         let l = id(names[Int(i)].lowercased())
-        lowered[i] = l
+        if lowered.count < names.count { lowered.append(contentsOf: repeatElement(-1, count: names.count - lowered.count)) }
+        lowered[Int(i)] = l
         return l
     }
 

@@ -25,11 +25,28 @@ struct ThreadsTests {
         return csv
     }
 
+    /// About 1.3 MB of the same kind of usage as JSONL (escaped line breaks inside strings; a JSONL
+    /// part may start at any line feed).
+    static func jsonlExport() -> String {
+        var out = ""
+        let models = ["gpt-4o", "gpt-4.1", "o4-mini"]
+        var x: UInt64 = 11
+        func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) }
+        for i in 0..<8_000 {
+            let model = i % 499 == 0 ? "gpt-9-unknown" : models[next(models.count)]
+            out += "{\"timestamp\":\"\(Jobs.october(day: 1 + i % 28, hour: next(24)))\",\"provider\":\"openai\",\"billing_account\":\"org_J\","
+            out += "\"model\":\"\(model)\",\"input_tokens\":\(next(300_000)),\"output_tokens\":\(next(9_000)),\"request_id\":\"json-\(i)\","
+            out += "\"span_id\":\"js-\(i)\",\"tags\":{\"team\":\"\(["search", "ops"][next(2)])\",\"note\":\"a\\nb \(i % 3)\"}}\n"
+        }
+        return out
+    }
+
     /// Also with a cell table too small for the month: cells spill to a temporary file and the
     /// final pass reads them back a day at a time (the same bytes again, and no file left behind).
     @Test func oneTwoAndThreeThreadsWriteTheSameBytes() throws {
         let dir = Jobs.tempDir("threads")
         try Jobs.write(Self.export(), to: dir + "/usage/export.csv")
+        try Jobs.write(Self.jsonlExport(), to: dir + "/usage/export.jsonl")
         try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
         var outputs: [[String: Data]] = []
@@ -40,7 +57,8 @@ struct ThreadsTests {
                                  + (maxCells.map { ["--max-cells", String($0)] } ?? []))
             #expect(r.status == 0, "\(r.stderr)")
             let manifest = try Jobs.read(out + "/staging/transform/manifest.json")
-            #expect(threads == 1 ? !manifest.contains("parts on") : manifest.contains("priced in \(threads) parts on \(threads) threads"))
+            #expect(threads == 1 ? !manifest.contains("parts on") : manifest.contains("export.csv: priced in \(threads) parts on \(threads) threads"))
+            #expect(threads == 1 ? !manifest.contains("parts on") : manifest.contains("export.jsonl: priced in \(threads) parts on \(threads) threads"))
             #expect(manifest.contains("cells spilled to a temporary file") == (maxCells != nil), "\(manifest)")
             let hidden = (try FileManager.default.contentsOfDirectory(atPath: out + "/staging/transform")).filter { $0.hasPrefix(".") }
             #expect(hidden.isEmpty, "\(hidden)")
@@ -54,7 +72,8 @@ struct ThreadsTests {
         for k in 1..<outputs.count { #expect(outputs[k] == outputs[0], "run \(k)") }
         // The run really priced, quarantined and rolled up something.
         let quarantine = String(decoding: outputs[0]["quarantine.jsonl"] ?? Data(), as: UTF8.self)
-        #expect(quarantine.components(separatedBy: "gpt-9-unknown").count - 1 == 2 * 13)  // 13 records × input and output
+        // 13 CSV and 17 JSONL records × input and output.
+        #expect(quarantine.components(separatedBy: "gpt-9-unknown").count - 1 == 2 * 13 + 2 * 17)
         #expect((outputs[0]["rollups/billing_period=2026-10/spans.csv"]?.count ?? 0) > 100_000)
     }
 
@@ -64,6 +83,9 @@ struct ThreadsTests {
         let dir = Jobs.tempDir("shards")
         try Jobs.write(Self.export(), to: dir + "/usage/export.csv")
         try Jobs.write(Self.export().replacingOccurrences(of: "org_T", with: "org_U").replacingOccurrences(of: ",req-", with: ",second-"), to: dir + "/usage/second.csv")
+        // A JSONL export (cut in parts like CSV) and a gzip one (never cut: it goes whole to shard 0).
+        try Jobs.write(Self.jsonlExport(), to: dir + "/usage/third.jsonl")
+        try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Tests/ExtractTests/Fixtures/usage/good.csv.gz", toPath: dir + "/usage/fourth.csv.gz")
         try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
         func staging(_ out: String) -> [String: Data] {
