@@ -359,7 +359,18 @@ def other_providers():
             f.write(json.dumps({"id": f"pl_{i:05d}", "request_start_time": f"2026-10-{day:02d}T{8 + i % 10:02d}:{i % 60:02d}:00Z",
                                 "provider_type": "openai", "engine": "gpt-4o-mini", "workspace_id": 812, "prompt_name": feature,
                                 "metadata": {"team": team, "feature": feature}, "tags": [], "status": "success"}) + "\n")
+    write_storage_readings(folder)
     print(f"openai lines={len(lines)} lineext={lineext} vat={vat} total={total} rounding={payable_rounding} payable={payable}")
+
+
+def write_storage_readings(folder):
+    """Daily dataset-storage readings (MB) for the PromptLayer account: a level, priced on the month's
+    peak per plan. Pro (to the 15th) peaks above its 150 MB cap; Team (from the 16th) stays under 1 GB."""
+    with open(folder / "datasets-2026-10.csv", "w") as f:
+        f.write("timestamp,model,dataset_storage_mb\n")
+        for day in range(1, 32):
+            mb = 60 + 9 * day if day <= 15 else 190 + 7 * (day - 15)
+            f.write(f"2026-10-{day:02d}T23:00:00Z,datasets,{mb}.5\n")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ public enum GenericUsage {
         case timestamp, periodStart, periodEnd, provider, billingAccount, subAccount, model
         // Meter fields: contiguous, in this order (see `meterSlot`).
         case inputTokens, outputTokens, cacheReadTokens, cacheWrite5mTokens, cacheWrite1hTokens
-        case webSearchRequests, codeExecutionHours, sessionHours, requests
+        case webSearchRequests, codeExecutionHours, sessionHours, datasetStorageMB, requests
         case batch, serviceTier, requestId, executionId, spanId, parentSpanId, agent, tags
 
         static let names = ["timestamp", "period_start", "period_end", "provider", "billing_account", "sub_account", "model",
                             "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
-                            "web_search_requests", "code_execution_hours", "session_hours", "requests",
+                            "web_search_requests", "code_execution_hours", "session_hours", "dataset_storage_mb", "requests",
                             "batch", "service_tier", "request_id", "execution_id", "span_id", "parent_span_id", "agent", "tags"]
         /// The field's name in files.
         var name: String { Self.names[rawValue] }
@@ -44,6 +44,7 @@ public enum GenericUsage {
             case .webSearchRequests: return ("web_search_requests", true)
             case .codeExecutionHours: return ("code_execution_hours", false)
             case .sessionHours: return ("managed_agent_session_runtime", false)
+            case .datasetStorageMB: return ("dataset_storage", false)
             case .requests: return ("requests", true)
             default: return nil
             }
@@ -113,7 +114,7 @@ final class GenericRecordBuilder {
             problem = "tags must be a JSON object of strings"
         default:
             if field.rawValue >= GenericUsage.Field.inputTokens.rawValue && field.rawValue <= GenericUsage.Field.requests.rawValue {
-                let whole = field != .codeExecutionHours && field != .sessionHours
+                let whole = field.meter?.whole ?? true
                 guard let q = ExactDecimal(utf8: v) else {
                     problem = "\(field.name) is not a number: \"\(String(decoding: v, as: UTF8.self))\""
                     return

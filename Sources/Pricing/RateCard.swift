@@ -7,6 +7,16 @@ public struct Meter: Sendable, Hashable {
     public let displayName: String
     /// FOCUS `ConsumedUnit`, e.g. `Tokens`.
     public let consumedUnit: String
+    /// A level read at instants (storage held), not a count of events: a month is charged on its
+    /// peak reading, never on the sum of readings.
+    public var isGauge = false
+
+    public init(id: String, displayName: String, consumedUnit: String, isGauge: Bool = false) {
+        self.id = id
+        self.displayName = displayName
+        self.consumedUnit = consumedUnit
+        self.isGauge = isGauge
+    }
 
     /// The meters Reckon knows, by id. Ids follow the providers' FinOps vocabulary.
     public static let catalog: [String: Meter] = {
@@ -22,6 +32,7 @@ public struct Meter: Sendable, Hashable {
             Meter(id: "requests", displayName: "Requests", consumedUnit: "Requests"),
             Meter(id: "logged_requests", displayName: "Logged Requests", consumedUnit: "Requests"),
             Meter(id: "eval_cell_executions", displayName: "Evaluation Cell Executions", consumedUnit: "Executions"),
+            Meter(id: "dataset_storage", displayName: "Dataset Storage (monthly peak)", consumedUnit: "MB", isGauge: true),
             Meter(id: "subscription", displayName: "Plan Subscription", consumedUnit: "Months"),
             Meter(id: "seats", displayName: "Seats", consumedUnit: "Seat-Months"),
             Meter(id: "consumer_seats", displayName: "Seats", consumedUnit: "Seat-Months"),

@@ -84,6 +84,10 @@ public struct EstimatedRowBuilder {
     private var scratch: [UInt8] = []
     private var quantityScratch: [(Int32, ExactDecimal)] = []
     private var tagOrder: [Int] = []
+    /// Peak readings of gauge meters (`Meter.isGauge`) per billing period and everything else a
+    /// cell is keyed by (charge period = the billing period, no tags); merged by maximum, not sum.
+    private var gauges: [Key: ExactDecimal] = [:]
+    private var gaugeMeterIds: [Int32] = []
     private var meterSlotIds: [Int32] = []
     private var emptyId: Int32 = 0, batchId: Int32 = 0, standardId: Int32 = 0
     /// (record, meter) quantities seen, priced and unpriced — the stage's conservation counts.
@@ -107,6 +111,7 @@ public struct EstimatedRowBuilder {
         batchId = id("batch")
         standardId = id("standard")
         meterSlotIds = UsageRecordView.meterIds.map { id($0) }
+        gaugeMeterIds = Meter.catalog.values.filter(\.isGauge).map(\.id).sorted().map { id($0) }
     }
 
     /// The billing offset of a provider id (0 unless billing_time_zones.csv names it).
@@ -293,6 +298,15 @@ public struct EstimatedRowBuilder {
                 continue
             }
             counts.rowsOut += 1
+            if gaugeMeterIds.contains(meterId) {
+                // A level (storage held): the billing period's peak reading, one row for the month.
+                let bounds = BillingTimeZones.bounds(billing, offset: off)
+                let key = Key(chargeStart: bounds.start.secondsSinceEpoch, chargeEnd: bounds.end.secondsSinceEpoch, billingAccount: ids.account,
+                              subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
+                              tier: ids.tier, rate: rateIndex, tags: -1)
+                gauges[key] = max(gauges[key] ?? quantity, quantity)
+                continue
+            }
             let key = Key(chargeStart: chargeStart.secondsSinceEpoch, chargeEnd: chargeEnd.secondsSinceEpoch, billingAccount: ids.account,
                           subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
                           tier: ids.tier, rate: rateIndex, tags: ids.tags)
@@ -348,6 +362,10 @@ public struct EstimatedRowBuilder {
             cells[Self.translate(k, map), default: .zero] += q
             if cells.count >= cellLimit { try spill() }
         }
+        for (k, q) in other.gauges {
+            let n = Self.translate(k, map)
+            gauges[n] = max(gauges[n] ?? q, q)
+        }
         // Its spilled cells stay where they are; their ids translate through `map` (after their own map).
         for (file, own) in other.spills { spills.append((file, own.map { $0.map(t) } ?? map)) }
         counts.rowsRead += other.counts.rowsRead
@@ -359,7 +377,7 @@ public struct EstimatedRowBuilder {
     }
 
     /// Whether nothing has been added yet (a worker's builder can then simply replace this one).
-    public var isEmpty: Bool { cells.isEmpty && spills.isEmpty && counts.rowsRead == 0 && skippedOtherPeriods == 0 && unpricedTotals.isEmpty && rollups.isEmpty }
+    public var isEmpty: Bool { cells.isEmpty && spills.isEmpty && gauges.isEmpty && counts.rowsRead == 0 && skippedOtherPeriods == 0 && unpricedTotals.isEmpty && rollups.isEmpty }
 
     /// A builder with the same settings and nothing seen yet (for a worker thread).
     public func emptyCopy() -> EstimatedRowBuilder {
@@ -402,6 +420,25 @@ public struct EstimatedRowBuilder {
         if !cells.isEmpty { try spill() }
         cells = [:]
     }
+
+    /// Gauge peaks above their plan's cap (`dataset_storage` over the plan's MB), as sentences
+    /// for the run summary, sorted.
+    public func gaugesAboveCap() -> [String] {
+        gauges.compactMap { k, peak -> String? in
+            let rate = rateCard.rates[Int(k.rate)]
+            guard let cap = rate.includedPerMonth, peak > cap, let meter = Meter.catalog[rate.meter] else { return nil }
+            let period = BillingPeriod(containing: Timestamp(secondsSinceEpoch: k.chargeStart + offsetOf(k.provider)))
+            return "\(period): \(names[Int(k.provider)]) \(names[Int(k.billingAccount)]) \(rate.meter) peaked at \(Self.plain(peak)) \(meter.consumedUnit), above the \(names[Int(k.model)]) plan's cap of \(Self.plain(cap)) \(meter.consumedUnit)"
+        }.sorted()
+    }
+
+    /// A quantity for a sentence: `150`, `195.5` (not FOCUS's `150.0`).
+    static func plain(_ d: ExactDecimal) -> String {
+        let n = d.normalized
+        return n.scale == 0 ? String(n.significand) : n.description
+    }
+
+    private func offsetOf(_ provider: Int32) -> Int64 { timeZones.isEmpty ? 0 : timeZones.offset(names[Int(provider)]) }
 
     /// Cells written to temporary files so far (0 when everything fitted in memory).
     public var spilledCells: Int { spills.reduce(0) { $0 + $1.file.records } }
@@ -692,6 +729,13 @@ public struct EstimatedRowBuilder {
                     try body(key, quantity, billing, false)
                     continue
                 }
+                if gaugeMeterIds.contains(key.meter) {
+                    // A peak against its plan's cap: each row on its own (no pool across plans).
+                    let free = min(included, quantity)
+                    if !free.isZero { try body(key, free, billing, true) }
+                    if free < quantity { try body(key, quantity - free, billing, false) }
+                    continue
+                }
                 let allowanceKey = "\(billing)|\(key.billingAccount)|\(key.provider)|\(key.meter)"
                 let left = remaining[allowanceKey] ?? included
                 let free = min(left, quantity)
@@ -701,11 +745,12 @@ public struct EstimatedRowBuilder {
             }
         }
         if spills.isEmpty {
-            try emit(sorted(Array(cells)))
+            try emit(sorted(Array(cells) + Array(gauges)))
             return
         }
         var inMemory: [Int64: [(key: Key, value: ExactDecimal)]] = [:]
         for e in cells { inMemory[CellSpill.day(e.key.chargeStart), default: []].append(e) }
+        for e in gauges { inMemory[CellSpill.day(e.key.chargeStart), default: []].append(e) }
         var days = Set(inMemory.keys)
         for s in spills { days.formUnion(s.file.segments.keys) }
         var table: [Key: ExactDecimal] = [:]
@@ -745,7 +790,12 @@ public struct EstimatedRowBuilder {
         r.set(.chargeCategory, "Usage")
         var variant: [String] = tier == "standard" ? [] : [tier]
         if let pt = rate.promptTier { variant.append("prompt \(pt) tokens") }
-        if included { variant.append("included in the monthly allowance") }
+        if meter.isGauge, let cap = rate.includedPerMonth {
+            let text = Self.plain(cap)
+            variant.append(included ? "peak within the plan's \(text) \(meter.consumedUnit)" : "peak above the plan's \(text) \(meter.consumedUnit) cap")
+        } else if included {
+            variant.append("included in the monthly allowance")
+        }
         r.set(.chargeDescription, "\(model) \(meter.displayName)" + (variant.isEmpty ? "" : " (\(variant.joined(separator: ", ")))"))
         r.set(.chargeFrequency, "Usage-Based")
         r.set(.chargePeriodStart, Timestamp(secondsSinceEpoch: key.chargeStart))
@@ -753,7 +803,7 @@ public struct EstimatedRowBuilder {
         r.set(.consumedQuantity, quantity)
         r.set(.consumedUnit, meter.consumedUnit)
         r.set(.skuPriceId, rate.skuPriceId + (included ? ":included" : ""))
-        if included { r.set(.xChargeSubType, "Included allowance") }
+        if included { r.set(.xChargeSubType, "Included allowance") } else if meter.isGauge && rate.includedPerMonth != nil { r.set(.xChargeSubType, "Above plan cap") }
         var details: [(key: String, value: JSONValue)] = [("x_ServiceTier", .string(tier))]
         if let pt = rate.promptTier { details.append(("x_PromptTier", .string(pt.description))) }
         r[.skuPriceDetails] = .json(details)
@@ -854,6 +904,11 @@ extension EstimatedRowBuilder {
                                                .number(String(k.rate)), n(k.tags)])), ("q", .decimal(q))]))
         }
         for (k, q) in cells { try cell(k, q) }
+        for (k, q) in gauges {
+            try body(.object([("gauge", .array([.number(String(k.chargeStart)), .number(String(k.chargeEnd)), n(k.billingAccount),
+                                                n(k.subAccount), n(k.provider), n(k.model), n(k.reportedModel), n(k.meter), n(k.tier),
+                                                .number(String(k.rate)), n(k.tags)])), ("q", .decimal(q))]))
+        }
         for (file, map) in spills { try file.forEachRecord { k, q in try cell(Self.translate(k, map), q) } }
         for (k, u) in unpricedTotals {
             try body(.object([("unpriced", .array([.string(k.period.description), .string(k.billingAccount), .string(k.provider),
@@ -879,12 +934,13 @@ extension EstimatedRowBuilder {
             guard case .number(let n)? = x, let v = Int64(n) else { throw PartialDecodeError() }
             return v
         }
-        if case .array(let c)? = v["cell"], c.count == 11, let q = v["q"]?.decimal {
+        let gauge = v["gauge"] != nil
+        if case .array(let c)? = v[gauge ? "gauge" : "cell"], c.count == 11, let q = v["q"]?.decimal {
             let key = Key(chargeStart: try int64(c[0]), chargeEnd: try int64(c[1]), billingAccount: try i(c[2]), subAccount: try i(c[3]),
                           provider: try i(c[4]), model: try i(c[5]), reportedModel: try i(c[6]), meter: try i(c[7]), tier: try i(c[8]),
                           rate: try i(c[9]), tags: try i(c[10]))
             guard key.rate >= 0 && Int(key.rate) < rateCard.rates.count else { throw PartialDecodeError() }
-            cells[key, default: .zero] += q
+            if gauge { gauges[key] = max(gauges[key] ?? q, q) } else { cells[key, default: .zero] += q }
         } else if let tagset = v["tagset"], case .array(let pairs)? = v["tags"] {
             let t = try i(tagset)
             if tagSets[t] == nil {

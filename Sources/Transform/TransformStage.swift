@@ -217,6 +217,10 @@ public struct TransformStage {
         if estimated.spilledCells > 0 {
             report.notes.append("\(estimated.spilledCells) cells spilled to a temporary file (more than --max-cells \(maxCells) distinct rows); written back a day at a time")
         }
+        for above in estimated.gaugesAboveCap() {
+            report.notes.append(above)
+            logger.warning("usage above a plan cap", metadata: ["detail": "\(above)"])
+        }
         let priced = clock.now
         logger.info("priced usage", metadata: ["quantities": "\(estimated.counts.rowsRead)", "cells_in_memory": "\(estimated.rowCount)",
                                               "cells_spilled": "\(estimated.spilledCells)", "seconds": "\(priced - started)"])

@@ -130,7 +130,15 @@ struct NightlyTests {
             #expect(m["totals"]?["balanced"] == .bool(true), "\(stage)")
         }
         let ex = try JSONParser.parse(Array(Jobs.read(out + "/staging/extract/manifest.json").utf8))
-        #expect(ex["totals"]?["rows_read"] == .number("3315") && ex["totals"]?["rows_quarantined"] == .number("0"))
+        // 3,315 usage records, invoices and costs, plus 31 daily dataset-storage readings.
+        #expect(ex["totals"]?["rows_read"] == .number("3346") && ex["totals"]?["rows_quarantined"] == .number("0"))
+        // Storage is a level: one row per plan for the month's peak (Pro 195.5 MB: 150 within its cap,
+        // 45.5 above it; Team 302.5 MB within 1 GB), and the run summary names the excess.
+        let storage = allEstimated.filter { $0[.skuMeter].string == "Dataset Storage (monthly peak)" }
+            .map { "\($0[.xModel].string!) \($0[.consumedQuantity].decimal!) \($0[.xChargeSubType].string ?? "")" }.sorted()
+        #expect(storage == ["pro 150.0 Included allowance", "pro 45.5 Above plan cap", "team 302.5 Included allowance"])
+        #expect(try Jobs.read(out + "/staging/transform/manifest.json")
+            .contains("2026-10: promptlayer cus_Acme42 dataset_storage peaked at 195.5 MB, above the pro plan's cap of 150 MB"))
     }
 
     @Test func focusColumnIndexesMatchTheirOrder() {

@@ -244,6 +244,28 @@ struct PricingTests {
                           at: Timestamp(rfc3339: "2026-11-02T00:00:00Z")!)?.unitPrice == "2.5")
     }
 
+    /// dataset_storage is a level: the month's peak reading per plan, against that plan's cap —
+    /// never the sum of the readings. The part above the cap is its own row, marked.
+    @Test func datasetStorageIsTheMonthlyPeakAgainstThePlanCap() throws {
+        var b = EstimatedRowBuilder(rateCard: Self.card, accounts: AccountNames(), period: nil)
+        for (day, plan, mb) in [(3, "pro", "100"), (9, "pro", "180.5"), (12, "pro", "120"), (20, "team", "900"), (28, "team", "640")] {
+            let t = Timestamp(rfc3339: "2026-10-\(day < 10 ? "0" : "")\(day)T06:00:00Z")!
+            let r = UsageRecord(provider: "promptlayer", billingAccountId: "cus_1", subAccountId: nil, model: plan, periodStart: t,
+                                periodEnd: t, serviceTier: "standard", quantities: [("dataset_storage", ExactDecimal(stringLiteral: mb))],
+                                source: SourcePosition(file: "t", line: day))
+            try b.add(r) { _ in Issue.record("unpriced") }
+        }
+        let rows = try b.rows(rateCardVersion: "v")[BillingPeriod(year: 2026, month: 10)!] ?? []
+        let storage = rows.map { ($0[.xModel].string!, $0[.consumedQuantity].decimal!, $0[.xChargeSubType].string ?? "", $0[.billedCost].decimal!) }
+        #expect(storage.count == 3)
+        #expect(storage.contains { $0 == ("pro", 150, "Included allowance", 0) })
+        #expect(storage.contains { $0 == ("pro", "30.5", "Above plan cap", 0) })
+        #expect(storage.contains { $0 == ("team", 900, "Included allowance", 0) })
+        #expect(rows.allSatisfy { $0[.chargePeriodStart] == .dateTime(Timestamp(rfc3339: "2026-10-01T00:00:00Z")!) })
+        #expect(rows.contains { $0[.chargeDescription].string == "pro Dataset Storage (monthly peak) (peak above the plan's 150 MB cap)" })
+        #expect(b.counts.rowsRead == 5 && b.counts.rowsOut == 5)
+    }
+
     // MARK: Property: sums over any grouping equal the priced records, none counted twice.
 
     @Test(arguments: [1, 2, 3])
