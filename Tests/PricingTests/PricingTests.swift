@@ -248,12 +248,23 @@ struct PricingTests {
     /// never the sum of the readings. The part above the cap is its own row, marked.
     @Test func datasetStorageIsTheMonthlyPeakAgainstThePlanCap() throws {
         var b = EstimatedRowBuilder(rateCard: Self.card, accounts: AccountNames(), period: nil)
-        for (day, plan, mb) in [(3, "pro", "100"), (9, "pro", "180.5"), (12, "pro", "120"), (20, "team", "900"), (28, "team", "640")] {
+        // The same readings split between two builders (threads) and through partial results (shards).
+        var first = b.emptyCopy(), second = b.emptyCopy(), absorbed = b.emptyCopy()
+        for (n, (day, plan, mb)) in [(3, "pro", "100"), (9, "pro", "180.5"), (12, "pro", "120"), (20, "team", "900"), (28, "team", "640")].enumerated() {
             let t = Timestamp(rfc3339: "2026-10-\(day < 10 ? "0" : "")\(day)T06:00:00Z")!
             let r = UsageRecord(provider: "promptlayer", billingAccountId: "cus_1", subAccountId: nil, model: plan, periodStart: t,
                                 periodEnd: t, serviceTier: "standard", quantities: [("dataset_storage", ExactDecimal(stringLiteral: mb))],
                                 source: SourcePosition(file: "t", line: day))
             try b.add(r) { _ in Issue.record("unpriced") }
+            if n % 2 == 0 { try first.add(r) { _ in } } else { try second.add(r) { _ in } }
+        }
+        try first.merge(second)
+        try first.forEachPartialValue { try absorbed.absorb($0) }
+        for other in [first, absorbed] {
+            var x: [UInt8] = [], y: [UInt8] = []
+            try b.forEachCSVLine(rateCardVersion: "v") { _, line in x += line }
+            try other.forEachCSVLine(rateCardVersion: "v") { _, line in y += line }
+            #expect(!x.isEmpty && x == y)
         }
         let rows = try b.rows(rateCardVersion: "v")[BillingPeriod(year: 2026, month: 10)!] ?? []
         let storage = rows.map { ($0[.xModel].string!, $0[.consumedQuantity].decimal!, $0[.xChargeSubType].string ?? "", $0[.billedCost].decimal!) }
