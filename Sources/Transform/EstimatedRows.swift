@@ -543,6 +543,11 @@ public struct EstimatedRowBuilder {
         var rateParts: [RateKey: (part: Int32, unitPrice: ExactDecimal, exponent: Int)] = [:]
         var accountNames: [Int64: String] = [:]
         var charges: [ChargeKey: ExactDecimal] = [:]
+        var run: (key: ChargeKey?, sum: ExactDecimal) = (nil, .zero)
+        var times: (start: Int64, end: Int64, startText: [UInt8], endText: [UInt8]) = (.min, .min, [], [])
+        var last: (accountKey: Int64, account: Int32, subKey: Int64, sub: Int32, rateKey: RateKey,
+                   rate: (part: Int32, unitPrice: ExactDecimal, exponent: Int), modelKey: Int32, model: Int32, periodKey: PeriodKey?, period: Int32)
+            = (-1, 0, -1, 0, RateKey(rate: -1, included: false, tier: -1, model: -1, meter: -1), (0, .zero, 0), -2, 0, nil, 0)
         var partOf = [Int32](repeating: 0, count: CSVGroup.cached)
         var line: [UInt8] = [], cost: [UInt8] = []
         line.reserveCapacity(2048)
@@ -555,8 +560,10 @@ public struct EstimatedRowBuilder {
                 return r
             }
             if constant < 0 { constant = encode(built(), .constant) }
+            // Rows come sorted by account, sub-account, provider, model, meter, tier: most parts are
+            // the previous row's (checked first, before any dictionary).
             let accountKey = Int64(key.provider) << 32 | Int64(key.billingAccount)
-            let account = accountParts[accountKey] ?? {
+            let account = accountKey == last.accountKey ? last.account : accountParts[accountKey] ?? {
                 let r = built()
                 accountNames[accountKey] = r[.billingAccountName].string ?? ""
                 let p = encode(r, .account)
@@ -564,18 +571,27 @@ public struct EstimatedRowBuilder {
                 return p
             }()
             let subKey = Int64(key.provider) << 32 | Int64(key.subAccount)
-            let sub = subParts[subKey] ?? { let p = encode(built(), .sub); subParts[subKey] = p; return p }()
+            let sub = subKey == last.subKey ? last.sub : subParts[subKey] ?? { let p = encode(built(), .sub); subParts[subKey] = p; return p }()
             let rateKey = RateKey(rate: key.rate, included: included, tier: key.tier, model: key.model, meter: key.meter)
-            let rate = rateParts[rateKey] ?? {
+            let rate = rateKey == last.rateKey ? last.rate : rateParts[rateKey] ?? {
                 let card = rateCard.rates[Int(key.rate)]
                 let v = (encode(built(), .rate), included ? ExactDecimal.zero : card.unitPrice, card.blockSizeExponent)
                 rateParts[rateKey] = v
                 return v
             }()
             let tags = tagParts[key.tags] ?? { let p = encode(built(), .tags); tagParts[key.tags] = p; return p }()
-            let model = modelParts[key.reportedModel] ?? { let p = encode(built(), .model); modelParts[key.reportedModel] = p; return p }()
+            let model = key.reportedModel == last.modelKey ? last.model
+                : modelParts[key.reportedModel] ?? { let p = encode(built(), .model); modelParts[key.reportedModel] = p; return p }()
             let periodKey = PeriodKey(period: billing, provider: key.provider)
-            let period = periodParts[periodKey] ?? { let p = encode(built(), .period); periodParts[periodKey] = p; return p }()
+            let period = periodKey == last.periodKey ? last.period
+                : periodParts[periodKey] ?? { let p = encode(built(), .period); periodParts[periodKey] = p; return p }()
+            last = (accountKey, account, subKey, sub, rateKey, rate, key.reportedModel, model, periodKey, period)
+            // The charge period is the same for a day's rows: encoded when it changes.
+            if key.chargeStart != times.start || key.chargeEnd != times.end {
+                times = (key.chargeStart, key.chargeEnd, [], [])
+                times.startText.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeStart))
+                times.endText.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeEnd))
+            }
 
             let pricingQuantity = quantity.shiftedLeft(by: rate.exponent)
             let billed = rate.unitPrice * pricingQuantity
@@ -590,12 +606,19 @@ public struct EstimatedRowBuilder {
             cost.removeAll(keepingCapacity: true)
             cost.appendDecimal(billed)   // the four costs are the same number: encoded once
             cost.withUnsafeBufferPointer { cost in
-                arena.assemble(into: &line, group: group, parts: partOf, key: key, cost: cost, quantity: quantity,
-                               pricingQuantity: pricingQuantity)
+                arena.assemble(into: &line, group: group, parts: partOf, times: (times.startText, times.endText), cost: cost,
+                               quantity: quantity, pricingQuantity: pricingQuantity)
             }
             try body(billing, line)
-            charges[ChargeKey(period: billing, provider: key.provider, account: key.billingAccount, rate: key.rate), default: .zero] += billed
+            // Summed while the key stays the same, then added to the table.
+            let chargeKey = ChargeKey(period: billing, provider: key.provider, account: key.billingAccount, rate: key.rate)
+            if chargeKey != run.key {
+                if let k = run.key { charges[k, default: .zero] += run.sum }
+                run = (chargeKey, .zero)
+            }
+            run.sum += billed
         }
+        if let k = run.key { charges[k, default: .zero] += run.sum }
         // Per rate while writing (integer keys), per currency here.
         struct CurrencyKey: Hashable { var period: BillingPeriod, provider: Int32, account: Int32, currency: String }
         var byCurrency: [CurrencyKey: ExactDecimal] = [:]
@@ -653,8 +676,8 @@ public struct EstimatedRowBuilder {
         }
 
         /// One CSV line (with its newline) from the cached parts and the row's own values.
-        func assemble(into line: inout [UInt8], group: [CSVGroup], parts: [Int32], key: Key, cost: UnsafeBufferPointer<UInt8>,
-                      quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
+        func assemble(into line: inout [UInt8], group: [CSVGroup], parts: [Int32], times: (start: [UInt8], end: [UInt8]),
+                      cost: UnsafeBufferPointer<UInt8>, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
             bytes.withUnsafeBufferPointer { arena in
                 starts.withUnsafeBufferPointer { starts in
                     parts.withUnsafeBufferPointer { parts in
@@ -664,8 +687,8 @@ public struct EstimatedRowBuilder {
                                 let g = group[k]
                                 switch g {
                                 case .cost: line.append(contentsOf: cost)
-                                case .chargeStart: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeStart))
-                                case .chargeEnd: line.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeEnd))
+                                case .chargeStart: line.append(contentsOf: times.start)
+                                case .chargeEnd: line.append(contentsOf: times.end)
                                 case .consumed: line.appendDecimal(quantity)
                                 case .pricingQuantity: line.appendDecimal(pricingQuantity)
                                 default:
@@ -719,12 +742,17 @@ public struct EstimatedRowBuilder {
         // Monthly allowances (a rate's included_per_month): consumed in charge-period order per
         // billing account, provider and meter; the included part is a $0 row of its own.
         var remaining: [String: ExactDecimal] = [:]
+        var lastPeriod: (start: Int64, offset: Int64, period: BillingPeriod?) = (.min, 0, nil)
         func emit(_ entries: [(key: Key, value: ExactDecimal)]) throws {
             for (key, quantity) in entries {
                 let offset = offsets[key.provider] ?? {
                     let v = timeZones.offset(names[Int(key.provider)]); offsets[key.provider] = v; return v
                 }()
-                let billing = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: key.chargeStart), offset: offset)
+                let billing: BillingPeriod
+                if key.chargeStart == lastPeriod.start, offset == lastPeriod.offset, let p = lastPeriod.period { billing = p } else {
+                    billing = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: key.chargeStart), offset: offset)
+                    lastPeriod = (key.chargeStart, offset, billing)
+                }
                 guard let included = included[Int(key.rate)] else {
                     try body(key, quantity, billing, false)
                     continue
