@@ -14,16 +14,24 @@ struct Extract: ParsableCommand {
     @Option(help: "Fail (exit 65) when more than this share of records is quarantined, e.g. 0.01 for 1%.")
     var maxQuarantineShare: String = "0.01"
 
+    @Option(help: "Threads that validate a large uncompressed generic export in parts of at least 8 MiB (default: the processors online, at most 8). The outputs are the same bytes whatever the number.")
+    var threads: Int = min(processorsOnline(), 8)
+    @Option(help: .hidden) var minPartBytes: Int = 8 << 20
+
     func validate() throws {
         guard let share = ExactDecimal(maxQuarantineShare), share >= .zero, share <= 1 else {
             throw ValidationError("--max-quarantine-share must be a decimal between 0 and 1")
         }
+        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        guard minPartBytes >= 1 else { throw ValidationError("--min-part-bytes must be positive") }
     }
 
     func run() throws {
         let logger = common.makeLogger("reckon.extract")
         var options = ExtractStage.Options()
         options.maxQuarantineShare = ExactDecimal(maxQuarantineShare)!
+        options.threads = threads
+        options.minimumPartBytes = minPartBytes
         try runStage("extract", logger: logger, lock: common.layout.output) {
             try ExtractStage(layout: common.layout, options: options, logger: logger).run()
         }

@@ -13,6 +13,11 @@ public struct ExtractStage {
         /// The largest share of quarantined records (0…1) the run accepts before failing with
         /// exit code 65. The outputs and the quarantine are written either way.
         public var maxQuarantineShare: ExactDecimal = "0.01"
+        /// Threads that validate a large uncompressed generic export in parts (see
+        /// `GenericSource.parts`); the outputs are the same bytes whatever the number.
+        public var threads = 1
+        /// The smallest part a thread is given (8 MiB; smaller in tests).
+        public var minimumPartBytes = 8 << 20
         public init() {}
     }
 
@@ -54,6 +59,7 @@ public struct ExtractStage {
         }
 
         try sink.resolveDuplicates(report: &report)
+        report.notes += sink.notes
         try sink.commit()
         try invoiceOut.commit()
         report.outputs = [layout.extractedUsage, layout.extractedSources, sink.costsPath, layout.extractedInvoices,
@@ -143,9 +149,17 @@ public struct ExtractStage {
                     let stream = try ByteStream(path: file)
                     // About 120 bytes a CSV record and 350 a JSONL one; gzip about 5:1.
                     sink.expectRecords((fingerprint?.size ?? 0) * (stream.isGzip ? 5 : 1) / (isCSV ? 120 : 350))
-                    _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink,
-                                                         delimiter: tabs ? 0x09 : UInt8(ascii: ","), progress: &partial)
-                              : try GenericUsage.readJSONL(stream, file: file, defaults: hive, handler: sink, progress: &partial)
+                    let source = GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0, modified: 0, rowsOut: 0, complete: true)
+                    let parts = options.threads > 1 && !stream.isGzip ? try source.parts(options.threads, minimumBytes: options.minimumPartBytes) : []
+                    if parts.count > 1 {
+                        sink.notes.append("\(file): validated in \(parts.count) parts on \(parts.count) threads")
+                        try ParallelExtract.run(source, parts: parts, defaults: hive, delimiter: tabs ? 0x09 : UInt8(ascii: ","), sink: sink,
+                                                counts: &partial)
+                    } else {
+                        _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink,
+                                                             delimiter: tabs ? 0x09 : UInt8(ascii: ","), progress: &partial)
+                                  : try GenericUsage.readJSONL(stream, file: file, defaults: hive, handler: sink, progress: &partial)
+                    }
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
                                                  modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true),
                                    startOrdinal: startOrdinal)
@@ -243,6 +257,8 @@ final class UsageSink: GenericRecordHandler {
     /// Generic sources validated so far; written to `usage_sources.jsonl` by `resolveDuplicates`.
     private var pendingSources: [GenericSource] = []
     private(set) var duplicates = 0
+    /// Lines for the manifest's notes (how large exports were read).
+    var notes: [String] = []
 
 
 
@@ -278,7 +294,7 @@ final class UsageSink: GenericRecordHandler {
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
         if let id = b.spans[GenericUsage.Field.requestId.rawValue] {
             let h = fnv1a(id)
-            if !requestIds.isEmpty && requestIds.contains(h) {
+            if isStagedRequestId(h) {
                 duplicates += 1
                 try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
                                                reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
@@ -308,6 +324,17 @@ final class UsageSink: GenericRecordHandler {
 
     /// The number of request ids in the ledger so far.
     var ledgerCount: Int { ledger.count }
+
+    /// Whether a staged (copied) record had this request id hash (read-only while parts are read).
+    func isStagedRequestId(_ h: UInt64) -> Bool { !requestIds.isEmpty && requestIds.contains(h) }
+
+    /// Adds what one part of a generic export found, in reading order (see `ParallelExtract`).
+    func absorb(_ part: ParallelExtract.PartResult) throws {
+        for e in part.quarantine { try quarantine(e) }
+        ledger.reserve(part.ledgerKeys.count)
+        for k in part.ledgerKeys { ledger.add(k) }
+        duplicates += part.duplicates
+    }
 
     /// Finds the generic records whose request id repeats an earlier one, quarantines them (with
     /// their raw record, read again from the file) and moves them from out to quarantined in

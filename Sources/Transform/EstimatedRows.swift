@@ -723,7 +723,8 @@ public struct EstimatedRowBuilder {
             return r
         }()
         /// Sorts cells by a key of packed integers built once per cell (no lookups per comparison).
-        func sorted(_ entries: [(key: Key, value: ExactDecimal)]) -> [(key: Key, value: ExactDecimal)] {
+        /// The positions of `entries` in output order (no sorted copy of the entries themselves).
+        func order(_ entries: [(key: Key, value: ExactDecimal)]) -> [Int32] {
             rank.withUnsafeBufferPointer { rank in
                 func rk(_ i: Int32) -> UInt64 { i < 0 ? 0 : rank[Int(i)] }
                 var keyed = entries.indices.map { n -> (SortKey, Int32) in
@@ -734,7 +735,7 @@ public struct EstimatedRowBuilder {
                                     g: rk(k.tags)), Int32(n))
                 }
                 keyed.sort { $0.0 < $1.0 }
-                return keyed.map { entries[Int($0.1)] }
+                return keyed.map(\.1)
             }
         }
         let included = rateCard.rates.map(\.includedPerMonth)
@@ -744,7 +745,8 @@ public struct EstimatedRowBuilder {
         var remaining: [String: ExactDecimal] = [:]
         var lastPeriod: (start: Int64, offset: Int64, period: BillingPeriod?) = (.min, 0, nil)
         func emit(_ entries: [(key: Key, value: ExactDecimal)]) throws {
-            for (key, quantity) in entries {
+            for n in order(entries) {
+                let (key, quantity) = entries[Int(n)]
                 let offset = offsets[key.provider] ?? {
                     let v = timeZones.offset(names[Int(key.provider)]); offsets[key.provider] = v; return v
                 }()
@@ -773,7 +775,7 @@ public struct EstimatedRowBuilder {
             }
         }
         if spills.isEmpty {
-            try emit(sorted(Array(cells) + Array(gauges)))
+            try emit(Array(cells) + Array(gauges))
             return
         }
         var inMemory: [Int64: [(key: Key, value: ExactDecimal)]] = [:]
@@ -788,7 +790,7 @@ public struct EstimatedRowBuilder {
                 try file.forEach(day: day) { k, q in table[Self.translate(k, map), default: .zero] += q }
             }
             for (k, q) in inMemory[day] ?? [] { table[k, default: .zero] += q }
-            try emit(sorted(Array(table)))
+            try emit(Array(table))
         }
     }
 

@@ -21,6 +21,7 @@ struct ThreadsTests {
             csv += Jobs.october(day: day, hour: hour) + ",openai,org_T,proj_\(next(3)),\(model),"
             csv += "\(next(400_000)),\(next(20_000)),\(id),agent-\(next(2)),exec-\(i / 7),span-\(i),\(i % 7 == 0 ? "" : "span-\(i - 1)"),"
             csv += "\(["search", "support", "billing"][next(3)]),\(note)\n"
+            if i % 3001 == 1500 { csv += Jobs.october(day: 2, hour: 1) + ",openai,org_T,proj_1,gpt-4o,12,not-a-number\n" }  // quarantined
         }
         return csv
     }
@@ -52,7 +53,8 @@ struct ThreadsTests {
         var outputs: [[String: Data]] = []
         for (threads, maxCells) in [(1, nil), (2, nil), (3, nil), (1, 500), (2, 333), (3, 1)] as [(Int, Int?)] {
             let out = Jobs.tempDir("threads-\(threads)-\(maxCells ?? 0)")
-            #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out]).status == 0)
+            let x = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000"])
+            #expect(x.status == 0, "\(x.stderr)")
             let r = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000"]
                                  + (maxCells.map { ["--max-cells", String($0)] } ?? []))
             #expect(r.status == 0, "\(r.stderr)")
@@ -66,15 +68,48 @@ struct ThreadsTests {
             for f in Jobs.files(under: out + "/staging/transform") where !f.hasSuffix("manifest.json") {
                 files[f] = FileManager.default.contents(atPath: out + "/staging/transform/" + f)
             }
+            // Extract's outputs too (its manifest without the run's seconds).
+            for f in Jobs.files(under: out + "/staging/extract") where !f.hasSuffix("manifest.json") {
+                files["extract/" + f] = FileManager.default.contents(atPath: out + "/staging/extract/" + f)
+            }
+            let extractManifest = try JSONParser.parse(Array(Jobs.read(out + "/staging/extract/manifest.json").utf8))
+            #expect(try Jobs.read(out + "/staging/extract/manifest.json").contains("export.csv: validated in \(threads) parts") == (threads > 1))
+            files["extract/totals"] = Data(JSONWriter.write(extractManifest["totals"] ?? .null).utf8)
             outputs.append(files)
         }
         #expect(outputs[0].count >= 10)
         for k in 1..<outputs.count { #expect(outputs[k] == outputs[0], "run \(k)") }
         // The run really priced, quarantined and rolled up something.
         let quarantine = String(decoding: outputs[0]["quarantine.jsonl"] ?? Data(), as: UTF8.self)
+        // Extract quarantined the 4 malformed lines and the repeated request id, whatever the threads.
+        let extractQuarantine = String(decoding: outputs[0]["extract/quarantine.jsonl"] ?? Data(), as: UTF8.self)
+        #expect(extractQuarantine.components(separatedBy: "\n").filter { !$0.isEmpty }.count == 5)
+        #expect(extractQuarantine.contains("duplicate request_id") && extractQuarantine.contains("not-a-number"))
         // 13 CSV and 17 JSONL records × input and output.
         #expect(quarantine.components(separatedBy: "gpt-9-unknown").count - 1 == 2 * 13 + 2 * 17)
         #expect((outputs[0]["rollups/billing_period=2026-10/spans.csv"]?.count ?? 0) > 100_000)
+    }
+
+    /// A file that breaks off (its last record opens a quote that never closes) is read by several
+    /// threads exactly as by one: same quarantine, same counts, same exit status.
+    @Test func aBrokenExportBreaksOffAtTheSamePlaceWithThreads() throws {
+        let dir = Jobs.tempDir("broken")
+        let csv = Self.export() + Jobs.october(day: 3, hour: 4) + ",openai,org_T,proj_1,gpt-4o,1,1,req-broken,a,e,s,,x,\"never closed\n"
+        try Jobs.write(csv, to: dir + "/usage/export.csv")
+        var results: [(status: Int32, quarantine: String, totals: String)] = []
+        for threads in [1, 3] {
+            let out = Jobs.tempDir("broken-\(threads)")
+            let r = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000",
+                                                    "--max-quarantine-share", "1"])
+            let manifest = try Jobs.read(out + "/staging/extract/manifest.json")
+            #expect(manifest.contains("validated in 3 parts") == (threads == 3))
+            let m = try JSONParser.parse(Array(manifest.utf8))
+            results.append((r.status, try Jobs.read(out + "/staging/extract/quarantine.jsonl"), JSONWriter.write(m["totals"] ?? .null)))
+        }
+        #expect(results[0].status == results[1].status && results[0].quarantine == results[1].quarantine && results[0].totals == results[1].totals)
+        #expect(results[0].quarantine.contains("unterminated"), "\(results[0].quarantine.suffix(400))")
+        // 12,000 records and 4 malformed lines before the break, and the broken rest quarantined as one.
+        #expect(results[0].totals.contains("\"rows_read\":12005"), "\(results[0].totals)")
     }
 
     /// Shard mode: n shards price their parts (on one machine here; on n machines when the output
