@@ -5,11 +5,35 @@
 /// the cache miss per record a global hash set costs at millions of records.
 /// - Complexity: O(n × passes) time; memory 8 bytes per key, plus 12 bytes per key ÷ passes while finding.
 public struct DuplicateFinder: Sendable {
+    /// The keys being added (the last segment).
     @usableFromInline var keys: [UInt64] = []
+    /// Segments taken whole (`append(segment:)`), before `keys`: no copy of a part's keys.
+    var earlier: [[UInt64]] = []
+    var earlierCount = 0
 
     public init() {}
 
-    public var count: Int { keys.count }
+    public var count: Int { earlierCount + keys.count }
+
+    /// Appends the keys of a batch of items in one go (their ordinals follow the keys added so far);
+    /// the array is kept as it is, not copied.
+    public mutating func append(segment: [UInt64]) {
+        if !keys.isEmpty {
+            earlier.append(keys)
+            earlierCount += keys.count
+            keys = []
+        }
+        earlier.append(segment)
+        earlierCount += segment.count
+    }
+
+    /// Every key in ordinal order.
+    private func forEachKey(_ body: (Int, UInt64) -> Void) {
+        var ordinal = 0
+        for segment in earlier + [keys] {
+            for k in segment { body(ordinal, k); ordinal += 1 }
+        }
+    }
 
     public mutating func reserve(_ n: Int) { keys.reserveCapacity(keys.count + n) }
 
@@ -24,7 +48,7 @@ public struct DuplicateFinder: Sendable {
     /// key divided by the number of passes (16 passes beyond 2M keys), not 12 bytes per key.
     /// - Parameter passes: how many groups (a power of two; default 1, or 16 beyond 2M keys).
     public func duplicates(passes requested: Int? = nil) -> [Int] {
-        let n = keys.count
+        let n = count
         guard n > 1 else { return [] }
         var bits = 0
         while (1 << bits) * 1024 < n && bits < 20 { bits += 1 }
@@ -34,7 +58,7 @@ public struct DuplicateFinder: Sendable {
         let passes = min(requested ?? (n > 2_000_000 ? 16 : 1), buckets)
         let perPass = buckets / passes
         var counts = [Int](repeating: 0, count: buckets)
-        for k in keys { counts[bucket(k)] += 1 }
+        forEachKey { _, k in counts[bucket(k)] += 1 }
         var repeats: [Int] = []
         var table = [UInt64](repeating: 0, count: 4096)
         var used = [Bool](repeating: false, count: 4096)
@@ -50,9 +74,9 @@ public struct DuplicateFinder: Sendable {
             sortedKeys.append(contentsOf: repeatElement(0, count: m))
             ordinals.append(contentsOf: repeatElement(0, count: m))
             var fill = starts
-            for (i, k) in keys.enumerated() {
+            forEachKey { i, k in
                 let b = bucket(k)
-                guard b >= first && b < last else { continue }
+                guard b >= first && b < last else { return }
                 sortedKeys[fill[b - first]] = k
                 ordinals[fill[b - first]] = UInt32(truncatingIfNeeded: i)
                 fill[b - first] += 1

@@ -331,8 +331,9 @@ final class UsageSink: GenericRecordHandler {
     /// Adds what one part of a generic export found, in reading order (see `ParallelExtract`).
     func absorb(_ part: ParallelExtract.PartResult) throws {
         for e in part.quarantine { try quarantine(e) }
-        ledger.reserve(part.ledgerKeys.count)
-        for k in part.ledgerKeys { ledger.add(k) }
+        ledger.append(segment: part.ledgerKeys)
+        part.ledgerKeys = []
+        part.quarantine = []
         duplicates += part.duplicates
     }
 

@@ -24,5 +24,11 @@ struct DuplicateFinderTests {
         #expect(f.duplicates() == expected)
         // Bucket groups handled one pass at a time give the same answer.
         #expect(f.duplicates(passes: 4) == expected && f.duplicates(passes: 16) == expected)
+        // The same keys added as segments (the parts of a file read on several threads), then one by one.
+        var g = DuplicateFinder()
+        g.append(segment: Array(f.keys[0..<70_000]))
+        g.append(segment: Array(f.keys[70_000..<150_000]))
+        for k in f.keys[150_000...] { g.add(k) }
+        #expect(g.count == 200_000 && g.duplicates() == expected && g.duplicates(passes: 16) == expected)
     }
 }
