@@ -89,9 +89,10 @@ public struct LoadStage {
         return report
     }
 
-    /// Records the run in the audit trail, then each budget breach, policy violation and anomaly
-    /// of the published periods the first time it is seen: an alert whose identity (kind, period and
-    /// budget scope and value / team and model / anomaly tag, value and day) is already in the trail
+    /// Records the run in the audit trail, then each budget breach, policy violation, anomaly and
+    /// plan cap exceeded of the published periods the first time it is seen: an alert whose identity
+    /// (kind, period and budget scope and value / team and model / anomaly tag, value and day /
+    /// billing account and SKU) is already in the trail
     /// is not recorded again, so that nightly reruns do not repeat it as its spend grows.
     func audit(_ report: StageReport, periods: [BillingPeriod]) throws {
         let trail = PeriodClose(layout: layout).audit
@@ -107,9 +108,10 @@ public struct LoadStage {
             while let line = try lines.next({ $0.isEmpty ? nil : (Array($0), try JSONParser.parse($0)) }) {
                 guard let (bytes, alert) = line, let kind = alert["kind"]?.string else { continue }
                 // Budget warnings and forecasts are reported, not audited; breaches are.
-                guard kind == "budget_breach" || kind == "policy_violation" || kind.hasPrefix("anomaly_") else { continue }
-                let evidence = alert["budget"] ?? alert["violation"] ?? alert["anomaly"]
+                guard kind == "budget_breach" || kind == "policy_violation" || kind.hasPrefix("anomaly_") || kind == "plan_cap_exceeded" else { continue }
+                let evidence = alert["budget"] ?? alert["violation"] ?? alert["anomaly"] ?? alert["plan_cap"]
                 let identity = ["scope", "value", "team", "model", "kind", "tag", "day"].compactMap { evidence?[$0]?.string }
+                    + (kind == "plan_cap_exceeded" ? ["billing_account", "sku_id"].compactMap { evidence?[$0]?.string } : [])
                 let key = ([kind, p.description] + identity).joined(separator: "|")
                 guard seen.insert(key).inserted else { continue }
                 try trail.append(action: kind, period: p, details: [("alert_key", .string(key)), ("alert_sha256", .string(SHA256.hex(bytes))),

@@ -135,6 +135,9 @@ public struct Reconciliation: Sendable {
     public var alerts: [JSONValue] = []
     /// Spikes, model upgrades and runaway loops, with their evidence (see `Anomalies`).
     public var anomalies: [JSONValue] = []
+    /// Gauges above their plan's cap (`dataset_storage` beyond the plan's MB): provider, account,
+    /// SKU, the capped quantity and the excess, from the estimate's `Above plan cap` rows.
+    public var planCaps: [JSONValue] = []
     /// Estimated Usage cost per UTC day (`YYYY-MM-DD`) and provider, for the daily chart.
     public var dailySpend: [String: [String: ExactDecimal]] = [:]
 
@@ -226,6 +229,7 @@ public struct Reconciliation: Sendable {
             ("budgets", .array(budgets)),
             ("policy_violations", .array(violations)),
             ("anomalies", .array(anomalies)),
+            ("plan_caps", .array(planCaps)),
         ])
     }
 
@@ -254,6 +258,13 @@ public struct Reconciliation: Sendable {
             for v in violations {
                 s += "| \(v["team"]?.string ?? "") | \(v["model"]?.string ?? "") | \(v["cost"]?.string.flatMap { ExactDecimal($0) }.map(cents) ?? "") "
                 s += "| \(v["rule"]?.string ?? "") | \(v["first_seen"]?.string ?? "") | \(v["last_seen"]?.string ?? "") |\n"
+            }
+        }
+        if !planCaps.isEmpty {
+            s += "\n## Usage above plan caps\n\n| Provider | Billing account | SKU | Cap | Above the cap |\n|---|---|---|---:|---:|\n"
+            for c in planCaps {
+                let v = { (k: String) in c[k]?.string ?? "" }
+                s += "| \(v("provider")) | \(v("billing_account")) | \(v("sku_id")) | \(v("cap")) | \(v("above_cap")) |\n"
             }
         }
         if !anomalies.isEmpty {
@@ -343,6 +354,8 @@ public struct ReconcileStage {
             var accounts: [String: AccountReconciliation] = [:]
             var tally = Governance.UsageTally(governance: governance, anomalies: anomalies)
             var daily: [String: [String: ExactDecimal]] = [:]
+            // Gauge rows per (provider, account, SKU): the part within the cap and the part above it.
+            var gauges: [String: (provider: String, account: String, sku: String, within: ExactDecimal, above: ExactDecimal?)] = [:]
             for dataset in ["estimated", "invoiced"] {
                 let path = layout.stagedDataset(dataset, p)
                 guard FileSystem.exists(path) else { continue }
@@ -352,6 +365,13 @@ public struct ReconcileStage {
                     if dataset == "estimated" { tally.add(row) }
                     let provider = row[.serviceProviderName].string ?? "unknown"
                     let account = row[.billingAccountId].string ?? ""
+                    if dataset == "estimated", let sub = row[.xChargeSubType].string, sub == "Above plan cap" || sub == "Included allowance",
+                       let sku = row[.skuId].string, let q = row[.consumedQuantity].decimal {
+                        let k = provider + "|" + account + "|" + sku
+                        var g = gauges[k] ?? (provider, account, sku, .zero, nil)
+                        if sub == "Above plan cap" { g.above = (g.above ?? .zero) + q } else { g.within += q }
+                        gauges[k] = g
+                    }
                     let currency = row[.billingCurrency].string ?? ""
                     let key = provider + "|" + account + "|" + currency
                     var a = accounts[key] ?? AccountReconciliation(provider: provider, billingAccountId: account, currency: currency)
@@ -441,7 +461,16 @@ public struct ReconcileStage {
             }
             var rec = Reconciliation(period: p, accounts: list)
             rec.dailySpend = daily
+            for (_, g) in gauges.sorted(by: { $0.key < $1.key }) {
+                guard let above = g.above else { continue }
+                let cap: JSONValue = .object([("provider", .string(g.provider)), ("billing_account", .string(g.account)), ("sku_id", .string(g.sku)),
+                                              ("cap", .string(g.within.description)), ("above_cap", .string(above.description))])
+                rec.planCaps.append(cap)
+                rec.alerts.append(.object([("kind", .string("plan_cap_exceeded")), ("billing_period", .string(p.description)), ("plan_cap", cap)]))
+            }
+            let capAlerts = rec.alerts
             (rec.budgets, rec.violations, rec.alerts) = governance.evaluate(tally, period: p)
+            rec.alerts += capAlerts
             // Anomalies: daily spend and model mix from the estimate, requests from transform's activity file.
             var activity: [Anomalies.Activity] = []
             if FileSystem.exists(layout.stagedActivity(p)) {

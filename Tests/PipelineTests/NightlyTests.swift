@@ -139,6 +139,10 @@ struct NightlyTests {
         #expect(storage == ["pro 150.0 Included allowance", "pro 45.5 Above plan cap", "team 302.5 Included allowance"])
         #expect(try Jobs.read(out + "/staging/transform/manifest.json")
             .contains("2026-10: promptlayer cus_Acme42 dataset_storage peaked at 195.5 MB, above the pro plan's cap of 150 MB"))
+        // The reconciliation names it too, and raises an alert.
+        #expect(try Jobs.read(out + "/reports/\(Self.period)/reconciliation.md")
+            .contains("| PromptLayer | cus_Acme42 | promptlayer:pro:dataset_storage | 150.0 | 45.5 |"))
+        #expect(try Jobs.read(out + "/reports/\(Self.period)/alerts.jsonl").contains("\"kind\":\"plan_cap_exceeded\""))
     }
 
     @Test func focusColumnIndexesMatchTheirOrder() {
