@@ -127,5 +127,14 @@ public final class QuarantineFile {
         count += 1
     }
 
+    /// Counts `n` entries appended as encoded lines in several pieces.
+    public func countAppended(_ n: Int) { count += n }
+
+    /// Appends entries already encoded as JSON lines (`count` of them), e.g. a part's.
+    public func append(encodedLines bytes: UnsafeRawBufferPointer, count: Int) throws(ReckonError) {
+        try file.write(raw: bytes)
+        self.count += count
+    }
+
     public func commit() throws(ReckonError) { try file.commit() }
 }

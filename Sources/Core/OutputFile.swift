@@ -53,6 +53,12 @@ public final class OutputFile {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    /// Appends bytes from a buffer.
+    public func write(raw bytes: UnsafeRawBufferPointer) throws(ReckonError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
     /// Appends bytes (the hot path of large outputs: no generic sequence walk).
     public func write(bytes: [UInt8]) throws(ReckonError) {
         buffer.append(contentsOf: bytes)

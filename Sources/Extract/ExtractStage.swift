@@ -154,7 +154,7 @@ public struct ExtractStage {
                     if parts.count > 1 {
                         sink.notes.append("\(file): validated in \(parts.count) parts on \(parts.count) threads")
                         try ParallelExtract.run(source, parts: parts, defaults: hive, delimiter: tabs ? 0x09 : UInt8(ascii: ","), sink: sink,
-                                                counts: &partial)
+                                                spillFolder: layout.stageFolder("extract"), counts: &partial)
                     } else {
                         _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink,
                                                              delimiter: tabs ? 0x09 : UInt8(ascii: ","), progress: &partial)
@@ -289,25 +289,43 @@ final class UsageSink: GenericRecordHandler {
     }
 
     /// A valid generic record: kept unless its request id was seen before (then quarantined here).
+    /// What the request-id check says of a valid generic record.
+    enum RequestIdCheck {
+        case noId
+        /// The id's hash, for the ledger (which finds repeats among generic records after the run).
+        case newId(UInt64)
+        /// A staged record already had the id: the repeat, quarantined at once.
+        case repeatsStaged(QuarantineEntry)
+    }
+
+    /// The request-id check of a valid generic record, for this sink and for the parts of a file
+    /// read on several threads (`ParallelExtract`).
+    func checkRequestId(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) -> RequestIdCheck {
+        guard let id = b.spans[GenericUsage.Field.requestId.rawValue] else { return .noId }
+        let h = fnv1a(id)
+        guard isStagedRequestId(h) else { return .newId(h) }
+        return .repeatsStaged(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
+                                              reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
+                                              raw: raw()))
+    }
+
+    /// The quarantine entry of a generic record that cannot be used.
+    static func rejected(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) -> QuarantineEntry {
+        QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line), reason: reason, raw: raw)
+    }
+
     /// A valid generic record. Its request id goes to the ledger, which finds repeats after the
     /// whole run (`resolveDuplicates`); an id already seen in a staged record is a repeat at once.
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
-        if let id = b.spans[GenericUsage.Field.requestId.rawValue] {
-            let h = fnv1a(id)
-            if isStagedRequestId(h) {
-                duplicates += 1
-                try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
-                                               reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
-                                               raw: raw()))
-                return false
-            }
-            ledger.add(h)
+        switch checkRequestId(b, line: line, context: context, raw: raw) {
+        case .noId: return true
+        case .newId(let h): ledger.add(h); return true
+        case .repeatsStaged(let entry): duplicates += 1; try quarantine(entry); return false
         }
-        return true
     }
 
     func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {
-        try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line), reason: reason, raw: raw))
+        try quarantine(Self.rejected(line: line, reason: reason, raw: raw, context: context))
     }
 
     /// Sizes the request-id ledger for about `n` more records.
@@ -330,10 +348,10 @@ final class UsageSink: GenericRecordHandler {
 
     /// Adds what one part of a generic export found, in reading order (see `ParallelExtract`).
     func absorb(_ part: ParallelExtract.PartResult) throws {
-        for e in part.quarantine { try quarantine(e) }
+        try part.forEachQuarantineChunk { try quarantineFile.append(encodedLines: $0, count: 0) }
+        quarantineFile.countAppended(part.quarantined)
         ledger.append(segment: part.ledgerKeys)
         part.ledgerKeys = []
-        part.quarantine = []
         duplicates += part.duplicates
     }
 

@@ -10,36 +10,56 @@ import ReckonCore
 /// A part that breaks off (a structure error such as an unterminated quote) ends the file there:
 /// the parts after it are dropped, and the error is thrown after the parts before it (and the
 /// records of the broken part before the break) have been added — as a one-thread read would.
-/// - Memory: per part, its quarantine entries and 8 bytes per request id until the merge.
+/// - Memory: per part, 8 bytes per request id until the merge (kept as a segment of the ledger)
+///   and at most 4 MiB of quarantine lines (the rest waits in a temporary file).
 enum ParallelExtract {
-    /// What one part found.
+    /// What one part found: its quarantine lines (encoded, in memory up to 4 MiB, then in a
+    /// temporary file: a part full of bad records does not grow memory) and request-id hashes.
     final class PartResult: GenericRecordHandler, @unchecked Sendable {
         let sink: UsageSink
-        var quarantine: [QuarantineEntry] = []
+        let spillFolder: String
+        private var lines: [UInt8] = []
+        private var overflow: TemporaryFile?
+        private(set) var quarantined = 0
         var ledgerKeys: [UInt64] = []
         var duplicates = 0
         var counts = RowCounts()
         var error: (any Error)?
 
-        init(sink: UsageSink) { self.sink = sink }
+        init(sink: UsageSink, spillFolder: String) {
+            self.sink = sink
+            self.spillFolder = spillFolder
+        }
 
         func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
-            if let id = b.spans[GenericUsage.Field.requestId.rawValue] {
-                let h = fnv1a(id)
-                if sink.isStagedRequestId(h) {
-                    duplicates += 1
-                    quarantine.append(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
-                                                      reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
-                                                      raw: raw()))
-                    return false
-                }
-                ledgerKeys.append(h)
+            switch sink.checkRequestId(b, line: line, context: context, raw: raw) {
+            case .noId: return true
+            case .newId(let h): ledgerKeys.append(h); return true
+            case .repeatsStaged(let entry): duplicates += 1; try keep(entry); return false
             }
-            return true
         }
 
         func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {
-            quarantine.append(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line), reason: reason, raw: raw))
+            try keep(UsageSink.rejected(line: line, reason: reason, raw: raw, context: context))
+        }
+
+        private func keep(_ entry: QuarantineEntry) throws {
+            lines.append(contentsOf: JSONWriter.write(entry.json).utf8)
+            lines.append(0x0A)
+            quarantined += 1
+            if lines.count >= 4 << 20 {
+                if overflow == nil { overflow = try TemporaryFile(folder: spillFolder, purpose: "quarantined records") }
+                try overflow!.append(lines)
+                lines.removeAll(keepingCapacity: true)
+            }
+        }
+
+        /// The quarantine lines in order, a chunk at a time; then forgets them.
+        func forEachQuarantineChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+            try overflow?.forEachChunk(body)
+            try lines.withUnsafeBytes { try body($0) }
+            overflow = nil
+            lines = []
         }
     }
 
@@ -54,9 +74,9 @@ enum ParallelExtract {
     /// Reads `parts` of `source` in parallel and adds them to `sink` in order; `counts` gets the
     /// records read, passed and quarantined (as `readCSV` / `readJSONL` count them).
     static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], defaults: [String: String],
-                    delimiter: UInt8, sink: UsageSink, counts: inout RowCounts) throws {
+                    delimiter: UInt8, sink: UsageSink, spillFolder: String, counts: inout RowCounts) throws {
         let shared = Shared(source: source, parts: parts, defaults: defaults, delimiter: delimiter,
-                            results: parts.map { _ in PartResult(sink: sink) })
+                            results: parts.map { _ in PartResult(sink: sink, spillFolder: spillFolder) })
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let r = shared.results[i], part = shared.parts[i], file = shared.source.file
             do {

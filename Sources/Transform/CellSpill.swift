@@ -1,11 +1,8 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
 import ReckonCore
 
 /// Output cells moved out of memory when the estimate's cell table reaches its budget
-/// (`EstimatedRowBuilder.limitCells`): an unnamed temporary file (created, then unlinked at once,
-/// so a killed run leaves nothing behind) of fixed-size records, written in batches grouped by
+/// (`EstimatedRowBuilder.limitCells`): a `TemporaryFile` (unnamed, so a killed run leaves nothing
+/// behind) of fixed-size records, written in batches grouped by
 /// the UTC day of the cell's charge period start, with where each day's records of each batch are.
 ///
 /// The rows come out ordered by charge period start first, so the final pass reads one day at a
@@ -17,31 +14,16 @@ final class CellSpill: @unchecked Sendable {
     /// Bytes per record: charge start and end (2 × 8), nine interned ids (9 × 4), the quantity's
     /// significand (16) and scale (1), padded to 72.
     static let recordSize = 72
-    private let fd: Int32
-    /// Where the file was created (for error messages; it has no name any more).
-    let folder: String
+    private let file: TemporaryFile
     /// Per UTC day (days since the epoch): the (byte offset, record count) segments holding its cells.
     private(set) var segments: [Int64: [(offset: Int, count: Int)]] = [:]
-    private var end = 0
     /// Records written in all.
     private(set) var records = 0
 
     /// Creates the temporary file in `folder` (created if missing).
     init(folder: String) throws {
-        try FileSystem.createDirectories(folder)
-        var template = Array((folder + "/.reckon-cells-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            throw ReckonError(.cannotCreate, "cannot create a temporary file for the estimate's cells", at: SourcePosition(file: folder),
-                              cause: String(cString: strerror(errno)))
-        }
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        unlink(path)
-        self.fd = fd
-        self.folder = folder
+        file = try TemporaryFile(folder: folder, purpose: "the estimate's cells")
     }
-
-    deinit { close(fd) }
 
     /// The UTC day of a charge period start (floor division: days before 1970 are negative).
     @inline(__always)
@@ -55,16 +37,16 @@ final class CellSpill: @unchecked Sendable {
         byDay.sort { $0.day < $1.day }
         var buffer = [UInt8](repeating: 0, count: min(byDay.count, 1024) * Self.recordSize)
         var filled = 0
-        var segmentDay = byDay[0].day, segmentStart = end, segmentCount = 0
+        var segmentDay = byDay[0].day, segmentStart = file.size, segmentCount = 0
         func flush() throws {
-            try buffer.withUnsafeBytes { try writeAll(UnsafeRawBufferPointer(rebasing: $0[0..<filled])) }
+            try buffer.withUnsafeBytes { try file.append(UnsafeRawBufferPointer(rebasing: $0[0..<filled])) }
             filled = 0
         }
         for e in byDay {
             if e.day != segmentDay {
                 segments[segmentDay, default: []].append((segmentStart, segmentCount))
                 segmentDay = e.day
-                segmentStart = end + filled
+                segmentStart = file.size + filled
                 segmentCount = 0
             }
             if filled == buffer.count { try flush() }
@@ -87,13 +69,7 @@ final class CellSpill: @unchecked Sendable {
                 let n = min(segment.count - done, 1024)
                 let offset = segment.offset + done * Self.recordSize
                 try buffer.withUnsafeMutableBytes { raw in
-                    var got = 0
-                    while got < n * Self.recordSize {
-                        let r = pread(fd, raw.baseAddress! + got, n * Self.recordSize - got, off_t(offset + got))
-                        if r < 0 && errno == EINTR { continue }
-                        guard r > 0 else { throw ioError("cannot read back the estimate's spilled cells") }
-                        got += r
-                    }
+                    try file.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<(n * Self.recordSize)]))
                 }
                 try buffer.withUnsafeBytes { raw in
                     for k in 0..<n {
@@ -109,21 +85,6 @@ final class CellSpill: @unchecked Sendable {
     /// Calls `body` with every record, day by day.
     func forEachRecord(_ body: (EstimatedRowBuilder.Key, ExactDecimal) throws -> Void) throws {
         for day in segments.keys.sorted() { try forEach(day: day, body) }
-    }
-
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let w = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(end))
-            if w < 0 && errno == EINTR { continue }
-            guard w > 0 else { throw ioError("cannot write the estimate's cells to a temporary file (disk full?)") }
-            done += w
-            end += w
-        }
-    }
-
-    private func ioError(_ message: String) -> ReckonError {
-        ReckonError(.io, message, at: SourcePosition(file: folder), cause: String(cString: strerror(errno)))
     }
 
     private static func encode(_ k: EstimatedRowBuilder.Key, _ q: ExactDecimal, into p: UnsafeMutableRawPointer) {

@@ -112,6 +112,31 @@ struct ThreadsTests {
         #expect(results[0].totals.contains("\"rows_read\":12005"), "\(results[0].totals)")
     }
 
+    /// A part that quarantines more than 4 MiB of lines keeps the rest in a temporary file: the
+    /// quarantine is still the same bytes as one thread's, and nothing is left behind.
+    @Test func aPartFullOfBadRecordsGivesTheSameQuarantine() throws {
+        let dir = Jobs.tempDir("bad")
+        var csv = "timestamp,provider,billing_account,model,input_tokens,request_id\n"
+        let filler = String(repeating: "x", count: 40)
+        for i in 0..<90_000 {
+            csv += i % 10 == 0 ? "2026-10-0\(1 + i % 9)T00:00:00Z,openai,org,gpt-4o,\(i),r\(i)\n"
+                               : "2026-10-0\(1 + i % 9)T00:00:00Z,openai,org,gpt-4o,n\(i),r\(i),extra-\(filler)\n"
+        }
+        try Jobs.write(csv, to: dir + "/usage/bad.csv")
+        var quarantines: [Data] = []
+        for threads in [1, 3] {
+            let out = Jobs.tempDir("bad-\(threads)")
+            let r = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "1000000",
+                                                    "--max-quarantine-share", "1"])
+            #expect(r.status == 0, "\(r.stderr)")
+            quarantines.append(FileManager.default.contents(atPath: out + "/staging/extract/quarantine.jsonl") ?? Data())
+            let hidden = try FileManager.default.contentsOfDirectory(atPath: out + "/staging/extract").filter { $0.hasPrefix(".") }
+            #expect(hidden.isEmpty, "\(hidden)")
+        }
+        #expect(quarantines[0].count > 3 * (4 << 20))   // every part overflowed its 4 MiB
+        #expect(quarantines[0] == quarantines[1])
+    }
+
     /// Shard mode: n shards price their parts (on one machine here; on n machines when the output
     /// folder is shared), `merge` combines them; staging is the same bytes as one run for 1, 2 and 4.
     @Test func oneTwoAndFourShardsWriteTheSameBytes() throws {

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// An unnamed temporary file: created in `folder` and unlinked at once, so that nothing is left
+/// behind whatever way the run ends (the space is freed when the handle closes, in `deinit`).
+/// Bytes are appended at the end and read back at any offset.
+/// - Memory: none beyond the caller's buffers.
+public final class TemporaryFile: @unchecked Sendable {
+    private let fd: Int32
+    /// Where the file was created (for error messages: it has no name).
+    public let folder: String
+    /// Bytes written so far.
+    public private(set) var size = 0
+
+    /// - Parameter purpose: what the file holds, for the error if it cannot be created.
+    public init(folder: String, purpose: String) throws(ReckonError) {
+        try FileSystem.createDirectories(folder)
+        var template = Array((folder + "/.reckon-tmp-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw ReckonError(.cannotCreate, "cannot create a temporary file for \(purpose)", at: SourcePosition(file: folder),
+                              cause: String(cString: strerror(errno)))
+        }
+        unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        self.fd = fd
+        self.folder = folder
+    }
+
+    deinit { close(fd) }
+
+    /// Appends `bytes` at the end.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws(ReckonError) {
+        var done = 0
+        while done < bytes.count {
+            let w = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(size))
+            if w < 0 && errno == EINTR { continue }
+            guard w > 0 else { throw ioError("cannot write a temporary file (disk full?)") }
+            done += w
+            size += w
+        }
+    }
+
+    public func append(_ bytes: [UInt8]) throws(ReckonError) {
+        do { try bytes.withUnsafeBytes { try append($0) } } catch let e as ReckonError { throw e } catch {
+            throw ReckonError(.io, "cannot write a temporary file", at: SourcePosition(file: folder))
+        }
+    }
+
+    /// Fills `buffer` with the bytes at `offset` (which must have been written).
+    public func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(ReckonError) {
+        var got = 0
+        while got < buffer.count {
+            let r = pread(fd, buffer.baseAddress! + got, buffer.count - got, off_t(offset + got))
+            if r < 0 && errno == EINTR { continue }
+            guard r > 0 else { throw ioError("cannot read a temporary file back") }
+            got += r
+        }
+    }
+
+    /// Calls `body` with the whole file, 1 MiB at a time, in order.
+    public func forEachChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = 0
+        while offset < size {
+            let n = min(buffer.count, size - offset)
+            try buffer.withUnsafeMutableBytes { try read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<n])) }
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            offset += n
+        }
+    }
+
+    private func ioError(_ message: String) -> ReckonError {
+        ReckonError(.io, message, at: SourcePosition(file: folder), cause: String(cString: strerror(errno)))
+    }
+}
