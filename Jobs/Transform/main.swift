@@ -14,7 +14,7 @@ struct Transform: ParsableCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the transform stage (the default).")
         @OptionGroup var common: CommonOptions
-        @Option(help: "Threads that price a large uncompressed CSV export in parts of at least 8 MiB (default: the processors online, at most 8). They share the --max-cells budget. The outputs are the same bytes whatever the number.")
+        @Option(help: "Threads that price a large uncompressed CSV or JSONL export in parts of at least 8 MiB (default: the processors online, at most 8). They share the --max-cells budget. The outputs are the same bytes whatever the number.")
         var threads: Int = min(processorsOnline(), 8)
         @Option(help: .hidden) var minPartBytes: Int = 8 << 20
         @Option(help: "Output cells held in memory while pricing, about 110 bytes each (default \(TransformStage.defaultMaxCells), about 25 MB). Beyond it cells go to a temporary file in the output folder and the final pass holds one day of cells at a time; the outputs are the same bytes.")

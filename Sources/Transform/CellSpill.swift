@@ -9,7 +9,7 @@ import ReckonCore
 /// time from every spill, sums that day's cells and sorts them: memory is bounded by the largest
 /// day's distinct rows, not by the month's.
 /// - Memory: the segment index (a few entries per day and batch); records stream through a
-///   64 KiB-sized buffer.
+///   72 KiB buffer (1,024 records).
 final class CellSpill: @unchecked Sendable {
     /// Bytes per record: charge start and end (2 × 8), nine interned ids (9 × 4), the quantity's
     /// significand (16) and scale (1), padded to 72.

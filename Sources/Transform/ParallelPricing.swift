@@ -6,7 +6,8 @@ import ReckonExtract
 /// a record boundary, see `GenericSource.parts`) goes to a builder of its own, then the builders
 /// are merged into the stage's in part order, and the parts' unpriced-usage entries are written
 /// to the quarantine in that order too — so the outputs are the same bytes as a one-thread run.
-/// - Memory: one cell table per part until the merge.
+/// - Memory: one cell table per part, each bounded by its share of `--max-cells` (they spill),
+///   until the merge; then the parts' spilled cells stay on disk for the day-by-day pass.
 enum ParallelPricing {
     /// One thread's part: its builder, what it quarantined, how many records it passed, its error.
     private final class Worker: @unchecked Sendable {

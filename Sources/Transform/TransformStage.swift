@@ -14,7 +14,7 @@ public struct TransformStage {
     public let layout: Layout
     /// Only this billing period, or every period found in the inputs.
     public let period: BillingPeriod?
-    /// How many threads price a large uncompressed CSV export (parts of at least 8 MiB each); the
+    /// How many threads price a large uncompressed CSV or JSONL export (parts of at least 8 MiB each); the
     /// output is byte for byte the same whatever the number.
     public let threads: Int
     /// The smallest part of a file a thread is given (8 MiB; smaller in tests).
@@ -30,7 +30,7 @@ public struct TransformStage {
     public let logger: Logger
 
     /// Shard mode, the path past one machine: `shard(i, n)` prices the i-th of n byte ranges of each
-    /// large CSV export (see `GenericSource.parts`; a file too small to cut, a JSONL or a gzip file
+    /// large CSV or JSONL export (see `GenericSource.parts`; a file too small to cut or a gzip file
     /// goes whole to shard 0, as do the API pages) and writes `staging/transform/shards/`
     /// `shard-i-of-n.jsonl`; `merge(n)` reads the n partial results, checks every export was read
     /// whole, and writes the same staging a one-machine run writes, byte for byte.
