@@ -13,14 +13,29 @@ public struct Rollups: Sendable {
         var requests = 0
         var executions = Set<Int32>()
         var spans = Set<Int32>()
+        /// The parent span named by the records (-1: none); records that name another one add it
+        /// to `otherParents`. The table shows the one whose id sorts first by text (`parent(names:)`),
+        /// so the result does not depend on the order records are read in (threads, shards).
         var parent: Int32 = -1
+        var otherParents: [Int32] = []
+
+        mutating func noteParent(_ p: Int32) {
+            guard p >= 0, p != parent else { return }
+            if parent < 0 { parent = p } else if !otherParents.contains(p) { otherParents.append(p) }
+        }
+
+        /// The parent span shown: of those named, the one whose id sorts first by text.
+        func parent(names: (Int32) -> String) -> Int32 {
+            otherParents.reduce(parent) { best, p in names(p) < names(best) ? p : best }
+        }
 
         mutating func merge(_ o: Totals, translate t: (Int32) -> Int32) {
             cost += o.cost
             requests += o.requests
             for e in o.executions { executions.insert(t(e)) }
             for s in o.spans { spans.insert(t(s)) }
-            if o.parent >= 0 { parent = t(o.parent) }
+            if o.parent >= 0 { noteParent(t(o.parent)) }
+            for p in o.otherParents { noteParent(t(p)) }
         }
 
         /// Adds one record in place (a copy out of the dictionary and back would copy the sets).
@@ -29,7 +44,7 @@ public struct Rollups: Sendable {
             requests += 1
             if ids.execution >= 0 { executions.insert(ids.execution) }
             if ids.span >= 0 { spans.insert(ids.span) }
-            if ids.parentSpan >= 0 { parent = ids.parentSpan }
+            noteParent(ids.parentSpan)
         }
     }
 
@@ -113,7 +128,7 @@ public struct Rollups: Sendable {
         func opt(_ i: Int32) -> String? { i < 0 || names(i).isEmpty ? nil : names(i) }
         var out: [(String, [String], [[String?]])] = []
         out.append(("spans", ["billing_account", "sub_account", "agent", "execution_id", "span_id", "parent_span_id", "cost", "requests"],
-                    rows(spans) { k, t in [names(k[1]), opt(k[2]), opt(k[3]), opt(k[4]), names(k[5]), opt(t.parent), t.cost.description, String(t.requests)] }))
+                    rows(spans) { k, t in [names(k[1]), opt(k[2]), opt(k[3]), opt(k[4]), names(k[5]), opt(t.parent(names: names)), t.cost.description, String(t.requests)] }))
         out.append(("executions", ["billing_account", "sub_account", "agent", "execution_id", "cost", "spans", "requests", "cost_per_request"],
                     rows(executions) { k, t in [names(k[1]), opt(k[2]), opt(k[3]), names(k[4]), t.cost.description, String(t.spans.count),
                                                 String(t.requests), ratio(t.cost, t.requests)] }))
@@ -158,7 +173,8 @@ public struct Rollups: Sendable {
             for (k, t) in map {
                 try body(.object([("rollup", .string(label)), ("k", key(k, places)), ("cost", .decimal(t.cost)),
                                   ("requests", .number(String(t.requests))), ("executions", ids(t.executions)),
-                                  ("spans", ids(t.spans)), ("parent", t.parent >= 0 ? name(t.parent) : .number(String(t.parent)))]))
+                                  ("spans", ids(t.spans)), ("parent", t.parent >= 0 ? name(t.parent) : .number(String(t.parent))),
+                                  ("other_parents", .array(t.otherParents.map(name)))]))
             }
         }
         for (k, n) in daily { try body(.object([("rollup", .string("daily")), ("k", key(k, [2, 3])), ("n", .number(String(n)))])) }
@@ -201,6 +217,7 @@ public struct Rollups: Sendable {
         for x in e { t.executions.insert(try value(x)) }
         for x in s { t.spans.insert(try value(x)) }
         t.parent = try value(parentValue)
+        if case .array(let others)? = v["other_parents"] { for x in others { t.noteParent(try value(x)) } }
         switch label {
         case "workspaces": workspaces[key, default: Totals()].merge(t, translate: { $0 })
         case "agents": agents[key, default: Totals()].merge(t, translate: { $0 })

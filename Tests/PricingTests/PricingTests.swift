@@ -244,6 +244,36 @@ struct PricingTests {
                           at: Timestamp(rfc3339: "2026-11-02T00:00:00Z")!)?.unitPrice == "2.5")
     }
 
+    /// A span whose records disagree on its parent shows the parent whose id sorts first by text,
+    /// whatever order the records come in and however builders (threads, shards) are combined.
+    @Test func aSpansParentDoesNotDependOnReadingOrder() throws {
+        let t = Timestamp(rfc3339: "2026-10-05T10:00:00Z")!
+        func record(_ parent: String) -> UsageRecord {
+            var r = UsageRecord(provider: "openai", billingAccountId: "org", subAccountId: nil, model: "gpt-4o", periodStart: t, periodEnd: t,
+                                serviceTier: "standard", quantities: [("tokens_input", 1000)], source: SourcePosition(file: "t"))
+            r.spanId = "span-1"
+            r.executionId = "exec-1"
+            r.parentSpanId = parent
+            return r
+        }
+        func spansTable(_ b: EstimatedRowBuilder) -> [[String?]] {
+            b.rollups.tables(for: BillingPeriod(year: 2026, month: 10)!, names: { b.name($0) }, tags: { b.tags($0) }).first { $0.name == "spans" }!.rows
+        }
+        var forward = EstimatedRowBuilder(rateCard: Self.card, accounts: AccountNames(), period: nil)
+        var backward = forward.emptyCopy(), second = forward.emptyCopy(), absorbed = forward.emptyCopy()
+        for p in ["root-b", "root-a", "root-c"] { try forward.add(record(p)) { _ in } }
+        for p in ["root-c", "root-a", "root-b"] { try backward.add(record(p)) { _ in } }
+        try backward.add(record("root-b")) { _ in }
+        try second.add(record("root-a")) { _ in }
+        var merged = forward.emptyCopy()
+        try merged.add(record("root-c")) { _ in }
+        try merged.merge(second)
+        try merged.forEachPartialValue { try absorbed.absorb($0) }
+        #expect(spansTable(forward).first?[5] == "root-a")
+        #expect(spansTable(backward).first?[5] == "root-a")
+        #expect(spansTable(merged).first?[5] == "root-a" && spansTable(absorbed).first?[5] == "root-a")
+    }
+
     /// dataset_storage is a level: the month's peak reading per plan, against that plan's cap —
     /// never the sum of the readings. The part above the cap is its own row, marked.
     @Test func datasetStorageIsTheMonthlyPeakAgainstThePlanCap() throws {
