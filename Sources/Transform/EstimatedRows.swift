@@ -953,13 +953,7 @@ extension EstimatedRowBuilder {
     /// Adds one value written by `forEachPartialValue` (of a builder with the same rate card).
     /// - Throws: a message when the value is not one.
     public mutating func absorb(_ v: JSONValue) throws(PartialDecodeError) {
-        func i(_ x: JSONValue?) throws(PartialDecodeError) -> Int32 {
-            switch x {
-            case .string(let s)?: return id(s)
-            case .number(let n)?: guard let v = Int32(n) else { throw PartialDecodeError() }; return v
-            default: throw PartialDecodeError()
-            }
-        }
+        func i(_ x: JSONValue?) throws(PartialDecodeError) -> Int32 { try PartialDecodeError.id(x) { id($0) } }
         func int64(_ x: JSONValue?) throws(PartialDecodeError) -> Int64 {
             guard case .number(let n)? = x, let v = Int64(n) else { throw PartialDecodeError() }
             return v
@@ -1000,4 +994,14 @@ extension EstimatedRowBuilder {
 }
 
 /// A line of a shard's partial result that is not one.
-public struct PartialDecodeError: Error, Sendable {}
+public struct PartialDecodeError: Error, Sendable {
+    /// An interned id written in a partial result: a name (interned here with `intern`), or a
+    /// number for the places that hold none (negative ids, rate indexes).
+    static func id(_ x: JSONValue?, intern: (String) -> Int32) throws(PartialDecodeError) -> Int32 {
+        switch x {
+        case .string(let s)?: return intern(s)
+        case .number(let n)?: guard let v = Int32(n) else { throw PartialDecodeError() }; return v
+        default: throw PartialDecodeError()
+        }
+    }
+}

@@ -185,13 +185,7 @@ public struct Rollups: Sendable {
     /// - Returns: false when the value is not a rollup value.
     mutating func absorb(_ v: JSONValue, id: (String) -> Int32) throws(PartialDecodeError) -> Bool {
         guard let label = v["rollup"]?.string else { return false }
-        func value(_ x: JSONValue) throws(PartialDecodeError) -> Int32 {
-            switch x {
-            case .string(let s): return id(s)
-            case .number(let n): guard let i = Int32(n) else { throw PartialDecodeError() }; return i
-            default: throw PartialDecodeError()
-            }
-        }
+        func value(_ x: JSONValue) throws(PartialDecodeError) -> Int32 { try PartialDecodeError.id(x, intern: id) }
         if label == "period" {
             guard case .number(let n)? = v["p"], let p = Int32(n), let period = v["period"]?.string.flatMap({ BillingPeriod($0) }) else {
                 throw PartialDecodeError()
