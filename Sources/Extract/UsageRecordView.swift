@@ -73,7 +73,8 @@ extension GenericSource {
 
     /// Byte ranges of about `size / n` bytes that each start at a record boundary, with the line
     /// each starts on, for reading a large uncompressed CSV or JSONL export in parallel (`n` parts
-    /// at most; one part when the file is compressed or smaller than `minimumBytes` a part).
+    /// at most; one part when the file is compressed, smaller than `minimumBytes` a part, or broke
+    /// off when extract read it).
     ///
     /// A CSV boundary is a line feed outside quotes: one pass over the file counts line feeds and
     /// quote characters (RFC 4180 doubles a quote inside a quoted field, so an odd count means
@@ -82,7 +83,8 @@ extension GenericSource {
     public func parts(_ n: Int, minimumBytes: Int) throws -> [(range: Range<Int>, firstLine: Int)] {
         let whole = [(range: 0..<size, firstLine: 1)]
         let count = min(n, size / max(minimumBytes, 1))
-        guard count > 1 else { return whole }
+        // A file that broke off when extract read it is read whole: its records end at the break.
+        guard count > 1, complete else { return whole }
         let jsonl = format == GenericUsage.kindJSONL
         let stream = try ByteStream(path: file)
         if stream.isGzip { return whole }

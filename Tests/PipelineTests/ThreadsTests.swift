@@ -96,7 +96,10 @@ struct ThreadsTests {
         let dir = Jobs.tempDir("broken")
         let csv = Self.export() + Jobs.october(day: 3, hour: 4) + ",openai,org_T,proj_1,gpt-4o,1,1,req-broken,a,e,s,,x,\"never closed\n"
         try Jobs.write(csv, to: dir + "/usage/export.csv")
+        try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
         var results: [(status: Int32, quarantine: String, totals: String)] = []
+        var estimates: [String] = []
         for threads in [1, 3] {
             let out = Jobs.tempDir("broken-\(threads)")
             let r = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000",
@@ -105,7 +108,13 @@ struct ThreadsTests {
             #expect(manifest.contains("validated in 3 parts") == (threads == 3))
             let m = try JSONParser.parse(Array(manifest.utf8))
             results.append((r.status, try Jobs.read(out + "/staging/extract/quarantine.jsonl"), JSONWriter.write(m["totals"] ?? .null)))
+            // Transform reads the broken file whole (never in parts), up to the break.
+            let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000"])
+            #expect(t.status == 0, "\(t.stderr)")
+            #expect(!(try Jobs.read(out + "/staging/transform/manifest.json")).contains("parts on"))
+            estimates.append(try Jobs.read(out + "/staging/transform/estimated/billing_period=2026-10/part-00000.csv"))
         }
+        #expect(estimates[0].count > 100_000 && estimates[0] == estimates[1])
         #expect(results[0].status == results[1].status && results[0].quarantine == results[1].quarantine && results[0].totals == results[1].totals)
         #expect(results[0].quarantine.contains("unterminated"), "\(results[0].quarantine.suffix(400))")
         // 12,000 records and 4 malformed lines before the break, and the broken rest quarantined as one.
