@@ -153,12 +153,9 @@ public struct ExtractStage {
                     let parts = options.threads > 1 && !stream.isGzip ? try source.parts(options.threads, minimumBytes: options.minimumPartBytes) : []
                     if parts.count > 1 {
                         sink.notes.append("\(file): validated in \(parts.count) parts on \(parts.count) threads")
-                        try ParallelExtract.run(source, parts: parts, defaults: hive, delimiter: tabs ? 0x09 : UInt8(ascii: ","), sink: sink,
-                                                spillFolder: layout.stageFolder("extract"), counts: &partial)
+                        try ParallelExtract.run(source, parts: parts, sink: sink, spillFolder: layout.stageFolder("extract"), counts: &partial)
                     } else {
-                        _ = isCSV ? try GenericUsage.readCSV(stream, file: file, defaults: hive, handler: sink,
-                                                             delimiter: tabs ? 0x09 : UInt8(ascii: ","), progress: &partial)
-                                  : try GenericUsage.readJSONL(stream, file: file, defaults: hive, handler: sink, progress: &partial)
+                        try source.replay(sink, counts: &partial)
                     }
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
                                                  modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true),
@@ -521,6 +518,13 @@ extension GenericSource {
     /// that broke off when extract read it breaks off at the same place: the records before count.
     func replay(_ handler: some GenericRecordHandler, part: (range: Range<Int>, firstLine: Int)? = nil) throws {
         var counts = RowCounts()
+        try replay(handler, part: part, counts: &counts)
+    }
+
+    /// The same, with the records read, passed and quarantined added to `counts` (also when a
+    /// break is thrown).
+    func replay(_ handler: some GenericRecordHandler, part: (range: Range<Int>, firstLine: Int)? = nil,
+                counts: inout RowCounts) throws {
         do {
             // A part that is the whole file (always so for gzip) is read as the file: gzip is inflated.
             let part = part.flatMap { $0.range.lowerBound == 0 && $0.range.upperBound >= size ? nil : $0 }

@@ -66,29 +66,19 @@ enum ParallelExtract {
     private struct Shared: @unchecked Sendable {
         var source: GenericSource
         var parts: [(range: Range<Int>, firstLine: Int)]
-        var defaults: [String: String]
-        var delimiter: UInt8
         var results: [PartResult]
     }
 
     /// Reads `parts` of `source` in parallel and adds them to `sink` in order; `counts` gets the
     /// records read, passed and quarantined (as `readCSV` / `readJSONL` count them).
-    static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], defaults: [String: String],
-                    delimiter: UInt8, sink: UsageSink, spillFolder: String, counts: inout RowCounts) throws {
-        let shared = Shared(source: source, parts: parts, defaults: defaults, delimiter: delimiter,
-                            results: parts.map { _ in PartResult(sink: sink, spillFolder: spillFolder) })
+    /// `source` must say `complete` (a break is then thrown, not swallowed).
+    static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], sink: UsageSink, spillFolder: String,
+                    counts: inout RowCounts) throws {
+        let shared = Shared(source: source, parts: parts, results: parts.map { _ in PartResult(sink: sink, spillFolder: spillFolder) })
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
-            let r = shared.results[i], part = shared.parts[i], file = shared.source.file
+            let r = shared.results[i]
             do {
-                if shared.source.format == GenericUsage.kindJSONL {
-                    _ = try GenericUsage.readJSONL(try ByteStream(path: file, range: part.range), file: file, defaults: shared.defaults,
-                                                   handler: r, progress: &r.counts, firstLine: part.firstLine)
-                } else {
-                    // The header is read from the file's start; a later part then reads its own range.
-                    let stream = part.range.lowerBound == 0 ? try ByteStream(path: file, range: part.range) : try ByteStream(path: file)
-                    _ = try GenericUsage.readCSV(stream, file: file, defaults: shared.defaults, handler: r, delimiter: shared.delimiter,
-                                                 progress: &r.counts, part: part)
-                }
+                try shared.source.replay(r, part: shared.parts[i], counts: &r.counts)
             } catch {
                 r.error = error
             }
