@@ -461,6 +461,7 @@ public struct ReconcileStage {
             }
             var rec = Reconciliation(period: p, accounts: list)
             rec.dailySpend = daily
+            (rec.budgets, rec.violations, rec.alerts) = governance.evaluate(tally, period: p)
             for (_, g) in gauges.sorted(by: { $0.key < $1.key }) {
                 guard let above = g.above else { continue }
                 let cap: JSONValue = .object([("provider", .string(g.provider)), ("billing_account", .string(g.account)), ("sku_id", .string(g.sku)),
@@ -468,9 +469,6 @@ public struct ReconcileStage {
                 rec.planCaps.append(cap)
                 rec.alerts.append(.object([("kind", .string("plan_cap_exceeded")), ("billing_period", .string(p.description)), ("plan_cap", cap)]))
             }
-            let capAlerts = rec.alerts
-            (rec.budgets, rec.violations, rec.alerts) = governance.evaluate(tally, period: p)
-            rec.alerts += capAlerts
             // Anomalies: daily spend and model mix from the estimate, requests from transform's activity file.
             var activity: [Anomalies.Activity] = []
             if FileSystem.exists(layout.stagedActivity(p)) {

@@ -427,7 +427,8 @@ public struct EstimatedRowBuilder {
         gauges.compactMap { k, peak -> String? in
             let rate = rateCard.rates[Int(k.rate)]
             guard let cap = rate.includedPerMonth, peak > cap, let meter = Meter.catalog[rate.meter] else { return nil }
-            let period = BillingPeriod(containing: Timestamp(secondsSinceEpoch: k.chargeStart + offsetOf(k.provider)))
+            let offset = timeZones.isEmpty ? 0 : timeZones.offset(names[Int(k.provider)])
+            let period = BillingTimeZones.period(of: Timestamp(secondsSinceEpoch: k.chargeStart), offset: offset)
             return "\(period): \(names[Int(k.provider)]) \(names[Int(k.billingAccount)]) \(rate.meter) peaked at \(Self.plain(peak)) \(meter.consumedUnit), above the \(names[Int(k.model)]) plan's cap of \(Self.plain(cap)) \(meter.consumedUnit)"
         }.sorted()
     }
@@ -437,8 +438,6 @@ public struct EstimatedRowBuilder {
         let n = d.normalized
         return n.scale == 0 ? String(n.significand) : n.description
     }
-
-    private func offsetOf(_ provider: Int32) -> Int64 { timeZones.isEmpty ? 0 : timeZones.offset(names[Int(provider)]) }
 
     /// Cells written to temporary files so far (0 when everything fitted in memory).
     public var spilledCells: Int { spills.reduce(0) { $0 + $1.file.records } }
