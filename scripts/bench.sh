@@ -18,9 +18,9 @@ done
 # of pricing on one core.
 raw=$(stat -c %s "$DATA/csv/usage/usage.csv")
 for threads in 1 "$(nproc)"; do
-  "$PY" scripts/measure.py "transform --threads $threads" "$raw" "$N" -- .build/release/reckon-transform --input "$DATA/csv" --output "$DATA/out-csv" --threads "$threads"
-  .build/release/reckon-transform --input "$DATA/csv" --output "$DATA/out-csv" --threads "$threads" 2>&1 | \
-    "$PY" -c '
+  MEASURE_STDERR="$DATA/transform.log" "$PY" scripts/measure.py "transform --threads $threads" "$raw" "$N" -- \
+    .build/release/reckon-transform --input "$DATA/csv" --output "$DATA/out-csv" --threads "$threads"
+  "$PY" -c '
 import re, sys
 n, threads = int(sys.argv[1]), sys.argv[2]
 for line in sys.stdin:
@@ -28,7 +28,7 @@ for line in sys.stdin:
     if m:
         s = float(m.group(1))
         print(f"  pricing phase, {threads} thread(s) {s:7.2f} s  {n / s / 1e6:6.2f} M records/s")
-' "$N" "$threads"
+' "$N" "$threads" < "$DATA/transform.log"
 done
 "$PY" scripts/measure.py "reconcile" "$raw" "$N" -- .build/release/reckon-reconcile --input "$DATA/csv" --output "$DATA/out-csv"
 rm -rf "$DATA/out-csv/previous" "$DATA/out-csv/focus" "$DATA/out-csv/reports"   # a first night: no diff against the previous one
