@@ -31,7 +31,7 @@ final class CellSpill: @unchecked Sendable {
 
     /// Appends `cells` as one batch, grouped by day.
     /// - Complexity: O(n log n) for the grouping sort; O(n) bytes written.
-    func append(_ cells: [EstimatedRowBuilder.Key: ExactDecimal]) throws {
+    func append(_ cells: CellTable) throws {
         guard !cells.isEmpty else { return }
         var byDay = cells.map { (day: Self.day($0.key.chargeStart), key: $0.key, value: $0.value) }
         byDay.sort { $0.day < $1.day }

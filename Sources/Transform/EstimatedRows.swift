@@ -27,9 +27,9 @@ public struct EstimatedRowBuilder {
         var rate: Int32
         var tags: Int32
 
-        /// One pass of a 64-bit multiply-mix over the fields, then a single combine: the default
-        /// synthesized hash feeds the hasher 11 times per lookup, which dominated pricing.
-        func hash(into hasher: inout Hasher) {
+        /// One pass of a 64-bit multiply-mix over the fields (`CellTable` uses it as is).
+        @inline(__always)
+        var mixed: UInt64 {
             var h = UInt64(bitPattern: chargeStart) &* 0x9E37_79B9_7F4A_7C15
             @inline(__always) func mix(_ v: UInt64) { h = (h ^ v) &* 0xFF51_AFD7_ED55_8CCD; h ^= h >> 32 }
             mix(UInt64(bitPattern: chargeEnd))
@@ -38,8 +38,12 @@ public struct EstimatedRowBuilder {
             mix(UInt64(UInt32(bitPattern: reportedModel)) << 32 | UInt64(UInt32(bitPattern: meter)))
             mix(UInt64(UInt32(bitPattern: tier)) << 32 | UInt64(UInt32(bitPattern: rate)))
             mix(UInt64(UInt32(bitPattern: tags)))
-            hasher.combine(h)
+            return h
         }
+
+        /// A single combine of `mixed`: the default synthesized hash feeds the hasher 11 times per
+        /// lookup, which dominated pricing.
+        func hash(into hasher: inout Hasher) { hasher.combine(mixed) }
     }
 
     /// Where a record's rate comes from when its prompt cannot reach any long-context tier.
@@ -62,7 +66,7 @@ public struct EstimatedRowBuilder {
     /// Per rate index: unit price and block-size exponent (the hot path must not copy `Rate`).
     private let unitPrices: [ExactDecimal]
     private let blockExponents: [Int]
-    private var cells: [Key: ExactDecimal] = [:]
+    private var cells = CellTable()
     /// Cells written out when the table reached `cellLimit` (see `limitCells`), each spill with
     /// how its ids translate into this builder's (`nil`: they are this builder's own).
     private var spills: [(file: CellSpill, map: [Int32]?)] = []
@@ -310,7 +314,7 @@ public struct EstimatedRowBuilder {
             let key = Key(chargeStart: chargeStart.secondsSinceEpoch, chargeEnd: chargeEnd.secondsSinceEpoch, billingAccount: ids.account,
                           subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
                           tier: ids.tier, rate: rateIndex, tags: ids.tags)
-            cells[key, default: .zero] += quantity
+            cells.add(key, quantity)
             if cells.count >= cellLimit { try spill() }
             recordCost += unitPrices[Int(rateIndex)] * quantity.shiftedLeft(by: blockExponents[Int(rateIndex)])
             priced = true
@@ -359,7 +363,7 @@ public struct EstimatedRowBuilder {
         func t(_ i: Int32) -> Int32 { i < 0 ? i : map[Int(i)] }
         for (i, set) in other.tagSets where tagSets[t(i)] == nil { tagSets[t(i)] = set }
         for (k, q) in other.cells {
-            cells[Self.translate(k, map), default: .zero] += q
+            cells.add(Self.translate(k, map), q)
             if cells.count >= cellLimit { try spill() }
         }
         for (k, q) in other.gauges {
@@ -418,7 +422,7 @@ public struct EstimatedRowBuilder {
     public mutating func spillRemaining() throws {
         guard !spills.isEmpty else { return }
         if !cells.isEmpty { try spill() }
-        cells = [:]
+        cells = CellTable()
     }
 
     /// Gauge peaks above their plan's cap (`dataset_storage` over the plan's MB), as sentences
@@ -782,13 +786,13 @@ public struct EstimatedRowBuilder {
         for e in gauges { inMemory[CellSpill.day(e.key.chargeStart), default: []].append(e) }
         var days = Set(inMemory.keys)
         for s in spills { days.formUnion(s.file.segments.keys) }
-        var table: [Key: ExactDecimal] = [:]
+        var table = CellTable()
         for day in days.sorted() {
             table.removeAll(keepingCapacity: true)
             for (file, map) in spills {
-                try file.forEach(day: day) { k, q in table[Self.translate(k, map), default: .zero] += q }
+                try file.forEach(day: day) { k, q in table.add(Self.translate(k, map), q) }
             }
-            for (k, q) in inMemory[day] ?? [] { table[k, default: .zero] += q }
+            for (k, q) in inMemory[day] ?? [] { table.add(k, q) }
             try emit(Array(table))
         }
     }
@@ -963,7 +967,7 @@ extension EstimatedRowBuilder {
                           provider: try i(c[4]), model: try i(c[5]), reportedModel: try i(c[6]), meter: try i(c[7]), tier: try i(c[8]),
                           rate: try i(c[9]), tags: try i(c[10]))
             guard key.rate >= 0 && Int(key.rate) < rateCard.rates.count else { throw PartialDecodeError() }
-            if gauge { gauges[key] = max(gauges[key] ?? q, q) } else { cells[key, default: .zero] += q }
+            if gauge { gauges[key] = max(gauges[key] ?? q, q) } else { cells.add(key, q) }
         } else if let tagset = v["tagset"], case .array(let pairs)? = v["tags"] {
             let t = try i(tagset)
             if tagSets[t] == nil {
