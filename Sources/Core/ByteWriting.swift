@@ -118,3 +118,65 @@ extension Array where Element == UInt8 {
         append(0x54); two(secs / 3600); append(0x3A); two(secs / 60 % 60); append(0x3A); two(secs % 60); append(0x5A)
     }
 }
+
+/// A reusable byte buffer appended to with one `memcpy` per part. `Array.append(contentsOf:)`
+/// spends about 200 instructions per call on a short buffer pointer (measured with callgrind),
+/// which added up to a seventh of the estimate's write phase; this costs a bounds check and the
+/// copy. Non-copyable: it owns its allocation and frees it in `deinit`.
+/// - Memory: grows (doubling) to the longest content held, never shrinks.
+public struct ByteBuffer: ~Copyable {
+    @usableFromInline var base: UnsafeMutableRawPointer
+    @usableFromInline var capacity: Int
+    @usableFromInline var used = 0
+    /// Bytes held.
+    public var count: Int { used }
+
+    public init(capacity: Int = 4096) {
+        self.capacity = Swift.max(capacity, 16)
+        base = .allocate(byteCount: self.capacity, alignment: 16)
+    }
+
+    deinit { base.deallocate() }
+
+    @inlinable @inline(__always)
+    mutating func reserve(_ n: Int) {
+        if used + n > capacity { grow(n) }
+    }
+
+    @usableFromInline @inline(never)
+    mutating func grow(_ n: Int) {
+        let size = Swift.max(used + n, 2 * capacity)
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        bigger.copyMemory(from: base, byteCount: used)
+        base.deallocate()
+        (base, capacity) = (bigger, size)
+    }
+
+    @inlinable
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        guard n > 0 else { return }
+        reserve(n)
+        (base + used).copyMemory(from: bytes.baseAddress!, byteCount: n)
+        used += n
+    }
+
+    @inlinable
+    public mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+
+    @inlinable
+    public mutating func append(_ byte: UInt8) {
+        reserve(1)
+        base.storeBytes(of: byte, toByteOffset: used, as: UInt8.self)
+        used += 1
+    }
+
+    /// Empties the buffer (its room is kept).
+    public mutating func removeAll() { used = 0 }
+
+    /// The bytes held (valid only inside `body`).
+    @inlinable
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: used))
+    }
+}

@@ -33,6 +33,13 @@ public final class FocusWriter {
         rowCount += 1
     }
 
+    /// Like `write(encoded:)`, from a buffer.
+    public func write(encodedBytes line: UnsafeRawBufferPointer) throws(ReckonError) {
+        if !buffer.isEmpty { try file.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
+        try file.write(raw: line)
+        rowCount += 1
+    }
+
     public func commit() throws(ReckonError) {
         if !buffer.isEmpty { try file.write(bytes: buffer) }
         try file.commit()

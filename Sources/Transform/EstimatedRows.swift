@@ -496,7 +496,7 @@ public struct EstimatedRowBuilder {
     ///   particular order.
     /// - Memory: the encoded columns per distinct rate, account, sub-account, tag set and model.
     @discardableResult
-    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, [UInt8]) throws -> Void) throws -> [ChargeTotal] {
+    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, UnsafeRawBufferPointer) throws -> Void) throws -> [ChargeTotal] {
         struct RateKey: Hashable {
             var rate: Int32, included: Bool, tier: Int32, model: Int32, meter: Int32
             func hash(into h: inout Hasher) {
@@ -552,8 +552,7 @@ public struct EstimatedRowBuilder {
                    rate: (part: Int32, unitPrice: ExactDecimal, exponent: Int), modelKey: Int32, model: Int32, periodKey: PeriodKey?, period: Int32)
             = (-1, 0, -1, 0, RateKey(rate: -1, included: false, tier: -1, model: -1, meter: -1), (0, .zero, 0), -2, 0, nil, 0)
         var partOf = [Int32](repeating: 0, count: CSVGroup.cached)
-        var line: [UInt8] = [], cost: [UInt8] = []
-        line.reserveCapacity(2048)
+        var line = ByteBuffer(), cost: [UInt8] = [], number: [UInt8] = []
         try forEachCell { key, quantity, billing, included in
             var full: FocusRow?
             func built() -> FocusRow {
@@ -605,14 +604,14 @@ public struct EstimatedRowBuilder {
             partOf[CSVGroup.sub.rawValue] = sub
             partOf[CSVGroup.tags.rawValue] = tags
             partOf[CSVGroup.model.rawValue] = model
-            line.removeAll(keepingCapacity: true)
+            line.removeAll()
             cost.removeAll(keepingCapacity: true)
             cost.appendDecimal(billed)   // the four costs are the same number: encoded once
             cost.withUnsafeBufferPointer { cost in
                 arena.assemble(into: &line, group: group, parts: partOf, times: (times.startText, times.endText), cost: cost,
-                               quantity: quantity, pricingQuantity: pricingQuantity)
+                               quantity: quantity, pricingQuantity: pricingQuantity, number: &number)
             }
-            try body(billing, line)
+            try line.withBytes { try body(billing, $0) }
             // Summed while the key stays the same, then added to the table.
             let chargeKey = ChargeKey(period: billing, provider: key.provider, account: key.billingAccount, rate: key.rate)
             if chargeKey != run.key {
@@ -679,8 +678,8 @@ public struct EstimatedRowBuilder {
         }
 
         /// One CSV line (with its newline) from the cached parts and the row's own values.
-        func assemble(into line: inout [UInt8], group: [CSVGroup], parts: [Int32], times: (start: [UInt8], end: [UInt8]),
-                      cost: UnsafeBufferPointer<UInt8>, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
+        func assemble(into line: inout ByteBuffer, group: [CSVGroup], parts: [Int32], times: (start: [UInt8], end: [UInt8]),
+                      cost: UnsafeBufferPointer<UInt8>, quantity: ExactDecimal, pricingQuantity: ExactDecimal, number: inout [UInt8]) {
             bytes.withUnsafeBufferPointer { arena in
                 starts.withUnsafeBufferPointer { starts in
                     parts.withUnsafeBufferPointer { parts in
@@ -689,15 +688,17 @@ public struct EstimatedRowBuilder {
                                 if k > 0 { line.append(0x2C) }
                                 let g = group[k]
                                 switch g {
-                                case .cost: line.append(contentsOf: cost)
-                                case .chargeStart: line.append(contentsOf: times.start)
-                                case .chargeEnd: line.append(contentsOf: times.end)
-                                case .consumed: line.appendDecimal(quantity)
-                                case .pricingQuantity: line.appendDecimal(pricingQuantity)
+                                case .cost: line.append(UnsafeRawBufferPointer(cost))
+                                case .chargeStart: line.append(times.start)
+                                case .chargeEnd: line.append(times.end)
+                                case .consumed, .pricingQuantity:
+                                    number.removeAll(keepingCapacity: true)
+                                    number.appendDecimal(g == .consumed ? quantity : pricingQuantity)
+                                    line.append(number)
                                 default:
                                     let base = Int(parts[g.rawValue]) * (columns + 1) + k
                                     let from = Int(starts[base]), to = Int(starts[base + 1])
-                                    if from < to { line.append(contentsOf: UnsafeBufferPointer(rebasing: arena[from..<to])) }
+                                    if from < to { line.append(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: arena[from..<to]))) }
                                 }
                             }
                         }

@@ -290,7 +290,7 @@ public struct TransformStage {
         let usageCharges = try estimated.forEachCSVLine(rateCardVersion: card.version) { p, line in
             usageRows += 1
             if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
-            try writers[p]!.write(encoded: line)
+            try writers[p]!.write(encodedBytes: line)
         }
         for c in usageCharges {
             charges.add(provider: c.provider, account: c.account, accountName: c.accountName, currency: c.currency, billed: c.billed, period: c.period)
