@@ -47,13 +47,15 @@ public struct EstimatedRowBuilder {
     }
 
     /// Where a record's rate comes from when its prompt cannot reach any long-context tier.
-    struct RateCacheKey: Hashable {
+    struct RateCacheKey: MixHashable {
         var provider: Int32, reportedModel: Int32, meter: Int32, tier: Int32, day: Int64
 
-        func hash(into hasher: inout Hasher) {
+        var mixed: UInt64 {
             let a = UInt64(UInt32(bitPattern: provider)) << 32 | UInt64(UInt32(bitPattern: reportedModel))
             let b = UInt64(UInt32(bitPattern: meter)) << 32 | UInt64(UInt32(bitPattern: tier))
-            hasher.combine((a &* 0x9E37_79B9_7F4A_7C15) ^ (b &* 0xFF51_AFD7_ED55_8CCD) ^ UInt64(bitPattern: day) ^ (a >> 31))
+            var h = (a &* 0x9E37_79B9_7F4A_7C15) ^ (b &* 0xFF51_AFD7_ED55_8CCD) ^ (UInt64(bitPattern: day) &* 0xC4CE_B9FE_1A85_EC53)
+            h ^= h >> 29
+            return h &* 0x9E37_79B9_7F4A_7C15
         }
     }
 
@@ -78,7 +80,7 @@ public struct EstimatedRowBuilder {
     private var tagSets: [Int32: [(key: String, value: String)]] = [:]
     /// provider << 32 | reported model → canonical model id.
     private var canonical = HashIndex()
-    private var rateCache: [RateCacheKey: Int32] = [:]   // -1: no rate
+    private var rateCache = MixTable<RateCacheKey, Int32>()   // -1: no rate
     private let smallestPromptTier: ExactDecimal?
     private var byHash = HashIndex()
     /// The id of each id's lower-cased form (-1: not looked up yet).

@@ -49,7 +49,7 @@ public struct Rollups: Sendable {
     }
 
     /// Up to six interned ids (unused places are -2): a key without an array allocation per record.
-    struct Key: Hashable, Sendable {
+    struct Key: Hashable, Sendable, MixHashable {
         var ids: (Int32, Int32, Int32, Int32, Int32, Int32)
 
         init(_ a: Int32, _ b: Int32, _ c: Int32, _ d: Int32 = -2, _ e: Int32 = -2, _ f: Int32 = -2) { ids = (a, b, c, d, e, f) }
@@ -67,30 +67,39 @@ public struct Rollups: Sendable {
 
         static func == (x: Key, y: Key) -> Bool { x.ids == y.ids }
 
-        func hash(into hasher: inout Hasher) {
+        var mixed: UInt64 {
             let lo = UInt64(UInt32(bitPattern: ids.0)) << 32 | UInt64(UInt32(bitPattern: ids.1))
             let mid = UInt64(UInt32(bitPattern: ids.2)) << 32 | UInt64(UInt32(bitPattern: ids.3))
             let hi = UInt64(UInt32(bitPattern: ids.4)) << 32 | UInt64(UInt32(bitPattern: ids.5))
-            hasher.combine((lo &* 0x9E37_79B9_7F4A_7C15) ^ (mid &* 0xFF51_AFD7_ED55_8CCD) ^ (hi &* 0xC4CE_B9FE_1A85_EC53) ^ (mid >> 29))
+            var h = (lo &* 0x9E37_79B9_7F4A_7C15) ^ (mid &* 0xFF51_AFD7_ED55_8CCD) ^ (hi &* 0xC4CE_B9FE_1A85_EC53)
+            h ^= h >> 29
+            return h &* 0x9E37_79B9_7F4A_7C15
         }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(mixed) }
     }
 
     /// (period, account, workspace, agent, execution, span) → totals, and coarser levels.
-    private var spans: [Key: Totals] = [:]
-    private var executions: [Key: Totals] = [:]
-    private var agents: [Key: Totals] = [:]
-    private var workspaces: [Key: Totals] = [:]
-    private var tagValues: [Key: Totals] = [:]   // (period, account, tag set id)
+    private var spans = MixTable<Key, Totals>()
+    private var executions = MixTable<Key, Totals>()
+    private var agents = MixTable<Key, Totals>()
+    private var workspaces = MixTable<Key, Totals>()
+    private var tagValues = MixTable<Key, Totals>()   // (period, account, tag set id)
     /// (period, UTC day number, account, tag set id) → single requests: the evidence for runaway
     /// loops (a request spike with flat distinct users). Buckets of many requests are not counted.
-    private var daily: [Key: Int] = [:]
+    private var daily = MixTable<Key, Int>()
     private var periods: [Int32: BillingPeriod] = [:]
+    /// The period `add` recorded last (records come mostly from one period).
+    private var lastPeriod: Int32 = -1
 
     public init() {}
 
     mutating func add(ids: EstimatedRowBuilder.RecordIds, period: BillingPeriod, cost: ExactDecimal, requestDay: Int32?) {
         let p = Int32(period.year * 100 + period.month)
-        periods[p] = period
+        if p != lastPeriod {
+            periods[p] = period
+            lastPeriod = p
+        }
         if let requestDay { daily[Key(p, requestDay, ids.account, ids.tags), default: 0] += 1 }
         workspaces[Key(p, ids.account, ids.sub), default: Totals()].add(cost: cost, ids)
         if ids.agent >= 0 || ids.execution >= 0 { agents[Key(p, ids.account, ids.sub, ids.agent), default: Totals()].add(cost: cost, ids) }
@@ -121,7 +130,7 @@ public struct Rollups: Sendable {
         func ratio(_ cost: ExactDecimal, _ n: Int) -> String? {
             n == 0 ? nil : cost.divided(by: ExactDecimal(n), scale: 6, .halfEven)!.description
         }
-        func rows(_ map: [Key: Totals], _ make: (Key, Totals) -> [String?]) -> [[String?]] {
+        func rows(_ map: MixTable<Key, Totals>, _ make: (Key, Totals) -> [String?]) -> [[String?]] {
             map.filter { $0.key[0] == p }.map { make($0.key, $0.value) }
                 .sorted { $0.map { $0 ?? "" }.lexicographicallyPrecedes($1.map { $0 ?? "" }) }
         }
@@ -232,7 +241,7 @@ public struct Rollups: Sendable {
             for p in places { ids[p] = t(ids[p]) }
             return Key(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5])
         }
-        func add(_ mine: inout [Key: Totals], _ theirs: [Key: Totals], _ places: [Int]) {
+        func add(_ mine: inout MixTable<Key, Totals>, _ theirs: MixTable<Key, Totals>, _ places: [Int]) {
             for (k, o) in theirs {
                 mine[key(k, places), default: Totals()].merge(o, translate: t)
             }
