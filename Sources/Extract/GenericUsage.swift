@@ -77,6 +77,7 @@ func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 { fnv1a64(bytes) }
 /// Collects one generic record's fields as byte spans and validates them. The spans point into
 /// the reader's buffer and are valid only until the next record. A class: the reader fills one
 /// in place for every record and views of it are handed on without copying its arrays.
+@usableFromInline
 final class GenericRecordBuilder {
     var spans: [UnsafeRawBufferPointer?] = Array(repeating: nil, count: GenericUsage.Field.allCases.count)
     var quantities: [ExactDecimal?] = Array(repeating: nil, count: GenericUsage.Field.meterCount)
@@ -85,7 +86,7 @@ final class GenericRecordBuilder {
     var periodEnd: Timestamp?
     var batch: Bool?
     /// (JSON-encoded key with quotes, value bytes).
-    var tags: [(key: [UInt8], value: UnsafeRawBufferPointer)] = []
+    @usableFromInline var tags: [(key: [UInt8], value: UnsafeRawBufferPointer)] = []
     var problem: String?
 
     func reset() {

@@ -24,7 +24,7 @@ public struct UsageRecordView {
         }
     }
 
-    let builder: GenericRecordBuilder
+    @usableFromInline let builder: GenericRecordBuilder
     let context: GenericUsage.FileContext
     /// The line the record starts on.
     public let line: Int
@@ -54,6 +54,13 @@ public struct UsageRecordView {
     /// Tags as (key encoded as a JSON string with its quotes, value bytes), in file order.
     public var tagCount: Int { builder.tags.count }
     public func tag(_ k: Int) -> (encodedKey: [UInt8], value: UnsafeRawBufferPointer) { let t = builder.tags[k]; return (t.key, t.value) }
+    /// Tag `k`'s key (JSON-encoded, without its quotes) and value bytes, without copying the key.
+    @inlinable
+    public func withTag<R>(_ k: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try builder.tags[k].key.withUnsafeBytes { key in
+            try body(UnsafeRawBufferPointer(rebasing: key.dropFirst().dropLast()), builder.tags[k].value)
+        }
+    }
 
     /// The record with its strings made.
     public func makeRecord() -> UsageRecord { builder.makeRecord(line: line, context: context) }

@@ -198,6 +198,7 @@ public struct EstimatedRowBuilder {
             tagOrder.append(contentsOf: 0..<v.tagCount)
             if !inOrder { tagOrder.sort { v.tag($0).encodedKey.lexicographicallyPrecedes(v.tag($1).encodedKey) } }
             let order = tagOrder
+            if let known = knownTagSet(v, order) { tagsId = known } else {
             scratch.removeAll(keepingCapacity: true)
             for (n, k) in order.enumerated() {
                 let t = v.tag(k)
@@ -212,6 +213,7 @@ public struct EstimatedRowBuilder {
                     let t = v.tag(k)
                     return (String(decoding: t.encodedKey.dropFirst().dropLast(), as: UTF8.self), String(decoding: t.value, as: UTF8.self))
                 }
+            }
             }
         }
         var promptTokens = ExactDecimal.zero
@@ -237,7 +239,7 @@ public struct EstimatedRowBuilder {
 
     /// Prices a record's meter quantities into cells (or reports them unpriced).
     private mutating func addQuantities(_ ids: RecordIds, start: Timestamp, end: Timestamp, prompt: RateCard.PromptSize,
-                                        source: SourcePosition, quantities: [(Int32, ExactDecimal)],
+                                        source: @autoclosure () -> SourcePosition, quantities: [(Int32, ExactDecimal)],
                                         unpriced: (QuarantineEntry) throws -> Void) throws {
         let dayStart = start.startOfDay
         let dayEnd = dayStart.adding(seconds: 86_400)
@@ -299,7 +301,7 @@ public struct EstimatedRowBuilder {
                                             provider: provider, model: model, meter: meter, serviceTier: tier)
                 unpricedTotals[key, default: UnpricedUsage(key: key)].add(quantity)
                 try unpriced(QuarantineEntry(
-                    stage: "transform", position: source,
+                    stage: "transform", position: source(),
                     reason: "unpriced_usage: no rate for \(provider) \(model) \(meter) (\(tier)) on \(start.date); quantity \(quantity) left unpriced, not priced at $0"))
                 continue
             }
@@ -321,6 +323,43 @@ public struct EstimatedRowBuilder {
             recordCost += unitPrices[Int(rateIndex)] * quantity.shiftedLeft(by: blockExponents[Int(rateIndex)])
             priced = true
         }
+    }
+
+    /// The id of a record's tag set text when it was interned before, found without building the
+    /// text: its FNV-1a hash is computed piece by piece (the same value `bytesId` gives the joined
+    /// text) and the interned string is compared piece by piece. `nil`: not seen yet (or a collision).
+    private func knownTagSet(_ v: UsageRecordView, _ order: [Int]) -> Int32? {
+        var h: UInt64 = 0xcbf29ce484222325
+        @inline(__always) func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        for (n, k) in order.enumerated() {
+            v.withTag(k) { key, value in
+                if n > 0 { mix(0x1F) }
+                for b in key { mix(b) }
+                mix(0x3D)
+                for b in value { mix(b) }
+            }
+        }
+        guard let i = byHash.find(h) else { return nil }
+        var name = names[Int(i)]
+        let same = name.withUTF8 { u -> Bool in
+            var at = 0
+            @inline(__always) func match(_ b: UnsafeRawBufferPointer) -> Bool {
+                guard at + b.count <= u.count, b.isEmpty || memcmp(u.baseAddress! + at, b.baseAddress!, b.count) == 0 else { return false }
+                at += b.count
+                return true
+            }
+            @inline(__always) func match(_ c: UInt8) -> Bool {
+                guard at < u.count, u[at] == c else { return false }
+                at += 1
+                return true
+            }
+            for (n, k) in order.enumerated() {
+                let ok = v.withTag(k) { key, value in (n == 0 || match(0x1F)) && match(key) && match(0x3D) && match(value) }
+                if !ok { return false }
+            }
+            return at == u.count
+        }
+        return same ? i : nil
     }
 
     /// The id of a byte string (interned by hash; a hash collision falls back to the string table).
