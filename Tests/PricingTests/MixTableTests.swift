@@ -1,0 +1,52 @@
+import Testing
+import ReckonCore
+@testable import ReckonTransform
+
+/// A key whose mix is chosen by the test (to force probe chains and equal 32-bit tags).
+private struct TestKey: MixHashable {
+    var id: Int
+    var mix: UInt64
+    var mixed: UInt64 { mix }
+    static func == (a: TestKey, b: TestKey) -> Bool { a.id == b.id }
+}
+
+@Suite("MixTable: the pricing path's hash table")
+struct MixTableTests {
+    @Test func keysWithTheSameMixStayApartAndKeepInsertionOrder() {
+        var t = MixTable<TestKey, Int>()
+        // 300 keys, all with one mix: every lookup walks the same probe chain and matches tags.
+        for i in 0..<300 { t[TestKey(id: i, mix: 0xDEAD_BEEF_0000_0001), default: 0] += i + 1 }
+        for i in 0..<300 { t[TestKey(id: i, mix: 0xDEAD_BEEF_0000_0001), default: 0] += 1 }
+        #expect(t.count == 300)
+        #expect(t[TestKey(id: 7, mix: 0xDEAD_BEEF_0000_0001)] == 9)
+        #expect(t[TestKey(id: 300, mix: 0xDEAD_BEEF_0000_0001)] == nil)
+        #expect(t.map(\.key.id) == Array(0..<300))
+        #expect(t.map(\.value) == (0..<300).map { $0 + 2 })
+    }
+
+    @Test func growingAndEmptyingKeepEveryEntry() {
+        var t = MixTable<TestKey, Int>()
+        for round in 0..<2 {
+            for i in 0..<50_000 { t[TestKey(id: i, mix: UInt64(i) &* 0x9E37_79B9_7F4A_7C15)] = i * 3 + round }
+            #expect(t.count == 50_000)
+            #expect((0..<50_000).allSatisfy { t[TestKey(id: $0, mix: UInt64($0) &* 0x9E37_79B9_7F4A_7C15)] == $0 * 3 + round })
+            t.removeAll(keepingCapacity: round == 0)
+            #expect(t.isEmpty)
+            #expect(t[TestKey(id: 1, mix: 0x9E37_79B9_7F4A_7C15)] == nil)
+        }
+    }
+
+    @Test func cellsSumExactly() {
+        var cells = CellTable()
+        let key = EstimatedRowBuilder.Key(chargeStart: 0, chargeEnd: 86_400, billingAccount: 1, subAccount: 2, provider: 3, model: 4,
+                                          reportedModel: 4, meter: 5, tier: 6, rate: 7, tags: -1)
+        cells.add(key, ExactDecimal(significand: 15, scale: 1))
+        cells.add(key, ExactDecimal(significand: 25, scale: 2))
+        var other = key
+        other.tags = 0
+        cells.add(other, ExactDecimal(1))
+        #expect(cells.count == 2)
+        #expect(cells[key]?.description == "1.75")
+        #expect(cells[other]?.description == "1.0")
+    }
+}
