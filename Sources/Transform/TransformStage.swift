@@ -287,10 +287,14 @@ public struct TransformStage {
         var charges = InvoiceTerms.Totals()
         var usageRows = 0
         try estimated.spillRemaining()
+        var current: (period: BillingPeriod, writer: FocusWriter)?   // rows come grouped by period
         let usageCharges = try estimated.forEachCSVLine(rateCardVersion: card.version) { p, line in
             usageRows += 1
-            if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
-            try writers[p]!.write(encodedBytes: line)
+            if current?.period != p {
+                if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
+                current = (p, writers[p]!)
+            }
+            try current!.writer.write(encodedBytes: line)
         }
         for c in usageCharges {
             charges.add(provider: c.provider, account: c.account, accountName: c.accountName, currency: c.currency, billed: c.billed, period: c.period)
