@@ -76,35 +76,25 @@ extension Array where Element == UInt8 {
         appendDigits(UInt64(v.magnitude), fractionDigits: -1)
     }
 
-    /// Appends `m` in decimal; with `fractionDigits` ≥ 0 a point goes before the last that many
-    /// digits (zero-padded), and at least one digit follows it.
     @usableFromInline
     mutating func appendDigits(_ value: UInt64, fractionDigits: Int) {
-        var tmp: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 40 bytes of scratch
+        var tmp: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
         Swift.withUnsafeMutableBytes(of: &tmp) { d in
-            var m = value, n = 0
-            repeat { d[n] = UInt8(48 + m % 10); m /= 10; n += 1 } while m > 0
-            while n <= fractionDigits { d[n] = 48; n += 1 }
-            for k in stride(from: n - 1, through: Swift.max(fractionDigits, 0), by: -1) { append(d[k]) }
-            if fractionDigits >= 0 {
-                append(0x2E)
-                if fractionDigits == 0 { append(48) } else { for k in stride(from: fractionDigits - 1, through: 0, by: -1) { append(d[k]) } }
-            }
+            let n = DecimalText.writeDigits(value, fractionDigits: fractionDigits, to: d.baseAddress!)
+            for k in 0..<n { append(d[k]) }
         }
     }
 
     /// Appends a decimal in FOCUS NumericFormat (`ExactDecimal.description`), without a String for
     /// values whose significand fits 64 bits.
     public mutating func appendDecimal(_ d: ExactDecimal) {
-        if d.scale == 0, let small = Int64(exactly: d.significand) {
-            if small < 0 { append(0x2D) }
-            appendDigits(small.magnitude, fractionDigits: 0)
-            return
+        var tmp: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+        let done = Swift.withUnsafeMutableBytes(of: &tmp) { t -> Bool in
+            guard let n = DecimalText.write(d, to: t.baseAddress!) else { return false }
+            for k in 0..<n { append(t[k]) }
+            return true
         }
-        let n = d.normalized
-        guard let small = Int64(exactly: n.significand), n.scale < 20 else { append(utf8: n.description); return }
-        if small < 0 { append(0x2D) }
-        appendDigits(small.magnitude, fractionDigits: n.scale)
+        if !done { append(utf8: d.normalized.description) }
     }
 
     /// Appends a timestamp in FOCUS DateTimeFormat.
@@ -178,5 +168,62 @@ public struct ByteBuffer: ~Copyable {
     @inlinable
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: base, count: used))
+    }
+}
+
+extension ByteBuffer {
+    /// Appends a decimal in FOCUS NumericFormat, as `[UInt8].appendDecimal` does, written in place.
+    public mutating func appendDecimal(_ d: ExactDecimal) {
+        reserve(DecimalText.room)
+        if let n = DecimalText.write(d, to: base + used) {
+            used += n
+        } else {
+            var s = d.normalized.description
+            s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        }
+    }
+}
+
+/// Decimal digits written straight to memory: the one formatter behind `appendDecimal` and
+/// `appendInt` of byte arrays and `ByteBuffer`.
+@usableFromInline
+enum DecimalText {
+    /// Bytes of room `write` and `writeDigits` may use.
+    static let room = 48
+
+    /// Writes `value` in decimal; with `fractionDigits` ≥ 0 a point goes before the last that many
+    /// digits (zero-padded), and at least one digit follows it. Returns the bytes written (≤ 42).
+    @usableFromInline
+    static func writeDigits(_ value: UInt64, fractionDigits: Int, to p: UnsafeMutableRawPointer) -> Int {
+        var d: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 40 bytes: digits, lowest first
+        return Swift.withUnsafeMutableBytes(of: &d) { d in
+            var m = value, n = 0, out = 0
+            repeat { d[n] = UInt8(48 + m % 10); m /= 10; n += 1 } while m > 0
+            while n <= fractionDigits { d[n] = 48; n += 1 }
+            @inline(__always) func put(_ b: UInt8) { p.storeBytes(of: b, toByteOffset: out, as: UInt8.self); out += 1 }
+            for k in stride(from: n - 1, through: Swift.max(fractionDigits, 0), by: -1) { put(d[k]) }
+            if fractionDigits >= 0 {
+                put(0x2E)
+                if fractionDigits == 0 { put(48) } else { for k in stride(from: fractionDigits - 1, through: 0, by: -1) { put(d[k]) } }
+            }
+            return out
+        }
+    }
+
+    /// Writes `d` in FOCUS NumericFormat (`ExactDecimal.description`); `nil` when its normalised
+    /// significand does not fit 64 bits or it has 20 or more fractional digits (the caller then
+    /// writes `description`).
+    @usableFromInline
+    static func write(_ d: ExactDecimal, to p: UnsafeMutableRawPointer) -> Int? {
+        if d.scale == 0, let small = Int64(exactly: d.significand) {
+            if small < 0 { p.storeBytes(of: 0x2D, as: UInt8.self) }
+            let sign = small < 0 ? 1 : 0
+            return sign + writeDigits(small.magnitude, fractionDigits: 0, to: p + sign)
+        }
+        let n = d.normalized
+        guard let small = Int64(exactly: n.significand), n.scale < 20 else { return nil }
+        if small < 0 { p.storeBytes(of: 0x2D, as: UInt8.self) }
+        let sign = small < 0 ? 1 : 0
+        return sign + writeDigits(small.magnitude, fractionDigits: n.scale, to: p + sign)
     }
 }

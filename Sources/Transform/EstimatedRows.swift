@@ -593,7 +593,7 @@ public struct EstimatedRowBuilder {
                    rate: (part: Int32, unitPrice: ExactDecimal, exponent: Int), modelKey: Int32, model: Int32, periodKey: PeriodKey?, period: Int32)
             = (-1, 0, -1, 0, RateKey(rate: -1, included: false, tier: -1, model: -1, meter: -1), (0, .zero, 0), -2, 0, nil, 0)
         var partOf = [Int32](repeating: 0, count: CSVGroup.cached)
-        var line = ByteBuffer(), cost: [UInt8] = [], number: [UInt8] = []
+        var line = ByteBuffer(), cost: [UInt8] = []
         try forEachCell { key, quantity, billing, included in
             var full: FocusRow?
             func built() -> FocusRow {
@@ -650,7 +650,7 @@ public struct EstimatedRowBuilder {
             cost.appendDecimal(billed)   // the four costs are the same number: encoded once
             cost.withUnsafeBufferPointer { cost in
                 arena.assemble(into: &line, group: group, parts: partOf, times: (times.startText, times.endText), cost: cost,
-                               quantity: quantity, pricingQuantity: pricingQuantity, number: &number)
+                               quantity: quantity, pricingQuantity: pricingQuantity)
             }
             try line.withBytes { try body(billing, $0) }
             // Summed while the key stays the same, then added to the table.
@@ -720,7 +720,7 @@ public struct EstimatedRowBuilder {
 
         /// One CSV line (with its newline) from the cached parts and the row's own values.
         func assemble(into line: inout ByteBuffer, group: [CSVGroup], parts: [Int32], times: (start: [UInt8], end: [UInt8]),
-                      cost: UnsafeBufferPointer<UInt8>, quantity: ExactDecimal, pricingQuantity: ExactDecimal, number: inout [UInt8]) {
+                      cost: UnsafeBufferPointer<UInt8>, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
             bytes.withUnsafeBufferPointer { arena in
                 starts.withUnsafeBufferPointer { starts in
                     parts.withUnsafeBufferPointer { parts in
@@ -732,10 +732,8 @@ public struct EstimatedRowBuilder {
                                 case .cost: line.append(UnsafeRawBufferPointer(cost))
                                 case .chargeStart: line.append(times.start)
                                 case .chargeEnd: line.append(times.end)
-                                case .consumed, .pricingQuantity:
-                                    number.removeAll(keepingCapacity: true)
-                                    number.appendDecimal(g == .consumed ? quantity : pricingQuantity)
-                                    line.append(number)
+                                case .consumed: line.appendDecimal(quantity)
+                                case .pricingQuantity: line.appendDecimal(pricingQuantity)
                                 default:
                                     let base = Int(parts[g.rawValue]) * (columns + 1) + k
                                     let from = Int(starts[base]), to = Int(starts[base + 1])
@@ -792,7 +790,7 @@ public struct EstimatedRowBuilder {
         func emit(_ entries: [(key: Key, value: ExactDecimal)]) throws {
             for n in order(entries) {
                 let (key, quantity) = entries[Int(n)]
-                let offset = offsets[key.provider] ?? {
+                let offset = timeZones.isEmpty ? 0 : offsets[key.provider] ?? {
                     let v = timeZones.offset(names[Int(key.provider)]); offsets[key.provider] = v; return v
                 }()
                 let billing: BillingPeriod
