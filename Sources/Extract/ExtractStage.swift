@@ -347,8 +347,7 @@ final class UsageSink: GenericRecordHandler {
     func absorb(_ part: ParallelExtract.PartResult) throws {
         try part.forEachQuarantineChunk { try quarantineFile.append(encodedLines: $0, count: 0) }
         quarantineFile.countAppended(part.quarantined)
-        ledger.append(segment: part.ledgerKeys)
-        part.ledgerKeys = []
+        part.takeLedger { ledger.append(segment: $0) }
         duplicates += part.duplicates
     }
 
