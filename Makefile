@@ -4,6 +4,7 @@
 #   make conformance                                              official focus-validator (1.2 + 1.3) on OUTPUT
 #   make bench                                                    extractor throughput and peak RSS on 1M generated rows
 #   make bench-e2e [BENCH_ROWS=10000000]                          extract + transform vs DuckDB in SQL, outputs compared
+#   make bench-instructions                                       transform's instructions per record (callgrind; steady where wall time drifts)
 #   make deps                                                     install missing system packages
 #   make clean
 # Each stage is a Make target keyed on its inputs: a stage whose inputs did not change is skipped.
@@ -23,7 +24,7 @@ STAGE_ARGS   := --input $(INPUT) --output $(OUTPUT) $(PERIOD_ARG)
 INPUT_FILES  := $(shell find $(INPUT) -type f -not -name '.*' 2>/dev/null | LC_ALL=C sort)
 JOBS         := reckon-extract reckon-transform reckon-reconcile reckon-load
 
-.PHONY: browser nightly test conformance deps clean build-release build-debug swift-test bench bench-e2e close reopen verify FORCE
+.PHONY: browser nightly test conformance deps clean build-release build-debug swift-test bench bench-e2e bench-instructions close reopen verify FORCE
 
 # ---------------------------------------------------------------------------------------------
 # System packages: libxml2 and zlib headers, found through pkg-config.
@@ -129,6 +130,9 @@ bench: deps
 
 bench-e2e: deps
 	scripts/bench_e2e.sh
+
+bench-instructions: deps
+	scripts/bench_instructions.sh
 
 clean:
 	rm -rf out out-conformance .build .build-bench-data
