@@ -51,16 +51,21 @@ public enum GenericUsage {
         }
 
         static let byName: [String: Field] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
-        static let byHash: [UInt64: Field] = Dictionary(uniqueKeysWithValues: allCases.map { f in
-            var name = f.name
-            return (name.withUTF8 { fnv1a(UnsafeRawBufferPointer($0)) }, f)
-        })
+        /// FNV-1a of each field name → the field's raw value.
+        static let byHash: HashIndex = {
+            var index = HashIndex()
+            for f in allCases {
+                var name = f.name
+                index.insert(name.withUTF8 { fnv1a(UnsafeRawBufferPointer($0)) }, Int32(f.rawValue))
+            }
+            return index
+        }()
 
         static let nameBytes: [[UInt8]] = names.map { Array($0.utf8) }
 
         /// The field named by `bytes`, without making a String.
         static func lookup(_ bytes: UnsafeRawBufferPointer) -> Field? {
-            guard let f = byHash[fnv1a(bytes)] else { return nil }
+            guard let raw = byHash.find(fnv1a(bytes)), let f = Field(rawValue: Int(raw)) else { return nil }
             let name = nameBytes[f.rawValue]
             guard name.count == bytes.count,
                   name.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) }) == 0 else { return nil }
@@ -519,6 +524,16 @@ struct FlatJSONScanner {
         i += 1
         let start = i
         var ascii = true
+        // Eight bytes at a time while none is a quote, a backslash, a control character or
+        // non-ASCII (bit tricks: a byte equal to c, or below n, shows as a set high bit); the byte
+        // loop below handles the word that has one.
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        while i + 8 <= b.count {
+            let w = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if w & highs != 0 || hasZero(w ^ (ones &* 0x22)) || hasZero(w ^ (ones &* 0x5C)) || (w &- ones &* 0x20) & ~w & highs != 0 { break }
+            i += 8
+        }
         while i < b.count {
             let c = b[i]
             if c == UInt8(ascii: "\"") {

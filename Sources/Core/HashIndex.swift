@@ -1,10 +1,13 @@
 /// A map from 64-bit hashes to interned ids: open addressing with linear probing, at most half
-/// full, 12 bytes a slot. The interning of byte strings looks up several per record; a Swift
-/// dictionary would run SipHash over a key that is already a hash.
-struct HashIndex {
+/// full, 12 bytes a slot. The interning of byte strings (transform) and the field names of JSONL
+/// records (extract) look up several per record; a Swift dictionary would run SipHash over a key
+/// that is already a hash.
+public struct HashIndex: Sendable {
     private var keys = [UInt64](repeating: 0, count: 64)
     private var values = [Int32](repeating: -1, count: 64)
     private var count = 0
+
+    public init() {}
 
     @inline(__always)
     private static func slot(_ h: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask }
@@ -12,7 +15,7 @@ struct HashIndex {
     /// The id stored for `h`, if any.
     /// - Complexity: O(1) expected.
     @inline(__always)
-    func find(_ h: UInt64) -> Int32? {
+    public func find(_ h: UInt64) -> Int32? {
         let mask = keys.count - 1
         var i = Self.slot(h, mask)
         while true {
@@ -24,7 +27,7 @@ struct HashIndex {
     }
 
     /// Stores `id` (non-negative) for `h`, which must not be there yet.
-    mutating func insert(_ h: UInt64, _ id: Int32) {
+    public mutating func insert(_ h: UInt64, _ id: Int32) {
         if (count + 1) * 2 > keys.count { grow() }
         let mask = keys.count - 1
         var i = Self.slot(h, mask)
