@@ -78,6 +78,7 @@ public enum FocusReader {
         let wanted = only.map { set in FocusColumn.allCases.map { set.contains($0) } }
         let reader = CSVReader(stream: try ByteStream(path: path))
         let r = CSVRecord()
+        let jsonCache = FocusJSONCache()
         guard try reader.next(into: r) else { return }
         var columns: [Int] = []
         for k in 0..<r.count {
@@ -91,7 +92,7 @@ public enum FocusReader {
                 throw ReckonError(.badData, "expected \(columns.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
             }
             let row: FocusRow
-            do { row = try FocusRow(csv: r, columns: columns, wanted: wanted) } catch {
+            do { row = try FocusRow(csv: r, columns: columns, wanted: wanted, jsonCache: jsonCache) } catch {
                 throw ReckonError(.badData, "not a FOCUS row: \(error)", at: SourcePosition(file: path, line: r.line))
             }
             try body(row)

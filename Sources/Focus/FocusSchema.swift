@@ -191,7 +191,7 @@ public struct FocusRow: Sendable, Equatable {
     /// unquoted field is null; decimals, date/times and JSON objects are parsed by the column's type.
     /// - Parameter wanted: when given, only the columns whose index is true are decoded (the others
     ///   stay null): a reader that needs a dozen columns does not pay for 49.
-    public init(csv r: CSVRecord, columns: [Int], wanted: [Bool]? = nil) throws(FocusDecodeError) {
+    public init(csv r: CSVRecord, columns: [Int], wanted: [Bool]? = nil, jsonCache: FocusJSONCache? = nil) throws(FocusDecodeError) {
         for (f, i) in columns.enumerated() {
             if let wanted, !wanted[i] { continue }
             let field = r.field(f)
@@ -205,9 +205,11 @@ public struct FocusRow: Sendable, Equatable {
                 guard let t = Timestamp(rfc3339: field) else { throw FocusDecodeError(column: column.rawValue, message: "not a date/time") }
                 values[i] = .dateTime(t)
             case .json:
+                if let m = jsonCache?.members(field) { values[i] = .json(m); continue }
                 guard case .object(let m)? = try? JSONParser.parse(field) else {
                     throw FocusDecodeError(column: column.rawValue, message: "not a JSON object")
                 }
+                jsonCache?.keep(field, m)
                 values[i] = .json(m)
             case .string:
                 values[i] = .string(String(decoding: field, as: UTF8.self))
@@ -276,4 +278,26 @@ public struct FocusDecodeError: Error, Sendable, CustomStringConvertible {
     public var column: String?
     public var message: String
     public var description: String { column.map { "column \($0): \(message)" } ?? message }
+}
+
+/// Parsed JSON-object cells (Tags, SkuPriceDetails) by their text, for a reader of many rows: a
+/// month's rows repeat a few hundred tag sets, and parsing each again was a sixth of reconcile.
+/// - Memory: at most `limit` entries (then it starts over), each the text and its members.
+public final class FocusJSONCache {
+    private var entries: [UInt64: (text: [UInt8], members: [(key: String, value: JSONValue)])] = [:]
+    private let limit: Int
+
+    public init(limit: Int = 4096) { self.limit = limit }
+
+    /// The members parsed before from exactly these bytes.
+    func members(_ field: UnsafeRawBufferPointer) -> [(key: String, value: JSONValue)]? {
+        guard let e = entries[fnv1a64(field)], e.text.count == field.count,
+              e.text.withUnsafeBytes({ $0.elementsEqual(field) }) else { return nil }
+        return e.members
+    }
+
+    func keep(_ field: UnsafeRawBufferPointer, _ members: [(key: String, value: JSONValue)]) {
+        if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+        entries[fnv1a64(field)] = (Array(field), members)
+    }
 }

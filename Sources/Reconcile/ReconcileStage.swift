@@ -354,6 +354,7 @@ public struct ReconcileStage {
             var accounts: [String: AccountReconciliation] = [:]
             var tally = Governance.UsageTally(governance: governance, anomalies: anomalies)
             var daily: [String: [String: ExactDecimal]] = [:]
+            var lastDay: (start: Int64, text: String) = (.min, "")   // rows come mostly day by day
             // Gauge rows per (provider, account, SKU): the part within the cap and the part above it.
             var gauges: [String: (provider: String, account: String, sku: String, within: ExactDecimal, above: ExactDecimal?)] = [:]
             for dataset in ["estimated", "invoiced"] {
@@ -374,7 +375,9 @@ public struct ReconcileStage {
                     }
                     let currency = row[.billingCurrency].string ?? ""
                     let key = provider + "|" + account + "|" + currency
-                    var a = accounts[key] ?? AccountReconciliation(provider: provider, billingAccountId: account, currency: currency)
+                    // Taken out while it changes, so that its dictionaries are changed in place (a copy
+                    // left in `accounts` made every row copy the account's SKU table).
+                    var a = accounts.removeValue(forKey: key) ?? AccountReconciliation(provider: provider, billingAccountId: account, currency: currency)
                     a.billingAccountName = a.billingAccountName ?? row[.billingAccountName].string
                     let billed = row[.billedCost].decimal ?? .zero
                     let category = row[.chargeCategory].string ?? "?"
@@ -400,7 +403,8 @@ public struct ReconcileStage {
                         a.estimated += billed
                         a.estimatedRows += 1
                         if category == "Usage" && !correction, case .dateTime(let start) = row[.chargePeriodStart] {
-                            daily[start.date.description, default: [:]][provider, default: .zero] += billed
+                            if start.secondsSinceEpoch != lastDay.start { lastDay = (start.secondsSinceEpoch, start.date.description) }
+                            daily[lastDay.text, default: [:]][provider, default: .zero] += billed
                         }
                         var team = "(untagged)"
                         if case .json(let tags) = row[.tags], let v = tags.first(where: { $0.key == "team" })?.value.string { team = v }
