@@ -15,26 +15,7 @@ extension Array where Element == UInt8 {
     /// The bytes must be valid UTF-8.
     public mutating func appendJSONString(_ bytes: UnsafeRawBufferPointer) {
         append(0x22)
-        var start = 0
-        for i in 0..<bytes.count {
-            let c = bytes[i]
-            if c >= 0x20 && c != 0x22 && c != 0x5C { continue }
-            append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
-            switch c {
-            case 0x22: append(ascii: "\\\"")
-            case 0x5C: append(ascii: "\\\\")
-            case 0x0A: append(ascii: "\\n")
-            case 0x0D: append(ascii: "\\r")
-            case 0x09: append(ascii: "\\t")
-            default:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                append(ascii: "\\u00")
-                append(hex[Int(c >> 4)])
-                append(hex[Int(c & 15)])
-            }
-            start = i + 1
-        }
-        append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
+        JSONEscape.pieces(bytes) { append(contentsOf: $0) }
         append(0x22)
     }
 
@@ -155,6 +136,9 @@ public struct ByteBuffer: ~Copyable {
     public mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
 
     @inlinable
+    public mutating func append(ascii s: StaticString) { s.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) } }
+
+    @inlinable
     public mutating func append(_ byte: UInt8) {
         reserve(1)
         base.storeBytes(of: byte, toByteOffset: used, as: UInt8.self)
@@ -225,5 +209,51 @@ enum DecimalText {
         if small < 0 { p.storeBytes(of: 0x2D, as: UInt8.self) }
         let sign = small < 0 ? 1 : 0
         return sign + writeDigits(small.magnitude, fractionDigits: n.scale, to: p + sign)
+    }
+}
+
+extension ByteBuffer {
+    /// Appends `bytes` as a JSON string literal, as `[UInt8].appendJSONString` does.
+    @inlinable
+    public mutating func appendJSONString(_ bytes: UnsafeRawBufferPointer) {
+        append(0x22)
+        JSONEscape.pieces(bytes) { append($0) }
+        append(0x22)
+    }
+}
+
+/// JSON string escaping, once for every byte sink: `"`, `\`, LF, CR and tab by their short
+/// escapes, other control characters as `\u00xx` (lowercase hex), everything else as it is.
+@usableFromInline
+enum JSONEscape {
+    /// Per byte value: its escape sequence, empty when it goes as it is.
+    @usableFromInline
+    static let table: [[UInt8]] = (0..<256).map { c -> [UInt8] in
+        switch c {
+        case 0x22: return Array("\\\"".utf8)
+        case 0x5C: return Array("\\\\".utf8)
+        case 0x0A: return Array("\\n".utf8)
+        case 0x0D: return Array("\\r".utf8)
+        case 0x09: return Array("\\t".utf8)
+        case 0..<0x20:
+            let hex = Array("0123456789abcdef".utf8)
+            return Array("\\u00".utf8) + [hex[c >> 4], hex[c & 15]]
+        default: return []
+        }
+    }
+
+    /// Calls `body` with the pieces of the escaped text in order: runs of bytes that go as they
+    /// are, and escape sequences. The bytes must be valid UTF-8.
+    @inlinable
+    static func pieces(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        for i in 0..<bytes.count {
+            let c = bytes[i]
+            if c >= 0x20 && c != 0x22 && c != 0x5C { continue }
+            body(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+            table[Int(c)].withUnsafeBytes(body)
+            start = i + 1
+        }
+        body(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
     }
 }

@@ -101,8 +101,9 @@ public enum FocusReader {
 
     /// Writes the rows of a FOCUS CSV file written by Reckon to `writer` as JSONL, field by field
     /// from the CSV bytes (strings escaped, decimals and date/times copied, JSON objects parsed and
-    /// written again) — the same bytes as decoding each row and writing it, without building rows.
-    /// - Returns: the number of rows. Memory: one record at a time.
+    /// written again, once per distinct text) — the same bytes as decoding each row and writing it,
+    /// without building rows.
+    /// - Returns: the number of rows. Memory: one record at a time, and up to 4,096 encoded JSON cells.
     public static func transcode(csv path: String, toJSONL writer: FocusWriter) throws -> Int {
         let reader = CSVReader(stream: try ByteStream(path: path))
         let r = CSVRecord()
@@ -115,34 +116,46 @@ public enum FocusReader {
             return n
         }
         let kinds = FocusColumn.allCases.map(\.kind)
-        var line: [UInt8] = []
+        var line = ByteBuffer()
+        var encodedJSON: [UInt64: (column: Int, text: [UInt8], encoded: [UInt8])] = [:]
         var n = 0
         while try reader.next(into: r) {
             guard r.count == kinds.count else {
                 throw ReckonError(.badData, "expected \(kinds.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
             }
-            line.removeAll(keepingCapacity: true)
+            line.removeAll()
             line.append(0x7B)
             for k in 0..<kinds.count {
                 if k > 0 { line.append(0x2C) }
-                line.append(contentsOf: FocusRow.encodedNames[k])
+                line.append(FocusRow.encodedNames[k])
                 let field = r.field(k)
                 if field.isEmpty && !r.quoted(k) { line.append(ascii: "null"); continue }
                 switch kinds[k] {
                 case .string: line.appendJSONString(field)
-                case .decimal: line.append(contentsOf: field)
-                case .dateTime: line.append(0x22); line.append(contentsOf: field); line.append(0x22)
+                case .decimal: line.append(field)
+                case .dateTime: line.append(0x22); line.append(field); line.append(0x22)
                 case .json:
+                    // A month repeats a few hundred tag sets: each distinct text is parsed and
+                    // encoded once (the cache is keyed by column and text).
+                    let h = fnv1a64(field) ^ UInt64(k)
+                    if let e = encodedJSON[h], e.column == k, e.text.withUnsafeBytes({ $0.elementsEqual(field) }) {
+                        line.append(e.encoded)
+                        continue
+                    }
                     guard case .object(let members)? = try? JSONParser.parse(field) else {
                         throw ReckonError(.badData, "\(FocusColumn.allCases[k].rawValue) is not a JSON object", at: SourcePosition(file: path, line: r.line))
                     }
                     var one = FocusRow()
                     one[FocusColumn.allCases[k]] = .json(members)
-                    one.appendJSONValue(FocusColumn.allCases[k], to: &line)
+                    var encoded: [UInt8] = []
+                    one.appendJSONValue(FocusColumn.allCases[k], to: &encoded)
+                    line.append(encoded)
+                    if encodedJSON.count >= 4096 { encodedJSON.removeAll(keepingCapacity: true) }
+                    encodedJSON[h] = (k, Array(field), encoded)
                 }
             }
             line.append(ascii: "}\n")
-            try writer.write(encoded: line)
+            try line.withBytes { try writer.write(encodedBytes: $0) }
             n += 1
         }
         return n
