@@ -49,4 +49,28 @@ struct MixTableTests {
         #expect(cells[key]?.description == "1.75")
         #expect(cells[other]?.description == "1.0")
     }
+
+    @Test func packedSortKeysOrderAsTheirFieldsDo() {
+        // Ten fields of 1, 13 × 8 and 9 bits (115 bits): packed order = field-by-field order.
+        var fields: [[UInt64]] = []
+        var x: UInt64 = 0x2545_F491_4F6C_DD1D
+        for _ in 0..<2_000 {
+            var f: [UInt64] = []
+            for (k, bits) in [1, 13, 13, 13, 13, 13, 13, 13, 9, 13].enumerated() {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                // Few distinct values in the leading fields, so that later fields decide often.
+                f.append(k < 4 ? x % 3 : x & ((1 << UInt64(bits)) - 1))
+            }
+            fields.append(f)
+        }
+        let widths = [1, 13, 13, 13, 13, 13, 13, 13, 9, 13]
+        let packed = fields.enumerated().map { n, f -> EstimatedRowBuilder.PackedKey in
+            var key = EstimatedRowBuilder.PackedKey(hi: 0, lo: 0, index: Int32(n))
+            for (v, w) in zip(f, widths) { key.push(v, w) }
+            return key
+        }
+        let byPacked = packed.sorted { ($0.hi, $0.lo) < ($1.hi, $1.lo) }.map { Int($0.index) }
+        let byFields = fields.indices.sorted { fields[$0].lexicographicallyPrecedes(fields[$1]) }
+        #expect(byPacked.map { fields[$0] } == byFields.map { fields[$0] })
+    }
 }
