@@ -27,14 +27,7 @@ public final class FocusWriter {
     }
 
     /// Writes a row already encoded in this writer's format (one line, newline included).
-    public func write(encoded line: [UInt8]) throws(ReckonError) {
-        if !buffer.isEmpty { try file.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
-        try file.write(bytes: line)
-        rowCount += 1
-    }
-
-    /// Like `write(encoded:)`, from a buffer.
-    public func write(encodedBytes line: UnsafeRawBufferPointer) throws(ReckonError) {
+    public func write(encoded line: UnsafeRawBufferPointer) throws(ReckonError) {
         if !buffer.isEmpty { try file.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
         try file.write(raw: line)
         rowCount += 1
@@ -103,7 +96,8 @@ public enum FocusReader {
     /// from the CSV bytes (strings escaped, decimals and date/times copied, JSON objects parsed and
     /// written again, once per distinct text) — the same bytes as decoding each row and writing it,
     /// without building rows.
-    /// - Returns: the number of rows. Memory: one record at a time, and up to 4,096 encoded JSON cells.
+    /// - Returns: the number of rows. Memory: one record at a time, and up to 4,096 encoded JSON cells
+    ///   per JSON column.
     public static func transcode(csv path: String, toJSONL writer: FocusWriter) throws -> Int {
         let reader = CSVReader(stream: try ByteStream(path: path))
         let r = CSVRecord()
@@ -117,7 +111,9 @@ public enum FocusReader {
         }
         let kinds = FocusColumn.allCases.map(\.kind)
         var line = ByteBuffer()
-        var encodedJSON: [UInt64: (column: Int, text: [UInt8], encoded: [UInt8])] = [:]
+        // A month repeats a few hundred tag sets: each JSON column's distinct texts are parsed and
+        // encoded once.
+        let encodedJSON = kinds.map { $0 == .json ? CellTextCache<[UInt8]>() : nil }
         var n = 0
         while try reader.next(into: r) {
             guard r.count == kinds.count else {
@@ -135,11 +131,8 @@ public enum FocusReader {
                 case .decimal: line.append(field)
                 case .dateTime: line.append(0x22); line.append(field); line.append(0x22)
                 case .json:
-                    // A month repeats a few hundred tag sets: each distinct text is parsed and
-                    // encoded once (the cache is keyed by column and text).
-                    let h = fnv1a64(field) ^ UInt64(k)
-                    if let e = encodedJSON[h], e.column == k, e.text.withUnsafeBytes({ $0.elementsEqual(field) }) {
-                        line.append(e.encoded)
+                    if let encoded = encodedJSON[k]?.value(field) {
+                        line.append(encoded)
                         continue
                     }
                     guard case .object(let members)? = try? JSONParser.parse(field) else {
@@ -150,12 +143,11 @@ public enum FocusReader {
                     var encoded: [UInt8] = []
                     one.appendJSONValue(FocusColumn.allCases[k], to: &encoded)
                     line.append(encoded)
-                    if encodedJSON.count >= 4096 { encodedJSON.removeAll(keepingCapacity: true) }
-                    encodedJSON[h] = (k, Array(field), encoded)
+                    encodedJSON[k]?.keep(field, encoded)
                 }
             }
             line.append(ascii: "}\n")
-            try line.withBytes { try writer.write(encodedBytes: $0) }
+            try line.withBytes { try writer.write(encoded: $0) }
             n += 1
         }
         return n

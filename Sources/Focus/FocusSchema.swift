@@ -205,7 +205,7 @@ public struct FocusRow: Sendable, Equatable {
                 guard let t = Timestamp(rfc3339: field) else { throw FocusDecodeError(column: column.rawValue, message: "not a date/time") }
                 values[i] = .dateTime(t)
             case .json:
-                if let m = jsonCache?.members(field) { values[i] = .json(m); continue }
+                if let m = jsonCache?.value(field) { values[i] = .json(m); continue }
                 guard case .object(let m)? = try? JSONParser.parse(field) else {
                     throw FocusDecodeError(column: column.rawValue, message: "not a JSON object")
                 }
@@ -280,24 +280,27 @@ public struct FocusDecodeError: Error, Sendable, CustomStringConvertible {
     public var description: String { column.map { "column \($0): \(message)" } ?? message }
 }
 
-/// Parsed JSON-object cells (Tags, SkuPriceDetails) by their text, for a reader of many rows: a
-/// month's rows repeat a few hundred tag sets, and parsing each again was a sixth of reconcile.
-/// - Memory: at most `limit` entries (then it starts over), each the text and its members.
-public final class FocusJSONCache {
-    private var entries: [UInt64: (text: [UInt8], members: [(key: String, value: JSONValue)])] = [:]
+/// What was made from a cell's text (parsed members, encoded JSON), by that exact text, for a
+/// reader of many rows: a month's rows repeat a few hundred tag sets, and parsing each Tags cell
+/// again was a sixth of reconcile and most of load's transcoding.
+/// - Memory: at most `limit` entries (then it starts over), each the text and its value.
+public final class CellTextCache<Value> {
+    private var entries: [UInt64: (text: [UInt8], value: Value)] = [:]
     private let limit: Int
 
     public init(limit: Int = 4096) { self.limit = limit }
 
-    /// The members parsed before from exactly these bytes.
-    func members(_ field: UnsafeRawBufferPointer) -> [(key: String, value: JSONValue)]? {
-        guard let e = entries[fnv1a64(field)], e.text.count == field.count,
-              e.text.withUnsafeBytes({ $0.elementsEqual(field) }) else { return nil }
-        return e.members
+    /// The value kept for exactly these bytes.
+    func value(_ field: UnsafeRawBufferPointer) -> Value? {
+        guard let e = entries[fnv1a64(field)], e.text.withUnsafeBytes({ $0.elementsEqual(field) }) else { return nil }
+        return e.value
     }
 
-    func keep(_ field: UnsafeRawBufferPointer, _ members: [(key: String, value: JSONValue)]) {
+    func keep(_ field: UnsafeRawBufferPointer, _ value: Value) {
         if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
-        entries[fnv1a64(field)] = (Array(field), members)
+        entries[fnv1a64(field)] = (Array(field), value)
     }
 }
+
+/// Parsed JSON-object cells (Tags, SkuPriceDetails) by their text.
+public typealias FocusJSONCache = CellTextCache<[(key: String, value: JSONValue)]>

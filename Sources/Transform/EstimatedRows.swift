@@ -329,17 +329,16 @@ public struct EstimatedRowBuilder {
     /// text: its FNV-1a hash is computed piece by piece (the same value `bytesId` gives the joined
     /// text) and the interned string is compared piece by piece. `nil`: not seen yet (or a collision).
     private func knownTagSet(_ v: UsageRecordView, _ order: [Int]) -> Int32? {
-        var h: UInt64 = 0xcbf29ce484222325
-        @inline(__always) func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        var h = FNV1a64()
         for (n, k) in order.enumerated() {
             v.withTag(k) { key, value in
-                if n > 0 { mix(0x1F) }
-                for b in key { mix(b) }
-                mix(0x3D)
-                for b in value { mix(b) }
+                if n > 0 { h.add(0x1F) }
+                h.add(key)
+                h.add(0x3D)
+                h.add(value)
             }
         }
-        guard let i = byHash.find(h) else { return nil }
+        guard let i = byHash.find(h.value) else { return nil }
         var name = names[Int(i)]
         let same = name.withUTF8 { u -> Bool in
             var at = 0
@@ -675,8 +674,6 @@ public struct EstimatedRowBuilder {
         }
     }
 
-    /// A cell's place in the output order as packed integers (ranks of names by their text; ids
-    /// are below 2^32, so two ranks fit one word), compared word by word.
     /// A charge period (start, end) in seconds.
     struct PeriodBounds: Hashable { var start: Int64, end: Int64 }
 
@@ -694,6 +691,8 @@ public struct EstimatedRowBuilder {
         }
     }
 
+    /// A cell's place in the output order as packed integers (ranks of names by their text; ids
+    /// are below 2^32, so two ranks fit one word), compared word by word.
     struct SortKey: Comparable {
         var a, b, c, d, e, f, g: UInt64
         static func < (x: SortKey, y: SortKey) -> Bool {
@@ -782,11 +781,11 @@ public struct EstimatedRowBuilder {
             for (k, i) in priceIds.indices.sorted(by: { priceIds[$0] < priceIds[$1] }).enumerated() { r[i] = UInt64(k + 1) }
             return r
         }()
-        /// Sorts cells by a key of packed integers built once per cell (no lookups per comparison).
-        /// The positions of `entries` in output order (no sorted copy of the entries themselves).
         /// Bits that hold any name rank (0…names.count) and any price rank (0…rates.count).
         let nameBits = UInt64.bitWidth - UInt64(names.count).leadingZeroBitCount
         let priceBits = UInt64.bitWidth - UInt64(rateCard.rates.count).leadingZeroBitCount
+        /// Sorts cells by a key of packed integers built once per cell (no lookups per comparison).
+        /// The positions of `entries` in output order (no sorted copy of the entries themselves).
         func order(_ entries: [(key: Key, value: ExactDecimal)]) -> [Int32] {
             rank.withUnsafeBufferPointer { rank in
                 func rk(_ i: Int32) -> UInt64 { i < 0 ? 0 : rank[Int(i)] }

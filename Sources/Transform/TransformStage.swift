@@ -294,7 +294,7 @@ public struct TransformStage {
                 if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
                 current = (p, writers[p]!)
             }
-            try current!.writer.write(encodedBytes: line)
+            try current!.writer.write(encoded: line)
         }
         for c in usageCharges {
             charges.add(provider: c.provider, account: c.account, accountName: c.accountName, currency: c.currency, billed: c.billed, period: c.period)

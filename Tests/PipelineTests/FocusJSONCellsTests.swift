@@ -50,11 +50,11 @@ struct FocusJSONCellsTests {
         let cache = FocusJSONCache(limit: 2)
         let a = Array(#"{"team":"a"}"#.utf8), b = Array(#"{"team":"b"}"#.utf8), c = Array(#"{"team":"c"}"#.utf8)
         a.withUnsafeBytes { cache.keep($0, [("team", .string("a"))]) }
-        #expect(a.withUnsafeBytes { cache.members($0) }?.first?.value.string == "a")
-        #expect(b.withUnsafeBytes { cache.members($0) } == nil)
+        #expect(a.withUnsafeBytes { cache.value($0) }?.first?.value.string == "a")
+        #expect(b.withUnsafeBytes { cache.value($0) } == nil)
         b.withUnsafeBytes { cache.keep($0, [("team", .string("b"))]) }
         c.withUnsafeBytes { cache.keep($0, [("team", .string("c"))]) }   // full: starts over
-        #expect(a.withUnsafeBytes { cache.members($0) } == nil)
-        #expect(c.withUnsafeBytes { cache.members($0) }?.first?.value.string == "c")
+        #expect(a.withUnsafeBytes { cache.value($0) } == nil)
+        #expect(c.withUnsafeBytes { cache.value($0) }?.first?.value.string == "c")
     }
 }
