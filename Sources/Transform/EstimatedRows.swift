@@ -64,6 +64,9 @@ public struct EstimatedRowBuilder {
     public let period: BillingPeriod?
     /// Providers that bill months of their own time zone (billing_time_zones.csv).
     public let timeZones: BillingTimeZones
+    /// Which plan each SaaS account is on (`plans.csv`): a plan's monthly allowance is prorated by
+    /// the days of the month the account was on it (`PlanSchedule.allowance`).
+    public let plans: PlanSchedule
     private var offsetCache: [Int32: Int64] = [:]
     /// Per rate index: unit price and block-size exponent (the hot path must not copy `Rate`).
     private let unitPrices: [ExactDecimal]
@@ -105,11 +108,13 @@ public struct EstimatedRowBuilder {
     /// Usage that found no rate, summed per billing period, account, provider, model, meter and tier.
     public private(set) var unpricedTotals: [UnpricedUsage.Key: UnpricedUsage] = [:]
 
-    public init(rateCard: RateCard, accounts: AccountNames, period: BillingPeriod?, timeZones: BillingTimeZones = .init()) {
+    public init(rateCard: RateCard, accounts: AccountNames, period: BillingPeriod?, timeZones: BillingTimeZones = .init(),
+                plans: PlanSchedule = .init()) {
         self.rateCard = rateCard
         self.accounts = accounts
         self.period = period
         self.timeZones = timeZones
+        self.plans = plans
         unitPrices = rateCard.rates.map(\.unitPrice)
         blockExponents = rateCard.rates.map(\.blockSizeExponent)
         smallestPromptTier = rateCard.rates.compactMap { $0.promptTier?.threshold }.min()
@@ -425,7 +430,7 @@ public struct EstimatedRowBuilder {
 
     /// A builder with the same settings and nothing seen yet (for a worker thread).
     public func emptyCopy() -> EstimatedRowBuilder {
-        var b = EstimatedRowBuilder(rateCard: rateCard, accounts: accounts, period: period, timeZones: timeZones)
+        var b = EstimatedRowBuilder(rateCard: rateCard, accounts: accounts, period: period, timeZones: timeZones, plans: plans)
         b.cellLimit = cellLimit
         b.spillFolder = spillFolder
         return b
@@ -832,7 +837,9 @@ public struct EstimatedRowBuilder {
         let included = rateCard.rates.map(\.includedPerMonth)
         var offsets: [Int32: Int64] = [:]
         // Monthly allowances (a rate's included_per_month): consumed in charge-period order per
-        // billing account, provider and meter; the included part is a $0 row of its own.
+        // billing account, provider and meter — and plan segment, when plans.csv puts the account
+        // on a plan: each plan of the month brings its share of its own allowance (prorated by
+        // day). The included part is a $0 row of its own.
         var remaining: [String: ExactDecimal] = [:]
         var lastPeriod: (start: Int64, offset: Int64, period: BillingPeriod?) = (.min, 0, nil)
         func emit(_ entries: [(key: Key, value: ExactDecimal)]) throws {
@@ -857,8 +864,14 @@ public struct EstimatedRowBuilder {
                     if free < quantity { try body(key, quantity - free, billing, false) }
                     continue
                 }
-                let allowanceKey = "\(billing)|\(key.billingAccount)|\(key.provider)|\(key.meter)"
-                let left = remaining[allowanceKey] ?? included
+                var allowanceKey = "\(billing)|\(key.billingAccount)|\(key.provider)|\(key.meter)"
+                var allowance = included
+                if !plans.isEmpty, let seg = plans.segment(provider: names[Int(key.provider)], account: names[Int(key.billingAccount)],
+                                                           on: Timestamp(secondsSinceEpoch: key.chargeStart).date) {
+                    allowanceKey += "|\(seg.from)"
+                    allowance = PlanSchedule.allowance(included, of: seg, in: billing)
+                }
+                let left = remaining[allowanceKey] ?? allowance
                 let free = min(left, quantity)
                 remaining[allowanceKey] = left - free
                 if !free.isZero { try body(key, free, billing, true) }

@@ -56,9 +56,57 @@ public struct PlanSchedule: Sendable {
 
     /// The plan an account is on at an instant.
     public func plan(provider: String, account: String, at t: Timestamp) -> Segment? {
-        let day = t.date
-        return segments[provider + "|" + account]?.last { $0.from <= day && ($0.to.map { day < $0 } ?? true) }
+        segment(provider: provider, account: account, on: t.date)
     }
+
+    /// The plan segment an account is on during a UTC day (`nil`: the account has no plan then).
+    public func segment(provider: String, account: String, on day: CivilDate) -> Segment? {
+        segments[provider + "|" + account]?.last { $0.from <= day && ($0.to.map { day < $0 } ?? true) }
+    }
+
+    /// The days of `period` a plan segment covers, and the days in the month.
+    public static func days(of seg: Segment, in period: BillingPeriod) -> (days: Int, daysInMonth: Int) {
+        let first = period.firstDay, next = period.next.firstDay
+        let start = max(seg.from, first), end = min(seg.to ?? next, next)
+        return (max(0, end.daysSinceEpoch - start.daysSinceEpoch), next.daysSinceEpoch - first.daysSinceEpoch)
+    }
+
+    /// A plan's monthly included quantity (a rate's `included_per_month`: logged requests, eval
+    /// executions) for the part of `period` a segment covers: each plan of a month that changed
+    /// plans brings its own allowance, prorated by day like its fee.
+    ///
+    /// Rounding rule (written down): the share is included × days / days in the month, rounded
+    /// down to a whole unit — an allowance is a count of requests or executions, and the estimate
+    /// never assumes more free usage than the plan's days give. A full month is the quantity exactly.
+    public static func allowance(_ included: ExactDecimal, of seg: Segment, in period: BillingPeriod) -> ExactDecimal {
+        let (days, daysInMonth) = days(of: seg, in: period)
+        if days == daysInMonth { return included }
+        return (included * ExactDecimal(days)).divided(by: ExactDecimal(daysInMonth), scale: 0, .towardZero)!
+    }
+
+    /// What `allowance` gives each plan that covers only part of `period` (for the run summary):
+    /// "pro plan 15/31 days: 1209 of 2500 logged_requests included", per account and meter.
+    public func allowanceNotes(period: BillingPeriod, card: RateCard) -> [String] {
+        var out: [String] = []
+        for key in segments.keys.sorted() {
+            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+            for seg in segments[key]! {
+                let (days, daysInMonth) = Self.days(of: seg, in: period)
+                guard days > 0, days < daysInMonth else { continue }
+                let at = max(seg.from, period.firstDay).startOfDay
+                for meter in Meter.catalog.keys.sorted() where !Meter.catalog[meter]!.isGauge && !Self.seatMeters.contains(meter) {
+                    guard let rate = card.rate(provider: parts[0], model: seg.plan, meter: meter, serviceTier: "standard", at: at),
+                          let included = rate.includedPerMonth else { continue }
+                    out.append("\(period): \(parts[0]) \(parts[1]) \(seg.plan) plan \(days)/\(daysInMonth) days: "
+                               + "\(EstimatedRowBuilder.plain(Self.allowance(included, of: seg, in: period))) of \(EstimatedRowBuilder.plain(included)) \(meter) included")
+                }
+            }
+        }
+        return out
+    }
+
+    /// Meters a plan's seats and fee are billed by (`purchaseRows`), not usage allowances.
+    static let seatMeters = ["subscription", "seats", "consumer_seats"]
 
     /// Purchase rows for the plans' fees and seats in `period`: one row per plan segment that
     /// overlaps the month, prorated by day when the segment covers part of it.
@@ -79,7 +127,7 @@ public struct PlanSchedule: Sendable {
                 guard start < end else { continue }
                 let days = end.daysSinceEpoch - start.daysSinceEpoch
                 let at = start.startOfDay
-                for meter in ["subscription", "seats", "consumer_seats"] {
+                for meter in Self.seatMeters {
                     guard let rate = card.rate(provider: provider, model: seg.plan, meter: meter, serviceTier: "standard", at: at),
                           !rate.unitPrice.isZero else { continue }
                     let units = meter != "subscription" ? ExactDecimal(max(0, seg.seats - Int(rate.includedPerMonth?.normalized.significand ?? 0))) : 1

@@ -205,7 +205,7 @@ public struct TransformStage {
 
         // Estimated: stream the usage records into daily cells.
         let timeZones = try BillingTimeZones.load(path: layout.input + "/billing_time_zones.csv")
-        var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period, timeZones: timeZones)
+        var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period, timeZones: timeZones, plans: plans)
         // Each thread's table gets its share of the cell budget.
         estimated.limitCells(to: max(1, maxCells / threads), spillFolder: layout.stageFolder("transform"))
         let (shardQuarantine, passedBySource) = try priceUsage(into: &estimated, plans: plans, quarantine: quarantine, report: &report)
@@ -320,6 +320,7 @@ public struct TransformStage {
                 for row in purchases { try writers[p]!.write(row); charges.add(row, period: p) }
                 report.notes.append("\(p): \(purchases.count) plan purchase rows from plans.csv")
             }
+            report.notes += plans.allowanceNotes(period: p, card: card)
             // Then what the invoice adds: credit drawdowns, rounding to cents, tax (credits.csv, taxes.csv).
             let document = terms.documentRows(period: p, totals: charges, balances: &creditBalances, timeZones: timeZones)
             if !document.isEmpty {

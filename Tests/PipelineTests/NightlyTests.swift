@@ -105,8 +105,9 @@ struct NightlyTests {
         #expect(openaiBridge["tax"] == "0.84" && openaiBridge["credit"] == nil && openaiBridge["unmatched_invoice_line"] == 40)
         #expect(openaiBridge["price"].map { $0.rounded(scale: 2, .halfAwayFromZero) } == "4.18")
         #expect(openaiBridge["unexplained"] == 0 && openaiBridge.values.sum() == openai["variance"]?.decimal)
-        // PromptLayer's invoice has not arrived: its estimate is to be accrued.
-        #expect(report["accruals"]?.array?.first?["amount"]?.string == "334.39")
+        // PromptLayer's invoice has not arrived: its estimate is to be accrued (fees 333.39, 791
+        // requests beyond Pro's 15/31 share of its allowance at $3 per 1,000, rounded to cents).
+        #expect(report["accruals"]?.array?.first?["amount"]?.string == "335.76")
 
         let md = try Jobs.read(out + "/reports/\(Self.period)/reconciliation.md")
         #expect(md.contains("| Anthropic | org_01JX8ACME4Q2 (Acme Analytics Ltd) | USD | ANT-2026-10-0042, ANT-CN-2026-10-0007 | 1405.95 | 1392.20 | -13.75 | under |"))
@@ -310,12 +311,23 @@ struct BadInputTests {
         #expect(purchases.allSatisfy { $0[.consumedQuantity] == .null })
         #expect(purchases[1][.chargePeriodStart] == .dateTime(Timestamp(rfc3339: "2026-10-16T00:00:00Z")!))
         let usage = rows.filter { $0[.chargeCategory] == .string("Usage") }
+        // Each plan brings its own allowance, prorated by day and rounded down to a whole request:
+        // Pro 2,500 × 15/31 = 1,209 (2,000 used: 791 above it at $3 per 1,000); Team 100,000 × 16/31
+        // = 51,612 (1,000 used, all included). One month-long pool would have hidden the Pro overage.
+        func sum(_ rows: [FocusRow], _ column: FocusColumn) -> ExactDecimal { rows.compactMap { $0[column].decimal }.sum() }
         let free = usage.filter { $0[.xChargeSubType] == .string("Included allowance") }
-        #expect(free.compactMap { $0[.consumedQuantity].decimal }.sum() == 2500)
+        #expect(sum(free.filter { $0[.xModel] == .string("pro") }, .consumedQuantity) == 1209)
+        #expect(sum(free.filter { $0[.xModel] == .string("team") }, .consumedQuantity) == 1000)
         #expect(free.allSatisfy { $0[.billedCost].decimal == 0 })
         let billable = usage.filter { $0[.xChargeSubType] == .null }
-        #expect(billable.compactMap { $0[.consumedQuantity].decimal }.sum() == 500)
-        #expect(billable.compactMap { $0[.billedCost].decimal }.sum() == 1)  // 500 × $0.002 on Team
-        #expect(rows.compactMap { $0[.billedCost].decimal }.sum() == "334.39")
+        #expect(billable.allSatisfy { $0[.xModel] == .string("pro") })
+        #expect(sum(billable, .consumedQuantity) == 791)
+        #expect(sum(billable, .billedCost) == "2.373")
+        // 23.71 + 258.06 + 51.62 + 2.373, and the invoice's rounding to cents (-0.003).
+        #expect(sum(rows, .billedCost) == "335.76")
+        #expect(sum(rows.filter { $0[.chargeCategory] == .string("Adjustment") }, .billedCost) == "-0.003")
+        let summary = try Jobs.read(out + "/staging/transform/manifest.json")
+        #expect(summary.contains("2026-10: promptlayer cus_A pro plan 15/31 days: 1209 of 2500 logged_requests included"))
+        #expect(summary.contains("2026-10: promptlayer cus_A team plan 16/31 days: 51612 of 100000 logged_requests included"))
     }
 }

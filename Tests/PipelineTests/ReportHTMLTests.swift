@@ -85,9 +85,10 @@ struct ReportHTMLTests {
 
         // Daily spend: one segment per day and provider with usage cost; they sum to the usage rows.
         let daily = Self.rects(dom, figure: "daily-spend", class: "bar")
-        // 31 days × Anthropic and OpenAI, and PromptLayer on the 9 days its requests went beyond the allowance.
-        #expect(daily.count == 71)
-        #expect(daily.filter { $0["data-provider"] == "PromptLayer" }.count == 9)
+        // 31 days × Anthropic and OpenAI, and PromptLayer on the 6 days (of its 15 on Pro) its
+        // requests went beyond Pro's prorated allowance.
+        #expect(daily.count == 68)
+        #expect(daily.filter { $0["data-provider"] == "PromptLayer" }.count == 6)
         #expect(Self.sum(daily) == usage.compactMap { $0[.billedCost].decimal }.sum())
         #expect(Set(daily.compactMap { $0["data-provider"] }) == ["Anthropic", "OpenAI", "PromptLayer"])
         let oct1 = daily.filter { $0["data-day"] == "2026-10-01" && $0["data-provider"] == "Anthropic" }
