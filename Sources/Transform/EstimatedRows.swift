@@ -571,11 +571,11 @@ public struct EstimatedRowBuilder {
             }
         }
         let columns = group.count
-        var arena = Arena(columns: columns)
+        var template = LineTemplate(group: group)
         /// Adds the columns of group `g` of row `r` to the arena; returns the part's index.
         func encode(_ r: FocusRow, _ g: CSVGroup) -> Int32 {
             var one: [UInt8] = []
-            return arena.addPart { bytes, k in
+            return template.arena.addPart { bytes, k in
                 guard group[k] == g else { return }
                 var single = FocusRow()
                 single[FocusColumn.allCases[k]] = r[FocusColumn.allCases[k]]
@@ -652,9 +652,10 @@ public struct EstimatedRowBuilder {
             line.removeAll()
             cost.removeAll(keepingCapacity: true)
             cost.appendDecimal(billed)   // the four costs are the same number: encoded once
-            cost.withUnsafeBufferPointer { cost in
-                arena.assemble(into: &line, group: group, parts: partOf, times: (times.startText, times.endText), cost: cost,
-                               quantity: quantity, pricingQuantity: pricingQuantity)
+            template.update(partOf, group: group)
+            cost.withUnsafeBytes { cost in
+                template.assemble(into: &line, tags: tags, times: (times.startText, times.endText), cost: cost,
+                                  quantity: quantity, pricingQuantity: pricingQuantity)
             }
             try line.withBytes { try body(billing, $0) }
             // Summed while the key stays the same, then added to the table.
@@ -738,28 +739,97 @@ public struct EstimatedRowBuilder {
             starts.append(Int32(bytes.count))
             return part
         }
+    }
 
-        /// One CSV line (with its newline) from the cached parts and the row's own values.
-        func assemble(into line: inout ByteBuffer, group: [CSVGroup], parts: [Int32], times: (start: [UInt8], end: [UInt8]),
-                      cost: UnsafeBufferPointer<UInt8>, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
-            bytes.withUnsafeBufferPointer { arena in
-                starts.withUnsafeBufferPointer { starts in
-                    parts.withUnsafeBufferPointer { parts in
-                        group.withUnsafeBufferPointer { group in
-                            for k in 0..<group.count {
-                                if k > 0 { line.append(0x2C) }
-                                let g = group[k]
-                                switch g {
-                                case .cost: line.append(UnsafeRawBufferPointer(cost))
-                                case .chargeStart: line.append(times.start)
-                                case .chargeEnd: line.append(times.end)
-                                case .consumed: line.appendDecimal(quantity)
-                                case .pricingQuantity: line.appendDecimal(pricingQuantity)
-                                default:
-                                    let base = Int(parts[g.rawValue]) * (columns + 1) + k
-                                    let from = Int(starts[base]), to = Int(starts[base + 1])
-                                    if from < to { line.append(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: arena[from..<to]))) }
+    /// A line's cached columns for one combination of parts (all groups but the tags), laid out
+    /// with their commas and with holes where the row's own values go: the costs, the charge
+    /// period, the quantities and the tag set (which changes from row to row most often, the rows
+    /// being sorted by it last). Rebuilt only when a part changes, so that a line is about twenty
+    /// copies instead of one per column.
+    struct LineTemplate {
+        /// The cached parts' columns.
+        var arena: Arena
+        /// The columns filled per row, and what fills each.
+        let holes: [(column: Int, group: CSVGroup)]
+        var bytes: [UInt8] = []
+        /// Segment `i` (before hole `i`; the last one ends the line) is `bytes[ends[i - 1] ..< ends[i]]`
+        /// (`bytes` may be longer than the last end).
+        var ends: [Int] = []
+        /// The parts it was built from (`-1`: not built yet); the tags' entry is not used.
+        var parts: [Int32]
+
+        init(group: [CSVGroup]) {
+            arena = Arena(columns: group.count)
+            holes = group.indices.compactMap { k in Self.isHole(group[k]) ? (k, group[k]) : nil }
+            parts = [Int32](repeating: -1, count: CSVGroup.cached)
+        }
+
+        /// Builds the template for `parts` unless it is the one held.
+        mutating func update(_ parts: [Int32], group: [CSVGroup]) {
+            var same = true
+            for g in 0..<CSVGroup.cached where g != CSVGroup.tags.rawValue && parts[g] != self.parts[g] { same = false; break }
+            if same { return }
+            for g in 0..<CSVGroup.cached { self.parts[g] = parts[g] }   // in place: `parts` is written on every row
+            // Built in locals (taken out of `self`, so no copy) while the arena is read.
+            var bytes = self.bytes, ends = self.ends
+            (self.bytes, self.ends) = ([], [])
+            defer { (self.bytes, self.ends) = (bytes, ends) }
+            ends.removeAll(keepingCapacity: true)
+            let columns = arena.columns
+            arena.bytes.withUnsafeBytes { a in
+                arena.starts.withUnsafeBufferPointer { starts in
+                    // The columns' bytes are copied into `bytes` (room made first, never shrunk).
+                    func span(_ k: Int) -> UnsafeRawBufferPointer {
+                        let base = Int(parts[group[k].rawValue]) * (columns + 1) + k
+                        return UnsafeRawBufferPointer(rebasing: a[Int(starts[base])..<Int(starts[base + 1])])
+                    }
+                    var size = group.count
+                    for k in 0..<group.count where !isHole(group[k]) { size += span(k).count }
+                    if bytes.count < size { bytes = [UInt8](repeating: 0, count: Swift.max(size, 2 * bytes.count)) }
+                    bytes.withUnsafeMutableBytes { out in
+                        var n = 0
+                        for k in 0..<group.count {
+                            if k > 0 { out[n] = 0x2C; n += 1 }
+                            if isHole(group[k]) { ends.append(n); continue }
+                            let b = span(k)
+                            if !b.isEmpty { (out.baseAddress! + n).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+                            n += b.count
+                        }
+                        ends.append(n)
+                    }
+                }
+            }
+        }
+
+        /// Whether the group's columns are filled per row (not part of the template).
+        static func isHole(_ g: CSVGroup) -> Bool { g.rawValue >= CSVGroup.cached || g == .tags }
+        func isHole(_ g: CSVGroup) -> Bool { Self.isHole(g) }
+
+        /// One CSV line (with its newline): the template's segments with the row's values between them.
+        func assemble(into line: inout ByteBuffer, tags: Int32, times: (start: [UInt8], end: [UInt8]),
+                      cost: UnsafeRawBufferPointer, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
+            // Unsafe views of every array for the whole line: no reference counting per piece.
+            holes.withUnsafeBufferPointer { holes in
+                ends.withUnsafeBufferPointer { ends in
+                    bytes.withUnsafeBytes { t in
+                        arena.bytes.withUnsafeBytes { a in
+                            arena.starts.withUnsafeBufferPointer { starts in
+                                var from = 0
+                                for i in 0..<holes.count {
+                                    line.append(UnsafeRawBufferPointer(rebasing: t[from..<ends[i]]))
+                                    from = ends[i]
+                                    switch holes[i].group {
+                                    case .cost: line.append(cost)
+                                    case .chargeStart: line.append(times.start)
+                                    case .chargeEnd: line.append(times.end)
+                                    case .consumed: line.appendDecimal(quantity)
+                                    case .pricingQuantity: line.appendDecimal(pricingQuantity)
+                                    default:
+                                        let base = Int(tags) * (arena.columns + 1) + holes[i].column
+                                        line.append(UnsafeRawBufferPointer(rebasing: a[Int(starts[base])..<Int(starts[base + 1])]))
+                                    }
                                 }
+                                line.append(UnsafeRawBufferPointer(rebasing: t[from..<ends[holes.count]]))
                             }
                         }
                     }
