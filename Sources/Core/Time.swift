@@ -103,6 +103,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// Parses RFC 3339 from bytes, without allocating.
     public init?(rfc3339 b: UnsafeRawBufferPointer) {
+        if let t = Self.utcSeconds(b) { self.init(secondsSinceEpoch: t); return }
         guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
               b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
               b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":") else { return nil }
@@ -138,6 +139,25 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         }
         let secs = Int64(date.daysSinceEpoch) * 86_400 + Int64(h * 3600 + mi * 60 + s) - Int64(offset)
         self.init(secondsSinceEpoch: secs)
+    }
+
+    /// The common form, `YYYY-MM-DDTHH:MM:SSZ` exactly (20 bytes), in straight-line code: the
+    /// seconds since the epoch, or `nil` for anything else (the general parser then decides, with
+    /// the same result for this form).
+    @inline(__always)
+    static func utcSeconds(_ b: UnsafeRawBufferPointer) -> Int64? {
+        guard b.count == 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b[19] == 0x5A else { return nil }
+        // A byte below '0' wraps around to a large value: the largest "digit" must be below 10.
+        var largest: UInt = 0
+        @inline(__always) func d(_ i: Int) -> Int {
+            let v = UInt(b[i]) &- 48
+            largest = Swift.max(largest, v)
+            return Int(truncatingIfNeeded: v)
+        }
+        let y = d(0) &* 1000 &+ d(1) &* 100 &+ d(2) &* 10 &+ d(3), mo = d(5) &* 10 &+ d(6), day = d(8) &* 10 &+ d(9)
+        let h = d(11) &* 10 &+ d(12), mi = d(14) &* 10 &+ d(15), sec = d(17) &* 10 &+ d(18)
+        guard largest < 10, h < 24, mi < 60, sec < 61, let date = CivilDate(year: y, month: mo, day: day) else { return nil }
+        return Int64(date.daysSinceEpoch) * 86_400 + Int64(h * 3600 + mi * 60 + sec)
     }
 
     public var date: CivilDate {

@@ -122,6 +122,23 @@ struct TimeTests {
         #expect(Timestamp(rfc3339: "2026-10-01") == nil)
     }
 
+    @Test func theCommonTimestampFormAgreesWithTheGeneralParser() {
+        // `…Z` (20 bytes) takes the straight-line path; `…+00:00` and `…z` the general one.
+        let valid = ["2026-10-01T15:10:11Z", "2024-02-29T12:00:00Z", "2026-12-31T23:59:60Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                     "1969-12-31T23:59:59Z"]
+        for text in valid {
+            let fast = Timestamp(rfc3339: text)
+            #expect(fast != nil, "\(text)")
+            #expect(fast == Timestamp(rfc3339: text.dropLast() + "+00:00") && fast == Timestamp(rfc3339: text.dropLast() + "z"), "\(text)")
+        }
+        #expect(Timestamp(rfc3339: "1969-12-31T23:59:59Z")?.secondsSinceEpoch == -1)
+        #expect(Timestamp(rfc3339: "2026-10-01T15:10:11Z")?.secondsSinceEpoch == 1_790_867_411)
+        let invalid = ["2026-02-29T00:00:00Z", "2026-10-01T24:00:00Z", "2026-10-01T00:60:00Z", "2026-10-01T00:00:61Z", "2026-13-01T00:00:00Z",
+                       "2026-00-10T00:00:00Z", "2026-10-00T00:00:00Z", "0000-01-01T00:00:00Z", "2026-1a-01T00:00:00Z", "/026-10-01T00:00:00Z",
+                       "2026-10-01T00:00:0:Z", "2026-10-01X00:00:00Z", "2026-10-01T00:00:00Y", " 026-10-01T00:00:00Z"]
+        for text in invalid { #expect(Timestamp(rfc3339: text) == nil, "\(text)") }
+    }
+
     @Test func billingPeriodsAreHalfOpenMonths() {
         let p = BillingPeriod("2026-12")!
         #expect(p.start.description == "2026-12-01T00:00:00Z")
