@@ -586,13 +586,15 @@ public struct EstimatedRowBuilder {
             }
         }
         var constant: Int32 = -1
-        var accountParts: [Int64: Int32] = [:], subParts: [Int64: Int32] = [:], tagParts: [Int32: Int32] = [:], modelParts: [Int32: Int32] = [:]
+        var accountParts: [Int64: Int32] = [:], subParts: [Int64: Int32] = [:], modelParts: [Int32: Int32] = [:]
+        // Per tag set id + 1 (0: no tags): its part, -1 until encoded (an array: looked up on every row).
+        var tagParts = [Int32](repeating: -1, count: names.count + 1)
         var periodParts: [PeriodKey: Int32] = [:]
         var rateParts: [RateKey: (part: Int32, unitPrice: ExactDecimal, exponent: Int)] = [:]
         var accountNames: [Int64: String] = [:]
         var charges: [ChargeKey: ExactDecimal] = [:]
         var run: (key: ChargeKey?, sum: ExactDecimal) = (nil, .zero)
-        var times: (start: Int64, end: Int64, startText: [UInt8], endText: [UInt8]) = (.min, .min, [], [])
+        var times: (start: Int64, end: Int64) = (.min, .min)
         var last: (accountKey: Int64, account: Int32, subKey: Int64, sub: Int32, rateKey: RateKey,
                    rate: (part: Int32, unitPrice: ExactDecimal, exponent: Int), modelKey: Int32, model: Int32, periodKey: PeriodKey?, period: Int32)
             = (-1, 0, -1, 0, RateKey(rate: -1, included: false, tier: -1, model: -1, meter: -1), (0, .zero, 0), -2, 0, nil, 0)
@@ -626,7 +628,8 @@ public struct EstimatedRowBuilder {
                 rateParts[rateKey] = v
                 return v
             }()
-            let tags = tagParts[key.tags] ?? { let p = encode(built(), .tags); tagParts[key.tags] = p; return p }()
+            var tags = tagParts[Int(key.tags) + 1]
+            if tags < 0 { tags = encode(built(), .tags); tagParts[Int(key.tags) + 1] = tags }
             let model = key.reportedModel == last.modelKey ? last.model
                 : modelParts[key.reportedModel] ?? { let p = encode(built(), .model); modelParts[key.reportedModel] = p; return p }()
             let periodKey = PeriodKey(period: billing, provider: key.provider)
@@ -635,9 +638,8 @@ public struct EstimatedRowBuilder {
             last = (accountKey, account, subKey, sub, rateKey, rate, key.reportedModel, model, periodKey, period)
             // The charge period is the same for a day's rows: encoded when it changes.
             if key.chargeStart != times.start || key.chargeEnd != times.end {
-                times = (key.chargeStart, key.chargeEnd, [], [])
-                times.startText.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeStart))
-                times.endText.appendTimestamp(Timestamp(secondsSinceEpoch: key.chargeEnd))
+                times = (key.chargeStart, key.chargeEnd)
+                template.setChargePeriod(key.chargeStart, key.chargeEnd)
             }
 
             let pricingQuantity = quantity.shiftedLeft(by: rate.exponent)
@@ -654,7 +656,7 @@ public struct EstimatedRowBuilder {
             cost.appendDecimal(billed)   // the four costs are the same number: encoded once
             template.update(partOf, group: group)
             cost.withUnsafeBytes { cost in
-                template.assemble(into: &line, tags: tags, times: (times.startText, times.endText), cost: cost,
+                template.assemble(into: &line, tags: tags, cost: cost,
                                   quantity: quantity, pricingQuantity: pricingQuantity)
             }
             try line.withBytes { try body(billing, $0) }
@@ -757,6 +759,15 @@ public struct EstimatedRowBuilder {
         var ends: [Int] = []
         /// The parts it was built from (`-1`: not built yet); the tags' entry is not used.
         var parts: [Int32]
+        /// The charge period's columns, the same for a day's rows (see `setChargePeriod`).
+        var chargeStart: [UInt8] = [], chargeEnd: [UInt8] = []
+
+        mutating func setChargePeriod(_ start: Int64, _ end: Int64) {
+            chargeStart.removeAll(keepingCapacity: true)
+            chargeStart.appendTimestamp(Timestamp(secondsSinceEpoch: start))
+            chargeEnd.removeAll(keepingCapacity: true)
+            chargeEnd.appendTimestamp(Timestamp(secondsSinceEpoch: end))
+        }
 
         init(group: [CSVGroup]) {
             arena = Arena(columns: group.count)
@@ -806,8 +817,8 @@ public struct EstimatedRowBuilder {
         func isHole(_ g: CSVGroup) -> Bool { Self.isHole(g) }
 
         /// One CSV line (with its newline): the template's segments with the row's values between them.
-        func assemble(into line: inout ByteBuffer, tags: Int32, times: (start: [UInt8], end: [UInt8]),
-                      cost: UnsafeRawBufferPointer, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
+        /// (`mutating` only so that a caller's captured template is used in place, not copied.)
+        mutating func assemble(into line: inout ByteBuffer, tags: Int32, cost: UnsafeRawBufferPointer, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
             // Unsafe views of every array for the whole line: no reference counting per piece.
             holes.withUnsafeBufferPointer { holes in
                 ends.withUnsafeBufferPointer { ends in
@@ -820,8 +831,8 @@ public struct EstimatedRowBuilder {
                                     from = ends[i]
                                     switch holes[i].group {
                                     case .cost: line.append(cost)
-                                    case .chargeStart: line.append(times.start)
-                                    case .chargeEnd: line.append(times.end)
+                                    case .chargeStart: line.append(chargeStart)
+                                    case .chargeEnd: line.append(chargeEnd)
                                     case .consumed: line.appendDecimal(quantity)
                                     case .pricingQuantity: line.appendDecimal(pricingQuantity)
                                     default:
