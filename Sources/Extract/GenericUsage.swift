@@ -65,11 +65,15 @@ public enum GenericUsage {
 
         /// The field named by `bytes`, without making a String.
         static func lookup(_ bytes: UnsafeRawBufferPointer) -> Field? {
-            guard let raw = byHash.find(fnv1a(bytes)), let f = Field(rawValue: Int(raw)) else { return nil }
-            let name = nameBytes[f.rawValue]
-            guard name.count == bytes.count,
-                  name.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) }) == 0 else { return nil }
+            guard let raw = byHash.find(fnv1a(bytes)), let f = Field(rawValue: Int(raw)), f.isNamed(bytes) else { return nil }
             return f
+        }
+
+        /// Whether `bytes` is this field's name.
+        @inline(__always)
+        func isNamed(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            let name = Self.nameBytes[rawValue]
+            return name.count == bytes.count && (bytes.isEmpty || name.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) } == 0)
         }
         static let meterFields: [Field] = allCases.filter { $0.meter != nil }
         /// Per meter slot: whether its quantities must be whole numbers (looked up per field read).
@@ -373,6 +377,9 @@ extension GenericUsage {
         let context = FileContext(file: file, defaults: defaults)
         let builder = GenericRecordBuilder()
         var tagKeyCache: [UInt64: [UInt8]] = [:]
+        // The field at each key position of the previous line: exports repeat one key order, so a
+        // key is usually recognised by comparing it with one name, without hashing it.
+        var fieldAt: [Field?] = []
         while let outcome = try lines.next({ line -> Bool? in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
             builder.reset()
@@ -380,8 +387,16 @@ extension GenericUsage {
             defer { scanner.release() }
             do {
                 var seenFields: UInt32 = 0
+                var position = 0
                 try scanner.scanObject { key, value in
-                    guard let field = Field.lookup(key) else { return }
+                    defer { position += 1 }
+                    let field: Field
+                    if position < fieldAt.count, let f = fieldAt[position], f.isNamed(key) { field = f } else {
+                        let found = Field.lookup(key)
+                        if position < fieldAt.count { fieldAt[position] = found } else if position == fieldAt.count && position < 64 { fieldAt.append(found) }
+                        guard let found else { return }
+                        field = found
+                    }
                     let bit: UInt32 = 1 << UInt32(field.rawValue)
                     guard seenFields & bit == 0 else { throw QuarantineReason("duplicate key \"\(field.name)\"") }
                     seenFields |= bit
@@ -548,11 +563,14 @@ struct FlatJSONScanner {
         // Eight bytes at a time while none is a quote, a backslash, a control character or
         // non-ASCII (bit tricks: a byte equal to c, or below n, shows as a set high bit); the byte
         // loop below handles the word that has one.
+        // The masks are exact at their lowest marked byte (a borrow only marks bytes above it), so
+        // the scan stops right at the first byte that needs a look, usually the closing quote.
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func hasZero(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        @inline(__always) func zeros(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
         while i + 8 <= b.count {
-            let w = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            if w & highs != 0 || hasZero(w ^ (ones &* 0x22)) || hasZero(w ^ (ones &* 0x5C)) || (w &- ones &* 0x20) & ~w & highs != 0 { break }
+            let w = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let marks = (w & highs) | zeros(w ^ (ones &* 0x22)) | zeros(w ^ (ones &* 0x5C)) | ((w &- ones &* 0x20) & ~w & highs)
+            if marks != 0 { i += marks.trailingZeroBitCount >> 3; break }
             i += 8
         }
         while i < b.count {

@@ -130,6 +130,20 @@ struct ExtractStageTests {
         #expect(b.tags.first?.value == "search \"quoted\"")
     }
 
+    @Test func jsonlKeysInAnyOrderReadTheSame() throws {
+        // Lines 2 and 3 change the key order (and line 3 has an unknown key and escapes): each key is
+        // still its field; line 4 repeats a key at a position line 3 gave to another field.
+        let r = try Self.run(["key-orders.jsonl"], folder: "usage/provider=openai/billing_account=org_K")
+        #expect(r.counts("key-orders.jsonl") == RowCounts(rowsRead: 5, rowsOut: 4, rowsQuarantined: 1))
+        #expect(r.quarantined("key-orders.jsonl").map { $0["reason"]?.string } == ["duplicate key \"input_tokens\""])
+        #expect(r.usage.map(\.requestId) == ["k1", "k2", "k3", "k5"])
+        for u in r.usage {
+            #expect(u.model == "gpt-4o" && u.periodStart.description == "2026-10-05T10:00:00Z")
+            #expect(u.quantities.map(\.meter) == ["tokens_input", "tokens_output"] && u.quantities.map(\.quantity) == [100, 7])
+            #expect(u.tags.map { "\($0.key)=\($0.value)" } == ["team=søk"])
+        }
+    }
+
     @Test func openAIUsageSplitsCachedTokensOutOfInput() throws {
         let r = try Self.run(["openai-usage.json"], folder: "usage/provider=openai/billing_account=org_OAI")
         #expect(r.counts("openai-usage.json") == RowCounts(rowsRead: 2, rowsOut: 1, rowsQuarantined: 1))
