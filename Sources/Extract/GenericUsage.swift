@@ -93,8 +93,8 @@ final class GenericRecordBuilder {
     /// Per field (raw value): its bytes; per meter slot: its quantity. Fixed-size storage owned
     /// here (freed in `deinit`): the reader writes a dozen of them per record, and an array's
     /// uniqueness check on every write showed in the profile.
-    let spans: UnsafeMutablePointer<UnsafeRawBufferPointer?>
-    let quantities: UnsafeMutablePointer<ExactDecimal?>
+    @usableFromInline let spans: UnsafeMutablePointer<UnsafeRawBufferPointer?>
+    @usableFromInline let quantities: UnsafeMutablePointer<ExactDecimal?>
     var timestamp: Timestamp?
     var periodStart: Timestamp?
     var periodEnd: Timestamp?

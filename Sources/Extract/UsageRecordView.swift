@@ -46,14 +46,25 @@ public struct UsageRecordView {
     /// The canonical meter id of each quantity slot (`tokens_input`, `tokens_output`, …).
     public static var meterIds: [String] { GenericUsage.meterIds }
     /// The quantity in meter slot `k` (`nil` when absent).
+    @inlinable
     public func quantity(_ k: Int) -> ExactDecimal? { builder.quantities[k] }
     /// Slots of the meters that make up the prompt (uncached input, cache reads, cache writes).
     public static let promptSlots: [Int] = [GenericUsage.Field.inputTokens, .cacheReadTokens, .cacheWrite5mTokens, .cacheWrite1hTokens]
         .map(\.meterSlot)
 
     /// Tags as (key encoded as a JSON string with its quotes, value bytes), in file order.
+    @inlinable
     public var tagCount: Int { builder.tags.count }
     public func tag(_ k: Int) -> (encodedKey: [UInt8], value: UnsafeRawBufferPointer) { let t = builder.tags[k]; return (t.key, t.value) }
+    /// Each tag's key (JSON-encoded, with its quotes) and value bytes, in file order, without
+    /// copying or retaining anything per tag.
+    @inlinable
+    public func forEachTag(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try builder.tags.withUnsafeBufferPointer { tags in
+            for t in tags { try t.key.withUnsafeBytes { try body($0, t.value) } }
+        }
+    }
+
     /// Tag `k`'s key (JSON-encoded, without its quotes) and value bytes, without copying the key.
     @inlinable
     public func withTag<R>(_ k: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {

@@ -285,21 +285,14 @@ public struct FocusDecodeError: Error, Sendable, CustomStringConvertible {
 /// again was a sixth of reconcile and most of load's transcoding.
 /// - Memory: at most `limit` entries (then it starts over), each the text and its value.
 public final class CellTextCache<Value> {
-    private var entries: [UInt64: (text: [UInt8], value: Value)] = [:]
-    private let limit: Int
+    private var table: ExactTextTable<Value>
 
-    public init(limit: Int = 4096) { self.limit = limit }
+    public init(limit: Int = 4096) { table = ExactTextTable(limit: limit, byteLimit: 64 << 20) }
 
     /// The value kept for exactly these bytes.
-    func value(_ field: UnsafeRawBufferPointer) -> Value? {
-        guard let e = entries[fnv1a64(field)], e.text.withUnsafeBytes({ $0.elementsEqual(field) }) else { return nil }
-        return e.value
-    }
+    func value(_ field: UnsafeRawBufferPointer) -> Value? { table.value(field) }
 
-    func keep(_ field: UnsafeRawBufferPointer, _ value: Value) {
-        if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
-        entries[fnv1a64(field)] = (Array(field), value)
-    }
+    func keep(_ field: UnsafeRawBufferPointer, _ value: Value) { table.keep(field, value) }
 }
 
 /// Parsed JSON-object cells (Tags, SkuPriceDetails) by their text.

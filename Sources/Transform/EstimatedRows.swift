@@ -92,7 +92,13 @@ public struct EstimatedRowBuilder {
     private var lastBilling: (day: Int64, offset: Int64, period: BillingPeriod)?
     private var scratch: [UInt8] = []
     private var quantityScratch: [(Int32, ExactDecimal)] = []
-    private var tagOrder: [Int] = []
+    /// A record's signature (see `writeSignature`), and the ids kept by signature: a month's
+    /// records repeat a few thousand combinations of provider, account, sub-account, model and
+    /// tier, and a few hundred tag sets; looking each string up again was a fifth of pricing.
+    /// Value types: a copy of the builder (a worker's) has tables of its own.
+    private var signature: [UInt8] = []
+    private var dimensionIds = ExactTextTable<Dimensions>(limit: 1 << 14, byteLimit: 1 << 20)
+    private var tagSetIds = ExactTextTable<Int32>(limit: 1 << 14, byteLimit: 1 << 20)
     /// Peak readings of gauge meters (`Meter.isGauge`) per billing period and everything else a
     /// cell is keyed by (charge period = the billing period, no tags); merged by maximum, not sum.
     private var gauges: [Key: ExactDecimal] = [:]
@@ -178,52 +184,45 @@ public struct EstimatedRowBuilder {
     }
 
     /// Adds a generic-format record straight from its bytes (the fast path: strings are made only
-    /// the first time a value is seen).
+    /// the first time a value is seen). Its dimension ids come from `dimensionIds` and `tagSetIds`
+    /// by the bytes they are made from, one lookup each; a combination not seen yet goes through
+    /// the interning below, in the same order as always (the ids do not depend on the tables).
     public mutating func add(view v: UsageRecordView, unpriced: (QuarantineEntry) throws -> Void) throws {
         let start = v.periodStart
-        let provider: Int32, account: Int32, sub: Int32, tier: Int32
-        if let b = v.bytes(.provider) { provider = lowerId(bytesId(b)) } else { provider = id(v.defaultProvider?.lowercased() ?? "") }
+        let split = writeSignature(v)
+        let known = signature.withUnsafeBytes { dimensionIds.value(UnsafeRawBufferPointer(rebasing: $0[0..<split.dimensions])) }
+        let provider: Int32
+        if let known { provider = known.provider } else if let b = v.bytes(.provider) { provider = lowerId(bytesId(b)) } else {
+            provider = id(v.defaultProvider?.lowercased() ?? "")
+        }
         if let period, BillingTimeZones.period(of: start, offset: offset(provider)) != period {
             skippedOtherPeriods += 1
             return
         }
-        if let b = v.bytes(.billingAccount) { account = bytesId(b) } else { account = id(v.defaultBillingAccount ?? "") }
-        if let b = v.bytes(.subAccount) { sub = bytesId(b) } else { sub = emptyId }
-        if let b = v.bytes(.serviceTier) { tier = lowerId(bytesId(b)) } else { tier = v.batch == true ? batchId : standardId }
+        // Interned in the order the strings have always been: account, sub-account, tier, tag set, model.
+        var dims = known ?? Dimensions(provider: provider, account: 0, sub: 0, reportedModel: 0, tier: 0)
+        if known == nil {
+            if let b = v.bytes(.billingAccount) { dims.account = bytesId(b) } else { dims.account = id(v.defaultBillingAccount ?? "") }
+            if let b = v.bytes(.subAccount) { dims.sub = bytesId(b) } else { dims.sub = emptyId }
+            if let b = v.bytes(.serviceTier) { dims.tier = lowerId(bytesId(b)) } else { dims.tier = v.batch == true ? batchId : standardId }
+        }
         var tagsId: Int32 = -1
         if v.tagCount > 0 {
-            // The tag set as "key=value" pairs joined by U+001F, keys in order: the same text `add(_:)` interns.
-            // Usually in key order already (the CSV reader adds them so): sorted only when not.
-            var inOrder = true
-            for k in 1..<max(v.tagCount, 1) where !v.tag(k - 1).encodedKey.lexicographicallyPrecedes(v.tag(k).encodedKey) {
-                inOrder = false
-                break
-            }
-            tagOrder.removeAll(keepingCapacity: true)
-            tagOrder.append(contentsOf: 0..<v.tagCount)
-            if !inOrder { tagOrder.sort { v.tag($0).encodedKey.lexicographicallyPrecedes(v.tag($1).encodedKey) } }
-            let order = tagOrder
-            if let known = knownTagSet(v, order) { tagsId = known } else {
-            scratch.removeAll(keepingCapacity: true)
-            for (n, k) in order.enumerated() {
-                let t = v.tag(k)
-                if n > 0 { scratch.append(0x1F) }
-                scratch.append(contentsOf: t.encodedKey.dropFirst().dropLast())
-                scratch.append(0x3D)
-                scratch.append(contentsOf: t.value)
-            }
-            tagsId = scratch.withUnsafeBytes { bytesId($0) }
-            if tagSets[tagsId] == nil {
-                tagSets[tagsId] = order.map { k in
-                    let t = v.tag(k)
-                    return (String(decoding: t.encodedKey.dropFirst().dropLast(), as: UTF8.self), String(decoding: t.value, as: UTF8.self))
-                }
-            }
+            if let known = signature.withUnsafeBytes({ tagSetIds.value(UnsafeRawBufferPointer(rebasing: $0[split.dimensions..<split.end])) }) {
+                tagsId = known
+            } else {
+                tagsId = internTagSet(v)
+                signature.withUnsafeBytes { tagSetIds.keep(UnsafeRawBufferPointer(rebasing: $0[split.dimensions..<split.end]), tagsId) }
             }
         }
+        if known == nil {
+            dims.reportedModel = bytesId(v.bytes(.model)!)
+            signature.withUnsafeBytes { dimensionIds.keep(UnsafeRawBufferPointer(rebasing: $0[0..<split.dimensions]), dims) }
+        }
+        var ids = RecordIds(provider: provider, account: dims.account, sub: dims.sub, reportedModel: dims.reportedModel, tier: dims.tier,
+                            tags: tagsId)
         var promptTokens = ExactDecimal.zero
         for slot in UsageRecordView.promptSlots { if let q = v.quantity(slot) { promptTokens += q } }
-        var ids = RecordIds(provider: provider, account: account, sub: sub, reportedModel: bytesId(v.bytes(.model)!), tier: tier, tags: tagsId)
         if let b = v.bytes(.agent) { ids.agent = bytesId(b) }
         if let b = v.bytes(.executionId) { ids.execution = bytesId(b) }
         if let b = v.bytes(.spanId) { ids.span = bytesId(b) }
@@ -330,40 +329,69 @@ public struct EstimatedRowBuilder {
         }
     }
 
-    /// The id of a record's tag set text when it was interned before, found without building the
-    /// text: its FNV-1a hash is computed piece by piece (the same value `bytesId` gives the joined
-    /// text) and the interned string is compared piece by piece. `nil`: not seen yet (or a collision).
-    private func knownTagSet(_ v: UsageRecordView, _ order: [Int]) -> Int32? {
-        var h = FNV1a64()
+    /// Interns a record's tag set: "key=value" pairs joined by U+001F, keys in order — the same
+    /// text `add(_:)` interns. Usually in key order already (the CSV reader adds them so): sorted only when not.
+    private mutating func internTagSet(_ v: UsageRecordView) -> Int32 {
+        var inOrder = true
+        for k in 1..<max(v.tagCount, 1) where !v.tag(k - 1).encodedKey.lexicographicallyPrecedes(v.tag(k).encodedKey) {
+            inOrder = false
+            break
+        }
+        var order = Array(0..<v.tagCount)
+        if !inOrder { order.sort { v.tag($0).encodedKey.lexicographicallyPrecedes(v.tag($1).encodedKey) } }
+        scratch.removeAll(keepingCapacity: true)
         for (n, k) in order.enumerated() {
-            v.withTag(k) { key, value in
-                if n > 0 { h.add(0x1F) }
-                h.add(key)
-                h.add(0x3D)
-                h.add(value)
+            let t = v.tag(k)
+            if n > 0 { scratch.append(0x1F) }
+            scratch.append(contentsOf: t.encodedKey.dropFirst().dropLast())
+            scratch.append(0x3D)
+            scratch.append(contentsOf: t.value)
+        }
+        let tagsId = scratch.withUnsafeBytes { bytesId($0) }
+        if tagSets[tagsId] == nil {
+            tagSets[tagsId] = order.map { k in
+                let t = v.tag(k)
+                return (String(decoding: t.encodedKey.dropFirst().dropLast(), as: UTF8.self), String(decoding: t.value, as: UTF8.self))
             }
         }
-        guard let i = byHash.find(h.value) else { return nil }
-        var name = names[Int(i)]
-        let same = name.withUTF8 { u -> Bool in
-            var at = 0
-            @inline(__always) func match(_ b: UnsafeRawBufferPointer) -> Bool {
-                guard at + b.count <= u.count, b.isEmpty || memcmp(u.baseAddress! + at, b.baseAddress!, b.count) == 0 else { return false }
-                at += b.count
-                return true
+        return tagsId
+    }
+
+    /// A record's dimension ids, as `dimensionIds` keeps them.
+    struct Dimensions {
+        var provider, account, sub, reportedModel, tier: Int32
+    }
+
+    /// Writes into `signature` the bytes a record's dimension ids are made from, then those of its
+    /// tag set: each piece as a 4-byte length and its bytes, or a marker for a field that is
+    /// absent (followed by what stands in for it: the file's provider or billing account, the
+    /// batch flag) — so equal signatures mean equal pieces. Returns where each part ends.
+    /// - Complexity: O(bytes of the pieces); no allocation once `signature` is large enough.
+    private mutating func writeSignature(_ v: UsageRecordView) -> (dimensions: Int, end: Int) {
+        let (provider, account, sub, model, tier) = (v.bytes(.provider), v.bytes(.billingAccount), v.bytes(.subAccount),
+                                                     v.bytes(.model), v.bytes(.serviceTier))
+        // The file's provider and billing account stand in for absent fields (rare: made only then).
+        let stand = (provider == nil ? Array((v.defaultProvider ?? "").utf8) : [], account == nil ? Array((v.defaultBillingAccount ?? "").utf8) : [])
+        // The room needed, then the pieces written in place.
+        var size = 4 * 7 + stand.0.count + stand.1.count + 1
+        size += (provider?.count ?? 0) + (account?.count ?? 0) + (sub?.count ?? 0) + (model?.count ?? 0) + (tier?.count ?? 0)
+        v.forEachTag { key, value in size += 8 + key.count + value.count }
+        if signature.count < size { signature = [UInt8](repeating: 0, count: Swift.max(size, 2 * signature.count)) }
+        return signature.withUnsafeMutableBytes { out -> (Int, Int) in
+            var n = 0
+            @inline(__always) func put(_ b: UnsafeRawBufferPointer?) {
+                out.storeBytes(of: UInt32(truncatingIfNeeded: b?.count ?? 0xFFFF_FFFF).littleEndian, toByteOffset: n, as: UInt32.self)
+                n += 4
+                if let b, !b.isEmpty { (out.baseAddress! + n).copyMemory(from: b.baseAddress!, byteCount: b.count); n += b.count }
             }
-            @inline(__always) func match(_ c: UInt8) -> Bool {
-                guard at < u.count, u[at] == c else { return false }
-                at += 1
-                return true
-            }
-            for (n, k) in order.enumerated() {
-                let ok = v.withTag(k) { key, value in (n == 0 || match(0x1F)) && match(key) && match(0x3D) && match(value) }
-                if !ok { return false }
-            }
-            return at == u.count
+            put(provider); if provider == nil { stand.0.withUnsafeBytes { put($0) } }
+            put(account); if account == nil { stand.1.withUnsafeBytes { put($0) } }
+            put(sub); put(model); put(tier)
+            if tier == nil { out[n] = v.batch == true ? 1 : 0; n += 1 }
+            let dimensions = n
+            v.forEachTag { key, value in put(key); put(value) }
+            return (dimensions, n)
         }
-        return same ? i : nil
     }
 
     /// The id of a byte string (interned by hash; a hash collision falls back to the string table).
