@@ -561,10 +561,10 @@ struct FlatJSONScanner {
         let start = i
         var ascii = true
         // Eight bytes at a time while none is a quote, a backslash, a control character or
-        // non-ASCII (bit tricks: a byte equal to c, or below n, shows as a set high bit); the byte
-        // loop below handles the word that has one.
-        // The masks are exact at their lowest marked byte (a borrow only marks bytes above it), so
-        // the scan stops right at the first byte that needs a look, usually the closing quote.
+        // non-ASCII (bit tricks: a byte equal to c, or below n, shows as a set high bit). The marks
+        // are exact at the lowest marked byte (a borrow only marks bytes above it), so the scan
+        // stops right at the first byte that needs a look — usually the closing quote — and the
+        // byte loop below takes it from there.
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func zeros(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
         while i + 8 <= b.count {

@@ -65,14 +65,6 @@ public struct UsageRecordView {
         }
     }
 
-    /// Tag `k`'s key (JSON-encoded, without its quotes) and value bytes, without copying the key.
-    @inlinable
-    public func withTag<R>(_ k: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try builder.tags[k].key.withUnsafeBytes { key in
-            try body(UnsafeRawBufferPointer(rebasing: key.dropFirst().dropLast()), builder.tags[k].value)
-        }
-    }
-
     /// The record with its strings made.
     public func makeRecord() -> UsageRecord { builder.makeRecord(line: line, context: context) }
 }
