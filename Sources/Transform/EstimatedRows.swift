@@ -814,35 +814,39 @@ public struct EstimatedRowBuilder {
             (self.bytes, self.ends) = ([], [])
             defer { (self.bytes, self.ends) = (bytes, ends) }
             ends.removeAll(keepingCapacity: true)
-            let columns = arena.columns
-            arena.bytes.withUnsafeBytes { a in
-                arena.starts.withUnsafeBufferPointer { starts in
-                    // The columns' bytes are copied into `bytes` (room made first, never shrunk).
-                    func span(_ k: Int) -> UnsafeRawBufferPointer {
-                        let base = Int(parts[group[k].rawValue]) * (columns + 1) + k
-                        return UnsafeRawBufferPointer(rebasing: a[Int(starts[base])..<Int(starts[base + 1])])
-                    }
-                    var size = group.count
-                    for k in 0..<group.count where !isHole(group[k]) { size += span(k).count }
-                    if bytes.count < size { bytes = [UInt8](repeating: 0, count: Swift.max(size, 2 * bytes.count)) }
+            let columns = arena.columns, stride = columns + 1
+            arena.starts.withUnsafeBufferPointer { starts in
+                // Room first (never shrunk): at most every cached part's bytes (a part's columns
+                // are contiguous in the arena) and a comma per column.
+                var size = columns
+                for g in 0..<CSVGroup.cached where g != CSVGroup.tags.rawValue {
+                    let base = Int(parts[g]) * stride
+                    size += Int(starts[base + columns]) - Int(starts[base])
+                }
+                if bytes.count < size { bytes = [UInt8](repeating: 0, count: Swift.max(size, 2 * bytes.count)) }
+                arena.bytes.withUnsafeBytes { a in
                     bytes.withUnsafeMutableBytes { out in
-                        var n = 0
-                        for k in 0..<group.count {
-                            if k > 0 { out[n] = 0x2C; n += 1 }
-                            if isHole(group[k]) { ends.append(n); continue }
-                            let b = span(k)
-                            if !b.isEmpty { (out.baseAddress! + n).copyMemory(from: b.baseAddress!, byteCount: b.count) }
-                            n += b.count
+                        group.withUnsafeBufferPointer { group in
+                            var n = 0
+                            for k in 0..<columns {
+                                if k > 0 { out[n] = 0x2C; n += 1 }
+                                let g = group[k]
+                                if Self.isHole(g) { ends.append(n); continue }
+                                let base = Int(parts[Int(g.rawValue)]) * stride + k
+                                let from = Int(starts[base]), count = Int(starts[base + 1]) - from
+                                if count > 0 { (out.baseAddress! + n).copyMemory(from: a.baseAddress! + from, byteCount: count) }
+                                n += count
+                            }
+                            ends.append(n)
                         }
-                        ends.append(n)
                     }
                 }
             }
         }
 
         /// Whether the group's columns are filled per row (not part of the template).
+        @inline(__always)
         static func isHole(_ g: CSVGroup) -> Bool { g.rawValue >= CSVGroup.cached || g == .tags }
-        func isHole(_ g: CSVGroup) -> Bool { Self.isHole(g) }
 
         /// One CSV line (with its newline): the template's segments with the row's values between them.
         /// (`mutating` only so that a caller's captured template is used in place, not copied.)
