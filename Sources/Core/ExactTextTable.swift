@@ -67,9 +67,15 @@ public struct ExactTextTable<Value> {
             mix(UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
             i += 8
         }
-        if i < b.count {
+        let rest = b.count - i
+        if rest > 0 {
+            // The last `rest` bytes in the low bits: one load of the last word when there is one.
             var tail: UInt64 = 0
-            for k in i..<b.count { tail |= UInt64(b[k]) << UInt64(8 * (k - i)) }
+            if b.count >= 8 {
+                tail = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: b.count - 8, as: UInt64.self)) >> UInt64(8 * (8 - rest))
+            } else {
+                for k in i..<b.count { tail |= UInt64(b[k]) << UInt64(8 * (k - i)) }
+            }
             mix(tail)
         }
         mix(UInt64(b.count))

@@ -626,8 +626,7 @@ public struct EstimatedRowBuilder {
         var last: (accountKey: Int64, account: Int32, subKey: Int64, sub: Int32, rateKey: RateKey,
                    rate: (part: Int32, unitPrice: ExactDecimal, exponent: Int), modelKey: Int32, model: Int32, periodKey: PeriodKey?, period: Int32)
             = (-1, 0, -1, 0, RateKey(rate: -1, included: false, tier: -1, model: -1, meter: -1), (0, .zero, 0), -2, 0, nil, 0)
-        var partOf = [Int32](repeating: 0, count: CSVGroup.cached)
-        var line = ByteBuffer(), cost: [UInt8] = []
+        var line = ByteBuffer()
         try forEachCell { key, quantity, billing, included in
             var full: FocusRow?
             func built() -> FocusRow {
@@ -672,21 +671,9 @@ public struct EstimatedRowBuilder {
 
             let pricingQuantity = quantity.shiftedLeft(by: rate.exponent)
             let billed = rate.unitPrice * pricingQuantity
-            partOf[CSVGroup.constant.rawValue] = constant
-            partOf[CSVGroup.account.rawValue] = account
-            partOf[CSVGroup.period.rawValue] = period
-            partOf[CSVGroup.rate.rawValue] = rate.part
-            partOf[CSVGroup.sub.rawValue] = sub
-            partOf[CSVGroup.tags.rawValue] = tags
-            partOf[CSVGroup.model.rawValue] = model
             line.removeAll()
-            cost.removeAll(keepingCapacity: true)
-            cost.appendDecimal(billed)   // the four costs are the same number: encoded once
-            template.update(partOf, group: group)
-            cost.withUnsafeBytes { cost in
-                template.assemble(into: &line, tags: tags, cost: cost,
-                                  quantity: quantity, pricingQuantity: pricingQuantity)
-            }
+            template.update(constant: constant, account: account, period: period, rate: rate.part, sub: sub, model: model)
+            template.assemble(into: &line, tags: tags, cost: billed, quantity: quantity, pricingQuantity: pricingQuantity)
             try line.withBytes { try body(billing, $0) }
             // Summed while the key stays the same, then added to the table.
             let chargeKey = ChargeKey(period: billing, provider: key.provider, account: key.billingAccount, rate: key.rate)
@@ -779,8 +766,12 @@ public struct EstimatedRowBuilder {
     struct LineTemplate {
         /// The cached parts' columns.
         var arena: Arena
+        /// Which group each column belongs to.
+        let group: [CSVGroup]
         /// The columns filled per row, and what fills each.
         let holes: [(column: Int, group: CSVGroup)]
+        /// The row's cost as text (the five cost columns hold the same number: formatted once).
+        var cost: [UInt8] = []
         var bytes: [UInt8] = []
         /// Segment `i` (before hole `i`; the last one ends the line) is `bytes[ends[i - 1] ..< ends[i]]`
         /// (`bytes` may be longer than the last end).
@@ -798,17 +789,20 @@ public struct EstimatedRowBuilder {
         }
 
         init(group: [CSVGroup]) {
+            self.group = group
             arena = Arena(columns: group.count)
             holes = group.indices.compactMap { k in Self.isHole(group[k]) ? (k, group[k]) : nil }
             parts = [Int32](repeating: -1, count: CSVGroup.cached)
         }
 
-        /// Builds the template for `parts` unless it is the one held.
-        mutating func update(_ parts: [Int32], group: [CSVGroup]) {
-            var same = true
-            for g in 0..<CSVGroup.cached where g != CSVGroup.tags.rawValue && parts[g] != self.parts[g] { same = false; break }
-            if same { return }
-            for g in 0..<CSVGroup.cached { self.parts[g] = parts[g] }   // in place: `parts` is written on every row
+        /// Builds the template for these parts unless it is the one held.
+        mutating func update(constant: Int32, account: Int32, period: Int32, rate: Int32, sub: Int32, model: Int32) {
+            typealias G = CSVGroup
+            if parts[G.constant.rawValue] == constant && parts[G.account.rawValue] == account && parts[G.period.rawValue] == period
+                && parts[G.rate.rawValue] == rate && parts[G.sub.rawValue] == sub && parts[G.model.rawValue] == model { return }
+            (parts[G.constant.rawValue], parts[G.account.rawValue], parts[G.period.rawValue]) = (constant, account, period)
+            (parts[G.rate.rawValue], parts[G.sub.rawValue], parts[G.model.rawValue]) = (rate, sub, model)
+            let parts = self.parts
             // Built in locals (taken out of `self`, so no copy) while the arena is read.
             var bytes = self.bytes, ends = self.ends
             (self.bytes, self.ends) = ([], [])
@@ -850,8 +844,12 @@ public struct EstimatedRowBuilder {
 
         /// One CSV line (with its newline): the template's segments with the row's values between them.
         /// (`mutating` only so that a caller's captured template is used in place, not copied.)
-        mutating func assemble(into line: inout ByteBuffer, tags: Int32, cost: UnsafeRawBufferPointer, quantity: ExactDecimal, pricingQuantity: ExactDecimal) {
+        mutating func assemble(into line: inout ByteBuffer, tags: Int32, cost billed: ExactDecimal, quantity: ExactDecimal,
+                               pricingQuantity: ExactDecimal) {
+            cost.removeAll(keepingCapacity: true)
+            cost.appendDecimal(billed)
             // Unsafe views of every array for the whole line: no reference counting per piece.
+            cost.withUnsafeBytes { cost in
             holes.withUnsafeBufferPointer { holes in
                 ends.withUnsafeBufferPointer { ends in
                     bytes.withUnsafeBytes { t in
@@ -877,6 +875,7 @@ public struct EstimatedRowBuilder {
                         }
                     }
                 }
+            }
             }
             line.append(0x0A)
         }

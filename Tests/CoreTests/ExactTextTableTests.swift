@@ -21,6 +21,22 @@ struct ExactTextTableTests {
         #expect(ExactTextTable<Int>.hash(UnsafeRawBufferPointer(start: nil, count: 0)) != [UInt8(0)].withUnsafeBytes { ExactTextTable<Int>.hash($0) })
     }
 
+    @Test func aTextHashesTheSameWhereverItSitsAndOnlyByItsOwnBytes() {
+        // Every length 0...20, alone and inside a larger buffer between other bytes: the tail is
+        // read from the text's own last word, never from its neighbours.
+        let text = Array("0123456789abcdefghij".utf8)
+        var seen = Set<UInt64>()
+        for n in 0...20 {
+            let alone = Array(text[0..<n]).withUnsafeBytes { ExactTextTable<Int>.hash($0) }
+            let inside = (Array("XXXXXXXX".utf8) + text[0..<n] + Array("YYYYYYYY".utf8)).withUnsafeBytes {
+                ExactTextTable<Int>.hash(UnsafeRawBufferPointer(rebasing: $0[8..<(8 + n)]))
+            }
+            #expect(alone == inside, "length \(n)")
+            seen.insert(alone)
+        }
+        #expect(seen.count == 21)
+    }
+
     @Test func startsOverAtItsLimitsAndCopiesAreIndependent() {
         var t = ExactTextTable<Int>(limit: 2, byteLimit: 10)
         keep(&t, "ab", 1)
