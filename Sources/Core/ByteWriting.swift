@@ -62,7 +62,7 @@ extension Array where Element == UInt8 {
         var tmp: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
         Swift.withUnsafeMutableBytes(of: &tmp) { d in
             let n = DecimalText.writeDigits(value, fractionDigits: fractionDigits, to: d.baseAddress!)
-            for k in 0..<n { append(d[k]) }
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: d[0..<n]))
         }
     }
 
@@ -72,7 +72,7 @@ extension Array where Element == UInt8 {
         var tmp: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
         let done = Swift.withUnsafeMutableBytes(of: &tmp) { t -> Bool in
             guard let n = DecimalText.write(d, to: t.baseAddress!) else { return false }
-            for k in 0..<n { append(t[k]) }
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: t[0..<n]))
             return true
         }
         if !done { append(utf8: d.normalized.description) }
