@@ -712,6 +712,55 @@ public struct EstimatedRowBuilder {
             hi = bits >= 64 ? lo : (hi << UInt64(bits)) | (lo >> UInt64(64 - bits))
             lo = bits >= 64 ? value : (lo << UInt64(bits)) | value
         }
+
+        /// The 11 bits of the key from bit `shift` up (bit 0 is `lo`'s lowest).
+        @inline(__always)
+        func digit(_ shift: Int) -> Int {
+            let v: UInt64
+            if shift >= 64 { v = hi >> UInt64(shift - 64) } else if shift > 53 { v = lo >> UInt64(shift) | hi << UInt64(64 - shift) } else { v = lo >> UInt64(shift) }
+            return Int(truncatingIfNeeded: v & 0x7FF)
+        }
+
+        /// Sorts keys by (hi, lo), whose values use only the `bits` lowest bits: a least-significant-
+        /// digit radix sort, 11 bits a pass, passes where every key has the same digit skipped;
+        /// a comparison sort for a few keys. Keys are distinct (each encodes a whole cell key), so
+        /// the order is the one comparison gives.
+        /// - Complexity: O(n × bits / 11) time, n keys and 2,048 counters of extra memory.
+        static func sort(_ keys: inout [PackedKey], bits: Int) {
+            let n = keys.count
+            guard n >= 512 else {
+                keys.sort { ($0.hi, $0.lo) < ($1.hi, $1.lo) }
+                return
+            }
+            var other = keys
+            var counts = [Int](repeating: 0, count: 2048)
+            var inKeys = true   // which array holds the keys sorted so far
+            var shift = 0
+            while shift < bits {
+                counts.withUnsafeMutableBufferPointer { counts in
+                    for d in counts.indices { counts[d] = 0 }
+                    let from = inKeys ? keys : other
+                    from.withUnsafeBufferPointer { from in
+                        for k in from { counts[k.digit(shift)] += 1 }
+                    }
+                    guard counts[from[0].digit(shift)] != n else { return }   // one digit for all: nothing moves
+                    var at = 0
+                    for d in counts.indices { (counts[d], at) = (at, at + counts[d]) }
+                    func scatter(_ src: UnsafeBufferPointer<PackedKey>, _ dst: UnsafeMutableBufferPointer<PackedKey>) {
+                        for k in src {
+                            let d = k.digit(shift)
+                            dst[counts[d]] = k
+                            counts[d] += 1
+                        }
+                    }
+                    if inKeys { keys.withUnsafeBufferPointer { src in other.withUnsafeMutableBufferPointer { scatter(src, $0) } } }
+                    else { other.withUnsafeBufferPointer { src in keys.withUnsafeMutableBufferPointer { scatter(src, $0) } } }
+                    inKeys.toggle()
+                }
+                shift += 11
+            }
+            if !inKeys { keys = other }
+        }
     }
 
     /// A cell's place in the output order as packed integers (ranks of names by their text; ids
@@ -932,7 +981,7 @@ public struct EstimatedRowBuilder {
                         key.push(rk(k.tags), nameBits)
                         return key
                     }
-                    keyed.sort { ($0.hi, $0.lo) < ($1.hi, $1.lo) }
+                    PackedKey.sort(&keyed, bits: periodBits + 8 * nameBits + priceBits)
                     return keyed.map(\.index)
                 }
                 var keyed = entries.indices.map { n -> (SortKey, Int32) in
