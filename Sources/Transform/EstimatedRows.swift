@@ -563,8 +563,9 @@ public struct EstimatedRowBuilder {
     /// encoded once per distinct value of what it depends on — the rate (with the allowance flag,
     /// tier, model and meter), the billing account, the sub-account, the tag set, the reported model,
     /// the billing period — by building one full row with `row` on a cache miss and keeping that
-    /// group's columns in one byte arena; costs, quantities and the charge period are written for
-    /// every row. `line` is reused: copy it inside `body`.
+    /// group's columns in one byte arena. A line is the template of its parts (`LineTemplate`)
+    /// with the row's costs, quantities, charge period and tag set between its segments.
+    /// `line` is reused: copy it inside `body`.
     /// - Returns: the billed cost of the rows per period, provider, account and currency, in no
     ///   particular order.
     /// - Memory: the encoded columns per distinct rate, account, sub-account, tag set and model.
@@ -891,8 +892,8 @@ public struct EstimatedRowBuilder {
         @inline(__always)
         static func isHole(_ g: CSVGroup) -> Bool { g.rawValue >= CSVGroup.cached || g == .tags }
 
-        /// One CSV line (with its newline): the template's segments with the row's values between them.
-        /// (`mutating` only so that a caller's captured template is used in place, not copied.)
+        /// One CSV line (with its newline): the template's segments with the row's values between
+        /// them (`mutating`: the cost is formatted into `cost` once for its five columns).
         mutating func assemble(into line: inout ByteBuffer, tags: Int32, cost billed: ExactDecimal, quantity: ExactDecimal,
                                pricingQuantity: ExactDecimal) {
             cost.removeAll(keepingCapacity: true)
