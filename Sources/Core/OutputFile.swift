@@ -150,6 +150,12 @@ public final class OutputFile {
 
 /// Small file-system helpers over POSIX calls (no Foundation on the data path).
 public enum FileSystem {
+    /// Where unnamed temporary files go when the caller has no folder of its own: `$TMPDIR`, else `/tmp`.
+    public static var temporaryFolder: String {
+        if let t = getenv("TMPDIR"), let s = String(validatingCString: t), !s.isEmpty { return s }
+        return "/tmp"
+    }
+
     public static func parent(of path: String) -> String {
         guard let i = path.lastIndex(of: "/") else { return "." }
         return i == path.startIndex ? "/" : String(path[..<i])

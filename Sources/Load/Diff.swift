@@ -48,8 +48,11 @@ public struct TableDiff {
 
     /// Compares `a` (before) with `b` (after). Two CSV files take the streaming path
     /// (`compareCSV`); anything else is read whole.
-    public static func compare(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance] = [:]) throws -> TableDiff {
-        if !Table.isJSONL(a) && !Table.isJSONL(b) { return try compareCSV(a, b, keys: keys, tolerances: tolerances) }
+    /// - Parameter spillFolder: where a diff too large for memory keeps its hashes (unnamed
+    ///   temporary files; default `FileSystem.temporaryFolder`).
+    public static func compare(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance] = [:],
+                               spillFolder: String? = nil) throws -> TableDiff {
+        if !Table.isJSONL(a) && !Table.isJSONL(b) { return try compareCSV(a, b, keys: keys, tolerances: tolerances, spillFolder: spillFolder) }
         return try compareTables(a, b, keys: keys, tolerances: tolerances)
     }
 
@@ -111,7 +114,12 @@ public struct TableDiff {
     /// agree (a false match has probability about 2⁻¹²⁸ per row).
     /// - Memory: about 60 bytes per row of `a` plus the differing rows as strings; `b` streams.
     /// - Complexity: O(bytes of a + bytes of b), plus a third partial read of `a` when rows differ.
-    static func compareCSV(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance]) throws -> TableDiff {
+    ///
+    /// When `a` is large (more than about `rowsInMemory` rows by its size), the hashes of both files
+    /// go to `partitions` temporary files by key hash instead (`comparePartitioned`), so that memory
+    /// holds one partition of `a` at a time: the same result, in memory bounded by the partition.
+    static func compareCSV(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance],
+                           spillFolder: String? = nil, rowsInMemory: Int = 1 << 21, partitions: Int? = nil) throws -> TableDiff {
         var d = TableDiff()
         d.keyColumns = keys
         let readerA = CSVReader(stream: try ByteStream(path: a)), readerB = CSVReader(stream: try ByteStream(path: b))
@@ -132,6 +140,14 @@ public struct TableDiff {
                 throw ReckonError(.badData, "expected \(width) fields, found \(r.count)", at: SourcePosition(file: file, line: r.line))
             }
             return (0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") }
+        }
+
+        let count = partitions ?? Self.partitionCount(bytes: FileSystem.fingerprint(a)?.size ?? 0, rowsInMemory: rowsInMemory)
+        if count > 1 {
+            try comparePartitioned(&d, readerA, readerB, a: a, b: b, count: count, folder: spillFolder ?? FileSystem.temporaryFolder,
+                                   keyA: keyA, keyB: keyB, colA: colA, colB: colB, columns: columns, tolerances: tolerances,
+                                   widths: (headerA.count, headerB.count))
+            return d
         }
 
         // Pass 1: a's hashes.
@@ -195,13 +211,123 @@ public struct TableDiff {
                 }
             }
         }
-        func order(_ x: [String?], _ y: [String?]) -> Bool { x.map { $0 ?? "" }.lexicographicallyPrecedes(y.map { $0 ?? "" }) }
-        d.removed.sort { x, y in order(keyA.map { x[$0] }, keyA.map { y[$0] }) }
-        d.added.sort { x, y in order(keyB.map { x[$0] }, keyB.map { y[$0] }) }
-        d.changes.sort { order($0.key, $1.key) || ($0.key == $1.key && $0.column < $1.column) }
-        d.duplicateKeysA = dupA.values.sorted(by: order)
-        d.duplicateKeysB = dupB.values.sorted(by: order)
+        d.finish(keyA: keyA, keyB: keyB, duplicatesA: Array(dupA.values), duplicatesB: Array(dupB.values))
         return d
+    }
+
+    /// Sorts what was found into the report's order: rows and duplicate keys by key text,
+    /// changes by key, then column.
+    mutating func finish(keyA: [Int], keyB: [Int], duplicatesA: [[String?]], duplicatesB: [[String?]]) {
+        func order(_ x: [String?], _ y: [String?]) -> Bool { x.map { $0 ?? "" }.lexicographicallyPrecedes(y.map { $0 ?? "" }) }
+        removed.sort { x, y in order(keyA.map { x[$0] }, keyA.map { y[$0] }) }
+        added.sort { x, y in order(keyB.map { x[$0] }, keyB.map { y[$0] }) }
+        changes.sort { order($0.key, $1.key) || ($0.key == $1.key && $0.column < $1.column) }
+        duplicateKeysA = duplicatesA.sorted(by: order)
+        duplicateKeysB = duplicatesB.sorted(by: order)
+    }
+
+    /// How many partitions `compareCSV` spreads a file of `bytes` over: a power of two, so that a
+    /// partition holds about `rowsInMemory` rows at most (taking rows to be 256 bytes at least;
+    /// FOCUS rows are near 700), 1 for a file that fits, 256 at most.
+    static func partitionCount(bytes: Int, rowsInMemory: Int) -> Int {
+        var n = 1
+        while n < 256 && bytes / n > rowsInMemory * 256 { n *= 2 }
+        return n
+    }
+
+    /// `compareCSV` past memory: pass 1 writes each row of `a` as (key hash, row hash, row number)
+    /// to the partition of its key hash, pass 2 the same for `b`; then each partition pairs its
+    /// rows exactly as the in-memory path does (first row of a key in `a`, rows of `b` in file
+    /// order), keeping only row numbers of what differs; a last read of each file fetches those
+    /// rows and compares them cell by cell.
+    /// - Memory: one partition of `a` (about 60 bytes a row), 64 KiB of buffer per partition, and
+    ///   the differing rows; temporary files of 40 bytes per row of both files (unnamed: freed
+    ///   whatever way the run ends).
+    static func comparePartitioned(_ d: inout TableDiff, _ readerA: CSVReader, _ readerB: CSVReader, a: String, b: String,
+                                   count: Int, folder: String, keyA: [Int], keyB: [Int], colA: [Int], colB: [Int],
+                                   columns: [String], tolerances: [String: Tolerance], widths: (a: Int, b: Int)) throws {
+        let mask = UInt64(count - 1)
+        func partition(_ k: Hash128) -> Int { Int(truncatingIfNeeded: (k.h1 >> 32) & mask) }
+        func spill(_ reader: CSVReader, _ file: String, width: Int, key: [Int], compared: [Int]) throws -> (HashPartitions, Int) {
+            let parts = try HashPartitions(count: count, folder: folder, purpose: "the diff of \(file)")
+            let r = CSVRecord()
+            var n: Int32 = 0
+            while try reader.next(into: r) {
+                guard r.count == width else {
+                    throw ReckonError(.badData, "expected \(width) fields, found \(r.count)", at: SourcePosition(file: file, line: r.line))
+                }
+                let k = Hash128(r, key)
+                try parts.add(.init(key: k, row: Hash128(r, compared), index: n), to: partition(k))
+                n += 1
+            }
+            try parts.flush()
+            return (parts, Int(n))
+        }
+        let (partsA, rowsA) = try spill(readerA, a, width: widths.a, key: keyA, compared: colA)
+        let (partsB, rowsB) = try spill(readerB, b, width: widths.b, key: keyB, compared: colB)
+        (d.rowsA, d.rowsB) = (rowsA, rowsB)
+
+        // Each partition paired as the in-memory path pairs the whole files; only row numbers kept.
+        var removed: [Int32] = [], added: [Int32] = [], pairs: [(a: Int32, b: Int32)] = []
+        var duplicatesA: [Int32] = [], duplicatesB: [Int32] = []   // the first repeat of each repeated key
+        for p in 0..<count {
+            var index: [Hash128: Int32] = [:]
+            var first: [(row: Int32, hash: Hash128)] = []
+            var seen: [Bool] = []
+            var repeatedA = Set<Hash128>(), unknown = Set<Hash128>(), repeatedB = Set<Hash128>()
+            try partsA.forEach(p) { rec in
+                if index[rec.key] == nil {
+                    index[rec.key] = Int32(first.count)
+                    first.append((rec.index, rec.row))
+                    seen.append(false)
+                } else if repeatedA.insert(rec.key).inserted {
+                    duplicatesA.append(rec.index)
+                }
+            }
+            try partsB.forEach(p) { rec in
+                guard let i = index[rec.key].map(Int.init) else {
+                    if unknown.insert(rec.key).inserted { added.append(rec.index) } else if repeatedB.insert(rec.key).inserted { duplicatesB.append(rec.index) }
+                    return
+                }
+                if seen[i] {
+                    if repeatedB.insert(rec.key).inserted { duplicatesB.append(rec.index) }
+                    return
+                }
+                seen[i] = true
+                if rec.row != first[i].hash { pairs.append((first[i].row, rec.index)) }
+            }
+            for (i, s) in seen.enumerated() where !s { removed.append(first[i].row) }
+        }
+
+        // The rows behind those numbers, read in file order; then compared cell by cell.
+        func fetch(_ file: String, _ wanted: Set<Int32>, key: [Int]) throws -> [Int32: (fields: [String?], key: [String?])] {
+            var out: [Int32: (fields: [String?], key: [String?])] = [:]
+            guard !wanted.isEmpty else { return out }
+            let reader = CSVReader(stream: try ByteStream(path: file))
+            let r = CSVRecord()
+            _ = try reader.next(into: r)
+            var n: Int32 = 0
+            while out.count < wanted.count, try reader.next(into: r) {
+                if wanted.contains(n) {
+                    out[n] = ((0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") }, key.map { r.string($0) })
+                }
+                n += 1
+            }
+            return out
+        }
+        removed.sort(); added.sort(); pairs.sort { $0.a < $1.a }
+        let rowsOfA = try fetch(a, Set(removed + pairs.map(\.a) + duplicatesA), key: keyA)
+        let rowsOfB = try fetch(b, Set(added + pairs.map(\.b) + duplicatesB), key: keyB)
+        d.removed = removed.map { rowsOfA[$0]!.fields }
+        d.added = added.map { rowsOfB[$0]!.fields }
+        for (x, y) in pairs {
+            let before = rowsOfA[x]!.fields, after = rowsOfB[y]!.fields
+            let key = keyB.map { after[$0] }
+            for (m, c) in columns.enumerated() where !same(before[colA[m]], after[colB[m]], tolerances[c]) {
+                d.changes.append(Change(key: key, column: c, before: before[colA[m]], after: after[colB[m]]))
+            }
+        }
+        d.finish(keyA: keyA, keyB: keyB, duplicatesA: duplicatesA.map { rowsOfA[$0]!.key }, duplicatesB: duplicatesB.map { rowsOfB[$0]!.key })
     }
 
     static func same(_ a: String?, _ b: String?, _ tol: Tolerance?) -> Bool {
@@ -258,6 +384,8 @@ public struct TableDiff {
 /// words. Each field is preceded by its length and a null flag, so `a,bc` ≠ `ab,c` and a null ≠ "".
 struct Hash128: Hashable {
     var h1: UInt64, h2: UInt64
+
+    init(h1: UInt64, h2: UInt64) { (self.h1, self.h2) = (h1, h2) }
 
     @inline(__always)
     static func mix(_ h: UInt64, _ v: UInt64, _ m: UInt64) -> UInt64 {
@@ -334,5 +462,45 @@ struct Table {
             t.rows.append((0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") })
         }
         return t
+    }
+}
+
+/// Fixed 40-byte records — a row's key hash, its compared-fields hash and its row number — spread
+/// over unnamed temporary files, one per partition, 64 KiB of each buffered in memory.
+final class HashPartitions {
+    struct Record { var key: Hash128, row: Hash128, index: Int32 }
+    private let files: [TemporaryFile]
+    private var buffers: [[Record]]
+    private static let batch = 1_600
+
+    init(count: Int, folder: String, purpose: String) throws {
+        files = try (0..<count).map { _ in try TemporaryFile(folder: folder, purpose: purpose) }
+        buffers = Array(repeating: [], count: count)
+    }
+
+    func add(_ r: Record, to p: Int) throws {
+        buffers[p].append(r)
+        if buffers[p].count >= Self.batch { try flush(p) }
+    }
+
+    private func flush(_ p: Int) throws {
+        try buffers[p].withUnsafeBytes { try files[p].append($0) }
+        buffers[p].removeAll(keepingCapacity: true)
+    }
+
+    /// Writes out what is buffered (before reading back).
+    func flush() throws { for p in files.indices where !buffers[p].isEmpty { try flush(p) } }
+
+    /// Partition `p`'s records in the order they were added.
+    func forEach(_ p: Int, _ body: (Record) throws -> Void) throws {
+        let stride = MemoryLayout<Record>.stride, file = files[p]
+        var buffer = [Record](repeating: Record(key: Hash128(h1: 0, h2: 0), row: Hash128(h1: 0, h2: 0), index: 0), count: Self.batch)
+        var offset = 0
+        while offset < file.size {
+            let n = min(Self.batch, (file.size - offset) / stride)
+            try buffer.withUnsafeMutableBytes { try file.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(n * stride)])) }
+            for k in 0..<n { try body(buffer[k]) }
+            offset += n * stride
+        }
     }
 }

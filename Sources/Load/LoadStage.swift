@@ -59,7 +59,7 @@ public struct LoadStage {
                 report.sources.append(.init(file: staged, kind: "focus." + dataset, counts: counts))
                 report.outputs += [layout.dataset(dataset, p, ext: "csv"), layout.dataset(dataset, p, ext: "jsonl")]
                 if FileSystem.exists(previous) {
-                    let diff = try TableDiff.compare(previous, published, keys: Self.focusRowKey)
+                    let diff = try TableDiff.compare(previous, published, keys: Self.focusRowKey, spillFolder: layout.stageFolder("load"))
                     let folder = layout.report(p, "diff/\(dataset)")
                     try diff.write(to: folder)
                     report.outputs.append(folder)

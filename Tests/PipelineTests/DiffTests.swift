@@ -120,7 +120,21 @@ struct DiffTests {
             #expect(fast.changes.map { "\($0.key) \($0.column) \($0.before ?? "null") \($0.after ?? "null")" }
                     == whole.changes.map { "\($0.key) \($0.column) \($0.before ?? "null") \($0.after ?? "null")" }, "round \(round)")
             #expect(!fast.isEqual)
+            // The partitioned path (hashes in temporary files, one partition in memory at a time)
+            // gives the same diff, duplicates and row counts included.
+            let parts = [2, 4, 16][round % 3]
+            let parted = try TableDiff.compareCSV(dir + "/a.csv", dir + "/b.csv", keys: ["k1", "k2"], tolerances: tolerances,
+                                                  spillFolder: dir, partitions: parts)
+            #expect(JSONWriter.write(parted.summaryJSON) == JSONWriter.write(fast.summaryJSON), "round \(round), \(parts) partitions")
+            #expect(parted.added == fast.added && parted.removed == fast.removed, "round \(round)")
+            #expect(parted.duplicateKeysA == fast.duplicateKeysA && parted.duplicateKeysB == fast.duplicateKeysB, "round \(round)")
+            #expect((parted.rowsA, parted.rowsB) == (fast.rowsA, fast.rowsB) && !fast.duplicateKeysA.isEmpty)
+            #expect(parted.changes.map { "\($0.key) \($0.column) \($0.before ?? "null") \($0.after ?? "null")" }
+                    == fast.changes.map { "\($0.key) \($0.column) \($0.before ?? "null") \($0.after ?? "null")" }, "round \(round)")
         }
+        #expect(TableDiff.partitionCount(bytes: 100 << 20, rowsInMemory: 1 << 21) == 1)
+        #expect(TableDiff.partitionCount(bytes: 1_200 << 20, rowsInMemory: 1 << 21) == 4)
+        #expect(TableDiff.partitionCount(bytes: 1 << 50, rowsInMemory: 1 << 21) == 256)
     }
 }
 
