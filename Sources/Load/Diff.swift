@@ -7,7 +7,9 @@ import ReckonCore
 /// decimals compare by value (`2.0` = `2.00`), within a per-column tolerance when one is given;
 /// other cells compare as text, and a null differs from an empty string.
 ///
-/// - Memory: the first table's rows (as strings) plus the keys of the second; the second streams.
+/// - Memory: two CSV files: hashes of the first's rows, at most one partition of them when it is
+///   large (`compareCSV`), plus the differing rows; other tables: the first table's rows (as
+///   strings) plus the keys of the second, which streams.
 public struct TableDiff {
     public enum Tolerance: Sendable, Equatable {
         case absolute(ExactDecimal)
