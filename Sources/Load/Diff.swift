@@ -315,6 +315,10 @@ public struct TableDiff {
                 }
                 n += 1
             }
+            guard out.count == wanted.count else {
+                throw ReckonError(.badData, "the file changed while it was being compared (it has fewer rows now): run the diff again",
+                                  at: SourcePosition(file: file))
+            }
             return out
         }
         removed.sort(); added.sort(); pairs.sort { $0.a < $1.a }
