@@ -117,7 +117,7 @@ public struct TableDiff {
     /// - Memory: about 60 bytes per row of `a` plus the differing rows as strings; `b` streams.
     /// - Complexity: O(bytes of a + bytes of b), plus a third partial read of `a` when rows differ.
     ///
-    /// When `a` is large (more than about `rowsInMemory` rows by its size), the hashes of both files
+    /// When a file is large (more than about `rowsInMemory` rows by its size), the hashes of both files
     /// go to `partitions` temporary files by key hash instead (`comparePartitioned`), so that memory
     /// holds one partition of `a` at a time: the same result, in memory bounded by the partition.
     static func compareCSV(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance],
@@ -144,7 +144,9 @@ public struct TableDiff {
             return (0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") }
         }
 
-        let count = partitions ?? Self.partitionCount(bytes: FileSystem.fingerprint(a)?.size ?? 0, rowsInMemory: rowsInMemory)
+        // Sized by the larger file: keys only in `b` are held per partition too.
+        let bytes = max(FileSystem.fingerprint(a)?.size ?? 0, FileSystem.fingerprint(b)?.size ?? 0)
+        let count = partitions ?? Self.partitionCount(bytes: bytes, rowsInMemory: rowsInMemory)
         if count > 1 {
             try comparePartitioned(&d, readerA, readerB, a: a, b: b, count: count, folder: spillFolder ?? FileSystem.temporaryFolder,
                                    keyA: keyA, keyB: keyB, colA: colA, colB: colB, columns: columns, tolerances: tolerances,
