@@ -14,20 +14,7 @@ extension String {
 /// FNV-1a, 64 bits: a fast non-cryptographic hash of bytes (interning keys, duplicate detection).
 @inlinable
 public func fnv1a64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-    var h = FNV1a64()
-    h.add(bytes)
-    return h.value
-}
-
-/// FNV-1a fed piece by piece: the same `value` as `fnv1a64` of the pieces joined.
-public struct FNV1a64 {
-    public var value: UInt64 = 0xcbf29ce484222325
-
-    @inlinable public init() {}
-
-    @inlinable
-    public mutating func add(_ b: UInt8) { value = (value ^ UInt64(b)) &* 0x100000001b3 }
-
-    @inlinable
-    public mutating func add(_ bytes: UnsafeRawBufferPointer) { for b in bytes { add(b) } }
+    var h: UInt64 = 0xcbf29ce484222325
+    for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+    return h
 }

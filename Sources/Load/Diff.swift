@@ -141,7 +141,7 @@ public struct TableDiff {
             guard r.count == width else {
                 throw ReckonError(.badData, "expected \(width) fields, found \(r.count)", at: SourcePosition(file: file, line: r.line))
             }
-            return (0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") }
+            return cells(r)
         }
 
         // Sized by the larger file: keys only in `b` are held per partition too.
@@ -217,6 +217,11 @@ public struct TableDiff {
         }
         d.finish(keyA: keyA, keyB: keyB, duplicatesA: Array(dupA.values), duplicatesB: Array(dupB.values))
         return d
+    }
+
+    /// A CSV record's cells as text; an empty unquoted cell is null.
+    static func cells(_ r: CSVRecord) -> [String?] {
+        (0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") }
     }
 
     /// Sorts what was found into the report's order: rows and duplicate keys by key text,
@@ -313,7 +318,7 @@ public struct TableDiff {
             var n: Int32 = 0
             while out.count < wanted.count, try reader.next(into: r) {
                 if wanted.contains(n) {
-                    out[n] = ((0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") }, key.map { r.string($0) })
+                    out[n] = (cells(r), key.map { r.string($0) })
                 }
                 n += 1
             }
@@ -467,7 +472,7 @@ struct Table {
             guard r.count == t.header.count else {
                 throw ReckonError(.badData, "expected \(t.header.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
             }
-            t.rows.append((0..<r.count).map { k in r.isEmpty(k) && !r.quoted(k) ? nil : (r.string(k) ?? "") })
+            t.rows.append(TableDiff.cells(r))
         }
         return t
     }

@@ -148,11 +148,13 @@ public struct EstimatedRowBuilder {
         return i
     }
 
-    /// Adds one usage record. Each non-zero meter quantity is one counted row: priced into a
-    /// cell, or reported through `unpriced` (never priced at $0).
+    /// Adds one usage record, priced by the plan its account is on when `plans` puts it on one
+    /// (SaaS usage: the plan is the "model"). Each non-zero meter quantity is one counted row:
+    /// priced into a cell, or reported through `unpriced` (never priced at $0).
     /// - Complexity: O(meters) dictionary operations on integer keys; the rate is looked up once
     ///   per provider, model, meter, tier and day unless the prompt may reach a long-context tier.
     public mutating func add(_ record: UsageRecord, unpriced: (QuarantineEntry) throws -> Void) throws {
+        let record = plans.onPlan(record)
         if let period, BillingTimeZones.period(of: record.periodStart, offset: offset(id(record.provider))) != period {
             skippedOtherPeriods += 1
             return
@@ -177,17 +179,13 @@ public struct EstimatedRowBuilder {
                           quantities: record.quantities.map { (id($0.meter), $0.quantity) }, unpriced: unpriced)
     }
 
-    /// Adds a generic-format record priced by the plan its account is on (`plans.csv`): straight from
-    /// its bytes when no account has a plan, else through a `UsageRecord` with the plan as its model.
-    public mutating func add(view v: UsageRecordView, plans: PlanSchedule, unpriced: (QuarantineEntry) throws -> Void) throws {
-        if plans.isEmpty { try add(view: v, unpriced: unpriced) } else { try add(plans.onPlan(v.makeRecord()), unpriced: unpriced) }
-    }
-
     /// Adds a generic-format record straight from its bytes (the fast path: strings are made only
-    /// the first time a value is seen). Its dimension ids come from `dimensionIds` and `tagSetIds`
-    /// by the bytes they are made from, one lookup each; a combination not seen yet goes through
-    /// the interning below, in the same order as always (the ids do not depend on the tables).
+    /// the first time a value is seen), or through a `UsageRecord` when `plans` puts accounts on
+    /// plans. Its dimension ids come from `dimensionIds` and `tagSetIds` by the bytes they are made
+    /// from, one lookup each; a combination not seen yet goes through the interning below, in the
+    /// same order as always (the ids do not depend on the tables).
     public mutating func add(view v: UsageRecordView, unpriced: (QuarantineEntry) throws -> Void) throws {
+        if !plans.isEmpty { return try add(v.makeRecord(), unpriced: unpriced) }
         let start = v.periodStart
         let split = writeSignature(v)
         let known = signature.withUnsafeBytes { dimensionIds.value(UnsafeRawBufferPointer(rebasing: $0[0..<split.dimensions])) }
@@ -370,10 +368,10 @@ public struct EstimatedRowBuilder {
     private mutating func writeSignature(_ v: UsageRecordView) -> (dimensions: Int, end: Int) {
         let (provider, account, sub, model, tier) = (v.bytes(.provider), v.bytes(.billingAccount), v.bytes(.subAccount),
                                                      v.bytes(.model), v.bytes(.serviceTier))
-        // The file's provider and billing account stand in for absent fields (rare: made only then).
-        let stand = (provider == nil ? Array((v.defaultProvider ?? "").utf8) : [], account == nil ? Array((v.defaultBillingAccount ?? "").utf8) : [])
+        // The file's provider and billing account stand in for absent fields (read only then).
+        var stand = (provider == nil ? v.defaultProvider ?? "" : "", account == nil ? v.defaultBillingAccount ?? "" : "")
         // The room needed, then the pieces written in place.
-        var size = 4 * 7 + stand.0.count + stand.1.count + 1
+        var size = 4 * 7 + stand.0.utf8.count + stand.1.utf8.count + 1
         size += (provider?.count ?? 0) + (account?.count ?? 0) + (sub?.count ?? 0) + (model?.count ?? 0) + (tier?.count ?? 0)
         v.forEachTag { key, value in size += 8 + key.count + value.count }
         if signature.count < size { signature = [UInt8](repeating: 0, count: Swift.max(size, 2 * signature.count)) }
@@ -384,8 +382,8 @@ public struct EstimatedRowBuilder {
                 n += 4
                 if let b, !b.isEmpty { (out.baseAddress! + n).copyMemory(from: b.baseAddress!, byteCount: b.count); n += b.count }
             }
-            put(provider); if provider == nil { stand.0.withUnsafeBytes { put($0) } }
-            put(account); if account == nil { stand.1.withUnsafeBytes { put($0) } }
+            put(provider); if provider == nil { stand.0.withUTF8 { put(UnsafeRawBufferPointer($0)) } }
+            put(account); if account == nil { stand.1.withUTF8 { put(UnsafeRawBufferPointer($0)) } }
             put(sub); put(model); put(tier)
             if tier == nil { out[n] = v.batch == true ? 1 : 0; n += 1 }
             let dimensions = n

@@ -23,21 +23,20 @@ enum ParallelPricing {
         var source: GenericSource
         var parts: [(range: Range<Int>, firstLine: Int)]
         var skip: Set<Int>
-        var plans: PlanSchedule
         var workers: [Worker]
     }
 
     /// - Returns: the number of records priced (checked against extract's count for the file).
-    static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], skip: Set<Int>, plans: PlanSchedule,
+    static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], skip: Set<Int>,
                     into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile) throws -> Int {
         var template = estimated.emptyCopy()
         template.reserveCells(min(source.rowsOut / parts.count / 4, 1 << 20))
-        let shared = Shared(source: source, parts: parts, skip: skip, plans: plans, workers: parts.map { _ in Worker(template) })
+        let shared = Shared(source: source, parts: parts, skip: skip, workers: parts.map { _ in Worker(template) })
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let w = shared.workers[i]
             do {
                 w.passed = try shared.source.forEachAcceptedView(skipLines: shared.skip, part: shared.parts[i]) { view in
-                    try w.builder.add(view: view, plans: shared.plans) { w.unpriced.append($0) }
+                    try w.builder.add(view: view) { w.unpriced.append($0) }
                 }
             } catch {
                 w.error = error

@@ -121,7 +121,7 @@ public struct TransformStage {
     /// - Returns: in shard mode, the unpriced usage with (source, part) — source -1 is the staged
     ///   pages — and the records read of each export; otherwise empty (unpriced usage goes straight
     ///   to `quarantine`).
-    func priceUsage(into estimated: inout EstimatedRowBuilder, plans: PlanSchedule, quarantine: QuarantineFile,
+    func priceUsage(into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile,
                     report: inout StageReport) throws -> (quarantine: [(source: Int, part: Int, entry: JSONValue)], passed: [Int: Int]) {
         var shardQuarantine: [(source: Int, part: Int, entry: JSONValue)] = []
         var passedBySource: [Int: Int] = [:]
@@ -145,7 +145,7 @@ public struct TransformStage {
                 do { record = try UsageRecord(json: value) } catch {
                     throw ReckonError(.badData, "staged usage record: \(error)", at: SourcePosition(file: layout.extractedUsage, line: line))
                 }
-                try estimated.add(plans.onPlan(record), unpriced: sink)
+                try estimated.add(record, unpriced: sink)
             }
         }
         // Generic exports validated in place by extract: read them again, skipping what it quarantined.
@@ -167,7 +167,7 @@ public struct TransformStage {
                     guard index < parts.count else { return }
                     let sink = unpriced(sourceIndex, index)
                     let passed = try source.forEachAcceptedView(skipLines: skip[source.file] ?? [], part: parts[index]) { view in
-                        try estimated.add(view: view, plans: plans, unpriced: sink)
+                        try estimated.add(view: view, unpriced: sink)
                     }
                     passedBySource[sourceIndex] = passed
                     inPlace += passed
@@ -175,8 +175,7 @@ public struct TransformStage {
                 }
                 let parts = threads > 1 ? try source.parts(threads, minimumBytes: minimumPartBytes) : []
                 if parts.count > 1 {
-                    inPlace += try ParallelPricing.run(source, parts: parts, skip: skip[source.file] ?? [], plans: plans,
-                                                       into: &estimated, quarantine: quarantine)
+                    inPlace += try ParallelPricing.run(source, parts: parts, skip: skip[source.file] ?? [], into: &estimated, quarantine: quarantine)
                     report.notes.append("\(source.file): priced in \(parts.count) parts on \(parts.count) threads")
                     return
                 }
@@ -184,7 +183,7 @@ public struct TransformStage {
                 // room it may not need: room touched at random is resident memory.
                 estimated.reserveCells(estimated.rowCount + min(source.rowsOut / 4, 1 << 20))
                 inPlace += try source.forEachAcceptedView(skipLines: skip[source.file] ?? []) { view in
-                    try estimated.add(view: view, plans: plans) { try quarantine.append($0) }
+                    try estimated.add(view: view) { try quarantine.append($0) }
                 }
             }
             if inPlace > 0 { report.notes.append("\(inPlace) usage records read in place from generic exports") }
@@ -208,7 +207,7 @@ public struct TransformStage {
         var estimated = EstimatedRowBuilder(rateCard: card, accounts: accounts, period: period, timeZones: timeZones, plans: plans)
         // Each thread's table gets its share of the cell budget.
         estimated.limitCells(to: max(1, maxCells / threads), spillFolder: layout.stageFolder("transform"))
-        let (shardQuarantine, passedBySource) = try priceUsage(into: &estimated, plans: plans, quarantine: quarantine, report: &report)
+        let (shardQuarantine, passedBySource) = try priceUsage(into: &estimated, quarantine: quarantine, report: &report)
         report.sources.append(.init(file: layout.extractedUsage, kind: "usage meter quantities", counts: estimated.counts))
         if estimated.skippedOtherPeriods > 0 {
             report.notes.append("\(estimated.skippedOtherPeriods) usage records outside billing period \(period.map(String.init(describing:)) ?? "-") not read")
