@@ -14,9 +14,8 @@ struct Transform: ParsableCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the transform stage (the default).")
         @OptionGroup var common: CommonOptions
-        @Option(help: "Threads that price a large uncompressed CSV or JSONL export in parts of at least 8 MiB (default: the processors online, at most 8). They share the --max-cells budget. The outputs are the same bytes whatever the number.")
+        @Option(help: "Threads that price a generic export's staged records, each a run of its segments (default: the processors online, at most 8). They share the --max-cells budget. The outputs are the same bytes whatever the number.")
         var threads: Int = min(processorsOnline(), 8)
-        @Option(help: .hidden) var minPartBytes: Int = 8 << 20
         @Option(help: "Output cells held in memory while pricing, about 110 bytes each (default \(TransformStage.defaultMaxCells), about 25 MB). Beyond it cells go to a temporary file in the output folder and the final pass holds one day of cells at a time; the outputs are the same bytes.")
         var maxCells: Int = TransformStage.defaultMaxCells
         @Option(help: "Price only shard i of n (i from 0), e.g. 1/4, and write its partial result for `reckon-transform merge --shards n`.")
@@ -31,7 +30,6 @@ struct Transform: ParsableCommand {
 
         func validate() throws {
             guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
-            guard minPartBytes >= 1 else { throw ValidationError("--min-part-bytes must be positive") }
             guard maxCells >= 1 else { throw ValidationError("--max-cells must be positive") }
             if shard != nil && shardIndex == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, e.g. 0/4") }
         }
@@ -43,7 +41,7 @@ struct Transform: ParsableCommand {
             let lock = shardIndex.map { common.layout.stageFolder("transform") + "/shards/lock-\($0.index)" } ?? common.layout.output
             try runStage("transform", logger: logger, lock: lock) {
                 try TransformStage(layout: common.layout, period: common.billingPeriod, threads: threads,
-                                   minimumPartBytes: minPartBytes, mode: mode, maxCells: maxCells, logger: logger).run()
+                                   mode: mode, maxCells: maxCells, logger: logger).run()
             }
         }
     }

@@ -148,6 +148,20 @@ public struct ByteBuffer: ~Copyable {
     /// Empties the buffer (its room is kept).
     public mutating func removeAll() { used = 0 }
 
+    /// The byte at `offset` (< `count`).
+    @inlinable
+    public func byte(at offset: Int) -> UInt8 {
+        precondition(offset >= 0 && offset < used)
+        return base.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    /// Overwrites the byte at `offset` (< `count`).
+    @inlinable
+    public mutating func setByte(at offset: Int, _ value: UInt8) {
+        precondition(offset >= 0 && offset < used)
+        base.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
+    }
+
     /// The bytes held (valid only inside `body`).
     @inlinable
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

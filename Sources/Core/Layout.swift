@@ -26,6 +26,8 @@ public struct Layout: Sendable {
     public var extractedInvoices: String { stageFolder("extract") + "/invoices.jsonl" }
     /// Generic-format exports validated in place (read again by transform).
     public var extractedSources: String { stageFolder("extract") + "/usage_sources.jsonl" }
+    /// The generic records extract accepted, in Reckon's binary staging form (see `StagedRecords`).
+    public var extractedRecords: String { stageFolder("extract") + "/usage_records.bin" }
     public func stagedDataset(_ dataset: String, _ period: BillingPeriod) -> String {
         stageFolder("transform") + "/\(dataset)/billing_period=\(period)/part-00000.csv"
     }

@@ -18,6 +18,9 @@ public struct ExtractStage {
         public var threads = 1
         /// The smallest part a thread is given (8 MiB; smaller in tests).
         public var minimumPartBytes = 8 << 20
+        /// Lines of an export per segment of the staged records (see `StagedRecords`): transform
+        /// divides its threads and shards by segments.
+        public var segmentLines = StagedRecords.defaultSegmentLines
         public init() {}
     }
 
@@ -35,7 +38,8 @@ public struct ExtractStage {
     public func run() throws -> StageReport {
         var report = StageReport(stage: "extract")
         let sink = try UsageSink(usagePath: layout.extractedUsage, costsPath: layout.stageFolder("extract") + "/provider_costs.jsonl",
-                                 quarantinePath: layout.quarantine("extract"), sourcesPath: layout.extractedSources)
+                                 quarantinePath: layout.quarantine("extract"), sourcesPath: layout.extractedSources,
+                                 recordsPath: layout.extractedRecords)
         let invoiceOut = try OutputFile(path: layout.extractedInvoices)
 
         let usageFiles = FileSystem.isDirectory(layout.usageInput) ? try FileSystem.files(under: layout.usageInput) : []
@@ -62,8 +66,8 @@ public struct ExtractStage {
         report.notes += sink.notes
         try sink.commit()
         try invoiceOut.commit()
-        report.outputs = [layout.extractedUsage, layout.extractedSources, sink.costsPath, layout.extractedInvoices,
-                          layout.quarantine("extract")]
+        report.outputs = [layout.extractedUsage, layout.extractedSources, layout.extractedRecords, sink.costsPath,
+                          layout.extractedInvoices, layout.quarantine("extract")]
         if sink.duplicates > 0 {
             report.notes.append("\(sink.duplicates) records repeat a request_id seen before: counted once, the repeats are in quarantine")
         }
@@ -138,30 +142,35 @@ public struct ExtractStage {
             case .unknown(let why):
                 throw ReckonError(.badData, "unknown usage export format: \(why)", at: SourcePosition(file: file))
             case .csv, .jsonl:
-                // Generic exports can be tens of GB: they are validated here and read again by
-                // transform in place (see `GenericSource`), not copied into staging.
+                // Generic exports can be tens of GB: they are validated here and their accepted
+                // records staged in binary form (see `StagedRecords`), 20–30 bytes a record.
                 var isCSV = false, tabs = false
                 if case .csv(let t) = format { isCSV = true; tabs = t }
                 kind = isCSV ? (tabs ? GenericUsage.kindTSV : GenericUsage.kindCSV) : GenericUsage.kindJSONL
                 let fingerprint = FileSystem.fingerprint(file)
                 let startOrdinal = sink.ledgerCount
+                sink.beginSource(segmentLines: options.segmentLines)
+                defer { sink.endSource() }
                 do {
                     let stream = try ByteStream(path: file)
                     // About 120 bytes a CSV record and 350 a JSONL one; gzip about 5:1.
                     sink.expectRecords((fingerprint?.size ?? 0) * (stream.isGzip ? 5 : 1) / (isCSV ? 120 : 350))
                     let source = GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0, modified: 0, rowsOut: 0, complete: true)
-                    let parts = options.threads > 1 && !stream.isGzip ? try source.parts(options.threads, minimumBytes: options.minimumPartBytes) : []
+                    let parts = options.threads > 1 && !stream.isGzip
+                        ? try source.parts(options.threads, minimumBytes: options.minimumPartBytes, segmentLines: options.segmentLines) : []
                     if parts.count > 1 {
                         sink.notes.append("\(file): validated in \(parts.count) parts on \(parts.count) threads")
                         try ParallelExtract.run(source, parts: parts, sink: sink, spillFolder: layout.stageFolder("extract"), counts: &partial)
                     } else {
                         try source.replay(sink, counts: &partial)
                     }
+                    try sink.finishSource()
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
                                                  modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true),
                                    startOrdinal: startOrdinal)
                     return (kind, partial)
                 } catch let e as ReckonError where e.code == .badData {
+                    try sink.finishSource()   // the records before the break count
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
                                                  modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: false),
                                    startOrdinal: startOrdinal)
@@ -243,6 +252,11 @@ final class UsageSink: GenericRecordHandler {
     let sources: OutputFile
     let costs: OutputFile
     let costsPath: String
+    /// The accepted generic records in binary form (`StagedRecords`), all sources.
+    let records: OutputFile
+    /// The writer of the source being read on one thread (`beginSource` … `endSource`).
+    private var recordWriter: StagedRecordWriter?
+    private var segmentLines = StagedRecords.defaultSegmentLines
     private let quarantineFile: QuarantineFile
     private var buffer: [UInt8] = []
     /// Request ids of staged (copied) records: checked at once.
@@ -259,8 +273,9 @@ final class UsageSink: GenericRecordHandler {
 
 
 
-    init(usagePath: String, costsPath: String, quarantinePath: String, sourcesPath: String) throws {
+    init(usagePath: String, costsPath: String, quarantinePath: String, sourcesPath: String, recordsPath: String) throws {
         usage = try OutputFile(path: usagePath)
+        records = try OutputFile(path: recordsPath)
         sources = try OutputFile(path: sourcesPath)
         costs = try OutputFile(path: costsPath)
         self.costsPath = costsPath
@@ -315,10 +330,30 @@ final class UsageSink: GenericRecordHandler {
     /// whole run (`resolveDuplicates`); an id already seen in a staged record is a repeat at once.
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
         switch checkRequestId(b, line: line, context: context, raw: raw) {
-        case .noId: return true
-        case .newId(let h): ledger.add(h); return true
+        case .noId: break
+        case .newId(let h): ledger.add(h)
         case .repeatsStaged(let entry): duplicates += 1; try quarantine(entry); return false
         }
+        try recordWriter?.add(b, line: line)
+        return true
+    }
+
+    /// Starts staging the records of the next generic source (its index: the sources added so far).
+    func beginSource(segmentLines: Int) {
+        self.segmentLines = segmentLines
+        let records = self.records
+        recordWriter = StagedRecordWriter(source: pendingSources.count, segmentLines: segmentLines) { try records.write(raw: $0) }
+    }
+
+    /// Writes the source's last open segment.
+    func finishSource() throws { try recordWriter?.finish() }
+
+    func endSource() { recordWriter = nil }
+
+    /// A writer for one part of the current source read on its own thread; its segments go to `file`
+    /// and are copied into the records in part order by `absorb`.
+    func partWriter(into file: TemporaryFile) -> StagedRecordWriter {
+        StagedRecordWriter(source: pendingSources.count, segmentLines: segmentLines) { try file.append($0) }
     }
 
     func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {
@@ -349,6 +384,7 @@ final class UsageSink: GenericRecordHandler {
         quarantineFile.countAppended(part.quarantined)
         part.takeLedger { ledger.append(segment: $0) }
         duplicates += part.duplicates
+        try part.forEachRecordChunk { try records.write(raw: $0) }
     }
 
     /// Finds the generic records whose request id repeats an earlier one, quarantines them (with
@@ -398,16 +434,18 @@ final class UsageSink: GenericRecordHandler {
     func commit() throws {
         try flush()
         try usage.commit()
+        try records.commit()
         try sources.commit()
         try costs.commit()
         try quarantineFile.commit()
     }
 }
 
-/// A generic-format export validated by extract and read again in place by transform: the file,
-/// its size and modification time when validated, and how many records extract accepted
-/// (`complete` is false when the file broke off, e.g. a truncated gzip: the records before the
-/// break count). Transform refuses a file whose fingerprint changed since.
+/// A generic-format export validated by extract, whose accepted records are staged in
+/// `usage_records.bin` (see `StagedRecords`): the file, its size and modification time when
+/// validated, and how many records extract accepted (`complete` is false when the file broke off,
+/// e.g. a truncated gzip: the records before the break count). Transform checks that it priced
+/// that many.
 public struct GenericSource: Sendable, Equatable {
     public var file: String
     public var format: String
@@ -498,17 +536,6 @@ struct HashSet64 {
         slots = Array(repeating: 0, count: size ?? old.count * 2)
         count = 0
         for v in old where v != 0 { _ = insert(v) }
-    }
-}
-
-extension GenericSource {
-    /// Reads the source again and calls `body` with every record extract accepted, skipping the
-    /// lines extract quarantined (`skipLines`). Used by transform.
-    /// - Returns: how many records were passed to `body`.
-    /// - Throws: `ReckonError.badData` when the file changed since extract (size, time or the
-    ///   number of accepted records differ).
-    public func forEachAcceptedRecord(skipLines: Set<Int>, _ body: (UsageRecord) throws -> Void) throws -> Int {
-        try forEachAcceptedView(skipLines: skipLines) { try body($0.makeRecord()) }
     }
 }
 

@@ -30,15 +30,20 @@ enum ParallelExtract {
         var duplicates = 0
         var counts = RowCounts()
         var error: (any Error)?
+        /// The part's staged records (`StagedRecords` segments), copied into the stage's in part order.
+        private let records: TemporaryFile
+        private let writer: StagedRecordWriter
 
-        init(sink: UsageSink, spillFolder: String) {
+        init(sink: UsageSink, spillFolder: String) throws {
             self.sink = sink
             self.spillFolder = spillFolder
+            records = try TemporaryFile(folder: spillFolder, purpose: "staged records of a part")
+            writer = sink.partWriter(into: records)
         }
 
         func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
             switch sink.checkRequestId(b, line: line, context: context, raw: raw) {
-            case .noId: return true
+            case .noId: break
             case .newId(let h):
                 if ledgerKeys.count == Self.ledgerChunk {
                     ledgerSegments.append(ledgerKeys)
@@ -46,10 +51,17 @@ enum ParallelExtract {
                 }
                 if ledgerKeys.isEmpty { ledgerKeys.reserveCapacity(Self.ledgerChunk) }
                 ledgerKeys.append(h)
-                return true
             case .repeatsStaged(let entry): duplicates += 1; try keep(entry); return false
             }
+            try writer.add(b, line: line)
+            return true
         }
+
+        /// Writes the part's last open segment (after reading it, also when it broke off).
+        func finishRecords() throws { try writer.finish() }
+
+        /// The part's staged records in order, a chunk at a time.
+        func forEachRecordChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws { try records.forEachChunk(body) }
 
         func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {
             try keep(UsageSink.rejected(line: line, reason: reason, raw: raw, context: context))
@@ -94,14 +106,11 @@ enum ParallelExtract {
     /// `source` must say `complete` (a break is then thrown, not swallowed).
     static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], sink: UsageSink, spillFolder: String,
                     counts: inout RowCounts) throws {
-        let shared = Shared(source: source, parts: parts, results: parts.map { _ in PartResult(sink: sink, spillFolder: spillFolder) })
+        let shared = Shared(source: source, parts: parts, results: try parts.map { _ in try PartResult(sink: sink, spillFolder: spillFolder) })
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let r = shared.results[i]
-            do {
-                try shared.source.replay(r, part: shared.parts[i], counts: &r.counts)
-            } catch {
-                r.error = error
-            }
+            do { try shared.source.replay(r, part: shared.parts[i], counts: &r.counts) } catch { r.error = error }
+            do { try r.finishRecords() } catch { if r.error == nil { r.error = error } }
         }
         for r in shared.results {
             try sink.absorb(r)

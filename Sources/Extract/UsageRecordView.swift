@@ -28,6 +28,25 @@ public struct UsageRecordView {
     let context: GenericUsage.FileContext
     /// The line the record starts on.
     public let line: Int
+    /// For a record read back from extract's staged records: its segment (where the segment's
+    /// records start in the staged file, so unique within it), and the numbers
+    /// of its dimensions (provider, accounts, model, tier, batch flag) and of its tag set (-1 when
+    /// none) in that segment. Records with equal keys have equal values, so what those resolve to
+    /// can be kept per key. `nil` for a record read from an export.
+    public let stagedKeys: StagedKeys?
+
+    public struct StagedKeys {
+        public let segment: Int
+        public let dimensions: Int
+        public let tagSet: Int
+    }
+
+    init(builder: GenericRecordBuilder, context: GenericUsage.FileContext, line: Int, stagedKeys: StagedKeys? = nil) {
+        self.builder = builder
+        self.context = context
+        self.line = line
+        self.stagedKeys = stagedKeys
+    }
 
     public var file: String { context.file }
 
@@ -70,27 +89,18 @@ public struct UsageRecordView {
 }
 
 extension GenericSource {
-    /// Like `forEachAcceptedRecord`, without making strings: `body` gets each accepted record as a view.
-    public func forEachAcceptedView(skipLines: Set<Int>, _ body: (UsageRecordView) throws -> Void) throws -> Int {
-        try checkFingerprint()
-        return try withoutActuallyEscaping(body) { body in
-            let handler = AcceptedViews(skip: skipLines, body: body)
-            try replay(handler)
-            try checkCount(handler.passed)
-            return handler.passed
-        }
-    }
-
     /// Byte ranges of about `size / n` bytes that each start at a record boundary, with the line
-    /// each starts on, for reading a large uncompressed CSV or JSONL export in parallel (`n` parts
-    /// at most; one part when the file is compressed, smaller than `minimumBytes` a part, or broke
-    /// off when extract read it).
+    /// each starts on, for validating a large uncompressed CSV or JSONL export in parallel (`n`
+    /// parts at most; one part when the file is compressed, smaller than `minimumBytes` a part, or
+    /// broke off when extract read it). A part starts only at a record that begins a new block of
+    /// `segmentLines` lines, where the staged records start a segment anyway (see `StagedRecords`):
+    /// the staged bytes do not depend on the parts.
     ///
     /// A CSV boundary is a line feed outside quotes: one pass over the file counts line feeds and
     /// quote characters (RFC 4180 doubles a quote inside a quoted field, so an odd count means
     /// "inside quotes"). In JSONL every line feed is a boundary (JSON strings cannot hold a raw
     /// one). O(bytes), one 1 MiB buffer.
-    public func parts(_ n: Int, minimumBytes: Int) throws -> [(range: Range<Int>, firstLine: Int)] {
+    public func parts(_ n: Int, minimumBytes: Int, segmentLines: Int) throws -> [(range: Range<Int>, firstLine: Int)] {
         let whole = [(range: 0..<size, firstLine: 1)]
         let count = min(n, size / max(minimumBytes, 1))
         // A file that broke off when extract read it is read whole: its records end at the break.
@@ -98,19 +108,26 @@ extension GenericSource {
         let jsonl = format == GenericUsage.kindJSONL
         let stream = try ByteStream(path: file)
         if stream.isGzip { return whole }
+        let block = max(1, segmentLines)
         var targets = (1..<count).map { size * $0 / count }[...]
         var cuts: [(offset: Int, line: Int)] = []
         var offset = 0, newlines = 0, quotes = 0
+        var recordBlock = 0   // the block of the line the current record starts on
         while !targets.isEmpty, try stream.next({ (chunk: UnsafeRawBufferPointer) -> Bool in
             for i in 0..<chunk.count {
                 let b = chunk[i]
-                if b == 0x22 { if !jsonl { quotes &+= 1 } } else if b == 0x0A {
+                if b == 0x22 { if !jsonl { quotes &+= 1 } } else if b == 0x0A && quotes & 1 == 0 {
                     newlines += 1
-                    if let t = targets.first, offset + i >= t, quotes & 1 == 0 {
+                    // The next record starts on line newlines + 1.
+                    let next = newlines / block
+                    if next != recordBlock, let t = targets.first, offset + i >= t {
                         cuts.append((offset + i + 1, newlines + 1))
                         while let t2 = targets.first, t2 <= offset + i { targets.removeFirst() }
                         if targets.isEmpty { break }
                     }
+                    recordBlock = next
+                } else if b == 0x0A {
+                    newlines += 1
                 }
             }
             offset += chunk.count
@@ -126,50 +143,10 @@ extension GenericSource {
         return out
     }
 
-    /// Like `forEachAcceptedView`, for one part of the file (see `parts`); the caller checks the
-    /// total against extract's count with `checkCount`.
-    public func forEachAcceptedView(skipLines: Set<Int>, part: (range: Range<Int>, firstLine: Int),
-                                    _ body: (UsageRecordView) throws -> Void) throws -> Int {
-        try checkFingerprint()
-        return try withoutActuallyEscaping(body) { body in
-            let handler = AcceptedViews(skip: skipLines, body: body)
-            try replay(handler, part: part)
-            return handler.passed
-        }
-    }
-
     public func checkCount(_ passed: Int) throws {
         guard passed == rowsOut else {
             throw ReckonError(.badData, "extract accepted \(rowsOut) records from this file, transform read \(passed): rerun reckon-extract",
                               at: SourcePosition(file: file))
         }
     }
-
-    func checkFingerprint() throws {
-        let fp = FileSystem.fingerprint(file)
-        guard fp?.size == size && fp?.modifiedNanoseconds == modified else {
-            throw ReckonError(.badData, "the file changed since extract validated it: rerun reckon-extract", at: SourcePosition(file: file))
-        }
-    }
-
-}
-
-private final class AcceptedViews: GenericRecordHandler {
-    let skip: Set<Int>
-    let body: (UsageRecordView) throws -> Void
-    var passed = 0
-
-    init(skip: Set<Int>, body: @escaping (UsageRecordView) throws -> Void) {
-        self.skip = skip
-        self.body = body
-    }
-
-    func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
-        if !skip.isEmpty && skip.contains(line) { return false }
-        try body(UsageRecordView(builder: b, context: context, line: line))
-        passed += 1
-        return true
-    }
-
-    func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {}
 }

@@ -97,6 +97,11 @@ public struct EstimatedRowBuilder {
     /// tier, and a few hundred tag sets; looking each string up again was a fifth of pricing.
     /// Value types: a copy of the builder (a worker's) has tables of its own.
     private var signature: [UInt8] = []
+    /// What the dimensions and tag sets of the staged segment being read resolved to, by their
+    /// numbers in it (see `UsageRecordView.stagedKeys`); emptied when the segment changes.
+    private var stagedSegment = -1
+    private var stagedDimensions: [Dimensions?] = []
+    private var stagedTagSets: [Int32?] = []
     private var dimensionIds = ExactTextTable<Dimensions>(limit: 1 << 14, byteLimit: 1 << 20)
     private var tagSetIds = ExactTextTable<Int32>(limit: 1 << 14, byteLimit: 1 << 20)
     /// Peak readings of gauge meters (`Meter.isGauge`) per billing period and everything else a
@@ -187,6 +192,57 @@ public struct EstimatedRowBuilder {
     public mutating func add(view v: UsageRecordView, unpriced: (QuarantineEntry) throws -> Void) throws {
         if !plans.isEmpty { return try add(v.makeRecord(), unpriced: unpriced) }
         let start = v.periodStart
+        // A record of extract's staged segments: its dimensions and tag set resolve as the same
+        // numbers did before in the segment (kept below), without a lookup of their bytes.
+        var cachedDimensions: Dimensions?, cachedTagSet: Int32?
+        if let keys = v.stagedKeys {
+            if keys.segment != stagedSegment {
+                stagedSegment = keys.segment
+                stagedDimensions.removeAll(keepingCapacity: true)
+                stagedTagSets.removeAll(keepingCapacity: true)
+            }
+            if keys.dimensions < stagedDimensions.count { cachedDimensions = stagedDimensions[keys.dimensions] }
+            cachedTagSet = keys.tagSet < 0 ? -1 : (keys.tagSet < stagedTagSets.count ? stagedTagSets[keys.tagSet] : nil)
+        }
+        let dims: Dimensions, tagsId: Int32
+        if let cachedDimensions, let cachedTagSet {
+            (dims, tagsId) = (cachedDimensions, cachedTagSet)
+            if let period, BillingTimeZones.period(of: start, offset: offset(dims.provider)) != period {
+                skippedOtherPeriods += 1
+                return
+            }
+        } else {
+            guard let resolved = resolve(v, start: start) else { return }
+            (dims, tagsId) = resolved
+            if let keys = v.stagedKeys {
+                if keys.dimensions >= stagedDimensions.count { stagedDimensions.append(contentsOf: repeatElement(nil, count: keys.dimensions + 1 - stagedDimensions.count)) }
+                stagedDimensions[keys.dimensions] = dims
+                if keys.tagSet >= 0 {
+                    if keys.tagSet >= stagedTagSets.count { stagedTagSets.append(contentsOf: repeatElement(nil, count: keys.tagSet + 1 - stagedTagSets.count)) }
+                    stagedTagSets[keys.tagSet] = tagsId
+                }
+            }
+        }
+        var ids = RecordIds(provider: dims.provider, account: dims.account, sub: dims.sub, reportedModel: dims.reportedModel, tier: dims.tier,
+                            tags: tagsId)
+        var promptTokens = ExactDecimal.zero
+        for slot in UsageRecordView.promptSlots { if let q = v.quantity(slot) { promptTokens += q } }
+        if let b = v.bytes(.agent) { ids.agent = bytesId(b) }
+        if let b = v.bytes(.executionId) { ids.execution = bytesId(b) }
+        if let b = v.bytes(.spanId) { ids.span = bytesId(b) }
+        if let b = v.bytes(.parentSpanId) { ids.parentSpan = bytesId(b) }
+        quantityScratch.removeAll(keepingCapacity: true)
+        for (slot, meterId) in meterSlotIds.enumerated() {
+            if let q = v.quantity(slot), !q.isZero { quantityScratch.append((meterId, q)) }
+        }
+        try addQuantities(ids, start: start, end: v.periodEnd, prompt: v.isSingleRequest ? .tokens(promptTokens) : .longContext(false),
+                          source: SourcePosition(file: v.file, line: v.line), quantities: quantityScratch, unpriced: unpriced)
+    }
+
+    /// A record's dimension ids and tag-set id from its bytes: one lookup each in `dimensionIds`
+    /// and `tagSetIds`; a combination not seen yet goes through the interning, in the same order
+    /// as always (the ids do not depend on the tables). `nil` when the record is outside `period`.
+    private mutating func resolve(_ v: UsageRecordView, start: Timestamp) -> (Dimensions, Int32)? {
         let split = writeSignature(v)
         let known = signature.withUnsafeBytes { dimensionIds.value(UnsafeRawBufferPointer(rebasing: $0[0..<split.dimensions])) }
         let provider: Int32
@@ -195,7 +251,7 @@ public struct EstimatedRowBuilder {
         }
         if let period, BillingTimeZones.period(of: start, offset: offset(provider)) != period {
             skippedOtherPeriods += 1
-            return
+            return nil
         }
         // Interned in the order the strings have always been: account, sub-account, tier, tag set, model.
         var dims = known ?? Dimensions(provider: provider, account: 0, sub: 0, reportedModel: 0, tier: 0)
@@ -217,20 +273,7 @@ public struct EstimatedRowBuilder {
             dims.reportedModel = bytesId(v.bytes(.model)!)
             signature.withUnsafeBytes { dimensionIds.keep(UnsafeRawBufferPointer(rebasing: $0[0..<split.dimensions]), dims) }
         }
-        var ids = RecordIds(provider: provider, account: dims.account, sub: dims.sub, reportedModel: dims.reportedModel, tier: dims.tier,
-                            tags: tagsId)
-        var promptTokens = ExactDecimal.zero
-        for slot in UsageRecordView.promptSlots { if let q = v.quantity(slot) { promptTokens += q } }
-        if let b = v.bytes(.agent) { ids.agent = bytesId(b) }
-        if let b = v.bytes(.executionId) { ids.execution = bytesId(b) }
-        if let b = v.bytes(.spanId) { ids.span = bytesId(b) }
-        if let b = v.bytes(.parentSpanId) { ids.parentSpan = bytesId(b) }
-        quantityScratch.removeAll(keepingCapacity: true)
-        for (slot, meterId) in meterSlotIds.enumerated() {
-            if let q = v.quantity(slot), !q.isZero { quantityScratch.append((meterId, q)) }
-        }
-        try addQuantities(ids, start: start, end: v.periodEnd, prompt: v.isSingleRequest ? .tokens(promptTokens) : .longContext(false),
-                          source: SourcePosition(file: v.file, line: v.line), quantities: quantityScratch, unpriced: unpriced)
+        return (dims, tagsId)
     }
 
     struct RecordIds {

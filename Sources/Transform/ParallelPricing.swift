@@ -2,8 +2,8 @@ import Dispatch
 import ReckonCore
 import ReckonExtract
 
-/// Prices the parts of one large export on several threads: each part (a byte range starting at
-/// a record boundary, see `GenericSource.parts`) goes to a builder of its own, then the builders
+/// Prices the staged records of one large export on several threads: each part (a run of its
+/// segments, see `StagedRecords`) goes to a builder of its own, then the builders
 /// are merged into the stage's in part order, and the parts' unpriced-usage entries are written
 /// to the quarantine in that order too — so the outputs are the same bytes as a one-thread run.
 /// - Memory: one cell table per part, each bounded by its share of `--max-cells` (they spill),
@@ -21,21 +21,23 @@ enum ParallelPricing {
     /// What every thread reads; read-only while the threads run.
     private struct Shared: @unchecked Sendable {
         var source: GenericSource
-        var parts: [(range: Range<Int>, firstLine: Int)]
+        var records: String
+        var parts: [ArraySlice<StagedRecords.Segment>]
         var skip: Set<Int>
         var workers: [Worker]
     }
 
     /// - Returns: the number of records priced (checked against extract's count for the file).
-    static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], skip: Set<Int>,
+    static func run(_ source: GenericSource, records: String, parts: [ArraySlice<StagedRecords.Segment>], skip: Set<Int>,
                     into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile) throws -> Int {
         var template = estimated.emptyCopy()
         template.reserveCells(min(source.rowsOut / parts.count / 4, 1 << 20))
-        let shared = Shared(source: source, parts: parts, skip: skip, workers: parts.map { _ in Worker(template) })
+        let shared = Shared(source: source, records: records, parts: parts, skip: skip, workers: parts.map { _ in Worker(template) })
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let w = shared.workers[i]
             do {
-                w.passed = try shared.source.forEachAcceptedView(skipLines: shared.skip, part: shared.parts[i]) { view in
+                w.passed = try StagedRecords.forEachView(path: shared.records, segments: shared.parts[i], file: shared.source.file,
+                                                         skip: shared.skip) { view in
                     try w.builder.add(view: view) { w.unpriced.append($0) }
                 }
             } catch {

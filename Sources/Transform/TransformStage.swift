@@ -14,11 +14,9 @@ public struct TransformStage {
     public let layout: Layout
     /// Only this billing period, or every period found in the inputs.
     public let period: BillingPeriod?
-    /// How many threads price a large uncompressed CSV or JSONL export (parts of at least 8 MiB each); the
-    /// output is byte for byte the same whatever the number.
+    /// How many threads price a generic export's staged records (each a run of its segments, see
+    /// `StagedRecords`); the output is byte for byte the same whatever the number.
     public let threads: Int
-    /// The smallest part of a file a thread is given (8 MiB; smaller in tests).
-    public let minimumPartBytes: Int
     /// One run, one shard of the usage (its partial result only), or the merge of N shards' results.
     public let mode: Mode
     /// Output cells held in memory while pricing (shared by the threads); beyond it they are
@@ -29,24 +27,23 @@ public struct TransformStage {
     public static let defaultMaxCells = 196_608
     public let logger: Logger
 
-    /// Shard mode, the path past one machine: `shard(i, n)` prices the i-th of n byte ranges of each
-    /// large CSV or JSONL export (see `GenericSource.parts`; a file too small to cut or a gzip file
-    /// goes whole to shard 0, as do the API pages) and writes `staging/transform/shards/`
-    /// `shard-i-of-n.jsonl`; `merge(n)` reads the n partial results, checks every export was read
-    /// whole, and writes the same staging a one-machine run writes, byte for byte.
+    /// Shard mode, the path past one machine: `shard(i, n)` prices the i-th of n runs of segments of
+    /// each generic export's staged records (see `StagedRecords`; an export of fewer segments than
+    /// shards leaves the last shards nothing of it; the API pages go to shard 0) and writes
+    /// `staging/transform/shards/shard-i-of-n.jsonl`; `merge(n)` reads the n partial results, checks
+    /// every export was priced whole, and writes the same staging a one-machine run writes, byte for byte.
     public enum Mode: Sendable, Equatable {
         case full
         case shard(index: Int, count: Int)
         case merge(count: Int)
     }
 
-    public init(layout: Layout, period: BillingPeriod?, threads: Int = 1, minimumPartBytes: Int = 8 << 20, mode: Mode = .full,
+    public init(layout: Layout, period: BillingPeriod?, threads: Int = 1, mode: Mode = .full,
                 maxCells: Int = TransformStage.defaultMaxCells, logger: Logger) {
         self.maxCells = max(1, maxCells)
         self.layout = layout
         self.period = period
         self.threads = max(1, threads)
-        self.minimumPartBytes = max(1, minimumPartBytes)
         self.mode = mode
         self.logger = logger
     }
@@ -105,7 +102,7 @@ public struct TransformStage {
                 inPlace += passed[sourceIndex] ?? 0
             }
         }
-        report.notes.append("merged \(count) shards; \(inPlace) usage records read in place from generic exports")
+        report.notes.append("merged \(count) shards; \(inPlace) usage records of generic exports priced from extract's staged records")
     }
 
     /// The SHA-256 of extract's manifest: which extract run a shard priced.
@@ -148,45 +145,55 @@ public struct TransformStage {
                 try estimated.add(record, unpriced: sink)
             }
         }
-        // Generic exports validated in place by extract: read them again, skipping what it quarantined.
+        // Generic exports: the records extract accepted, from its binary staging, skipping the
+        // repeats it quarantined after reading.
         var sourceIndex = -1
         if FileSystem.exists(layout.extractedSources), readsExports {
             var skip: [String: Set<Int>] = [:]
             try forEachJSONLine(layout.quarantine("extract")) { q, _ in
                 if let f = q["file"]?.string, case .number(let n)? = q["line"], let line = Int(n) { skip[f, default: []].insert(line) }
             }
-            var inPlace = 0
+            let records = layout.extractedRecords
+            var segments: [Int: [StagedRecords.Segment]] = [:]
+            if FileSystem.exists(records) {
+                for segment in try StagedRecords.segments(path: records) { segments[segment.source, default: []].append(segment) }
+            }
+            var staged = 0
             try forEachJSONLine(layout.extractedSources) { value, line in
                 let source: GenericSource
                 do { source = try GenericSource(json: value) } catch {
                     throw ReckonError(.badData, "staged source: \(error)", at: SourcePosition(file: layout.extractedSources, line: line))
                 }
                 sourceIndex += 1
+                let mine = segments[sourceIndex] ?? []
+                let skipLines = skip[source.file] ?? []
                 if case .shard(let index, let count) = mode {
-                    let parts = try source.parts(count, minimumBytes: minimumPartBytes)
-                    guard index < parts.count else { return }
+                    let share = mine[(mine.count * index / count)..<(mine.count * (index + 1) / count)]
                     let sink = unpriced(sourceIndex, index)
-                    let passed = try source.forEachAcceptedView(skipLines: skip[source.file] ?? [], part: parts[index]) { view in
+                    let passed = try StagedRecords.forEachView(path: records, segments: share, file: source.file, skip: skipLines) { view in
                         try estimated.add(view: view, unpriced: sink)
                     }
                     passedBySource[sourceIndex] = passed
-                    inPlace += passed
+                    staged += passed
                     return
                 }
-                let parts = threads > 1 ? try source.parts(threads, minimumBytes: minimumPartBytes) : []
-                if parts.count > 1 {
-                    inPlace += try ParallelPricing.run(source, parts: parts, skip: skip[source.file] ?? [], into: &estimated, quarantine: quarantine)
-                    report.notes.append("\(source.file): priced in \(parts.count) parts on \(parts.count) threads")
+                let runs = min(threads, mine.count)
+                if runs > 1 {
+                    let parts = (0..<runs).map { k in mine[(mine.count * k / runs)..<(mine.count * (k + 1) / runs)] }
+                    staged += try ParallelPricing.run(source, records: records, parts: parts, skip: skipLines, into: &estimated, quarantine: quarantine)
+                    report.notes.append("\(source.file): priced in \(runs) parts on \(runs) threads")
                     return
                 }
                 // Skip the cell table's first doublings (each rehashes every cell) without reserving
                 // room it may not need: room touched at random is resident memory.
                 estimated.reserveCells(estimated.rowCount + min(source.rowsOut / 4, 1 << 20))
-                inPlace += try source.forEachAcceptedView(skipLines: skip[source.file] ?? []) { view in
+                let passed = try StagedRecords.forEachView(path: records, segments: mine[...], file: source.file, skip: skipLines) { view in
                     try estimated.add(view: view) { try quarantine.append($0) }
                 }
+                try source.checkCount(passed)
+                staged += passed
             }
-            if inPlace > 0 { report.notes.append("\(inPlace) usage records read in place from generic exports") }
+            if staged > 0 { report.notes.append("\(staged) usage records of generic exports priced from extract's staged records") }
         }
         return (shardQuarantine, passedBySource)
     }

@@ -159,7 +159,7 @@ struct NightlyTests {
         let visible = { (dir: String) in Jobs.files(under: dir).filter { !FileSystem.lastComponent(of: $0).hasPrefix(".") && !$0.hasPrefix("audit/") } }
         let filesA = visible(a), filesB = visible(b)
         #expect(filesA == filesB)
-        #expect(filesA.count == 62)  // includes staging, with the closed September (its corrections go to October)
+        #expect(filesA.count == 63)  // includes staging (extract's staged records too), with the closed September (its corrections go to October)
         for f in filesA {
             #expect(FileManager.default.contents(atPath: a + "/" + f) == FileManager.default.contents(atPath: b + "/" + f), "\(f)")
         }
@@ -246,7 +246,7 @@ struct BadInputTests {
         #expect(try Jobs.run("reckon-reconcile", ["--input", "Samples", "--output", Jobs.tempDir("empty")]).status == 66)
     }
 
-    @Test func genericExportsArePricedInPlaceAndChangesAreCaught() throws {
+    @Test func genericExportsArePricedFromTheirStagedRecords() throws {
         let dir = try Self.input(with: [:])
         let csv = """
         timestamp,provider,billing_account,model,input_tokens,output_tokens,request_id,tag.team
@@ -279,11 +279,20 @@ struct BadInputTests {
         let report = try JSONParser.parse(Array(Jobs.read(out + "/staging/reconcile/billing_period=2026-10/reconciliation.json").utf8))
         #expect(report["accounts"]?.array?.first?["provider_reported"]?.string == "5.5")
 
-        // The export changes after extract validated it: transform refuses to guess.
-        try Jobs.write(csv + "2026-10-07T12:00:00Z,anthropic,org_T,claude-haiku-4-5,5,0,c,\n", to: dir + "/usage/generic/export.csv")
-        let changed = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
-        #expect(changed.status == 65)
-        #expect(changed.stderr.contains("changed since extract"))
+        // The export changes after extract validated it: transform prices what extract staged
+        // (the same three rows) until extract runs again.
+        try Jobs.write(csv + "2026-10-07T12:00:00Z,anthropic,org_T,claude-haiku-4-5,5000000,0,c,\n", to: dir + "/usage/generic/export.csv")
+        #expect(try Jobs.run("reckon-transform", ["--input", dir, "--output", out]).status == 0)
+        let staged = try FocusReader.rows(at: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.csv")
+        #expect(staged.count == 3 && staged.compactMap { $0[.billedCost].decimal }.sum() == "5.5")
+
+        // Damaged staged records (cut short) are refused with the file and offset, not priced as less usage.
+        let records = out + "/staging/extract/usage_records.bin"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: records))
+        try bytes.prefix(bytes.count - 3).write(to: URL(fileURLWithPath: records))
+        let damaged = try Jobs.run("reckon-transform", ["--input", dir, "--output", out])
+        #expect(damaged.status == 65)
+        #expect(damaged.stderr.contains("usage_records.bin") && damaged.stderr.contains("staged records are damaged"), "\(damaged.stderr)")
     }
 
     @Test func saasPlansProrateAndIncludedRequestsAreFree() throws {

@@ -53,9 +53,10 @@ struct ThreadsTests {
         var outputs: [[String: Data]] = []
         for (threads, maxCells) in [(1, nil), (2, nil), (3, nil), (1, 500), (2, 333), (3, 1)] as [(Int, Int?)] {
             let out = Jobs.tempDir("threads-\(threads)-\(maxCells ?? 0)")
-            let x = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000"])
+            let x = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000",
+                                                    "--segment-lines", "2000"])
             #expect(x.status == 0, "\(x.stderr)")
-            let r = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000"]
+            let r = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads)]
                                  + (maxCells.map { ["--max-cells", String($0)] } ?? []))
             #expect(r.status == 0, "\(r.stderr)")
             let manifest = try Jobs.read(out + "/staging/transform/manifest.json")
@@ -68,7 +69,7 @@ struct ThreadsTests {
             for f in Jobs.files(under: out + "/staging/transform") where !f.hasSuffix("manifest.json") {
                 files[f] = FileManager.default.contents(atPath: out + "/staging/transform/" + f)
             }
-            // Extract's outputs too (its manifest without the run's seconds).
+            // Extract's outputs too, the staged records included (its manifest without the run's seconds).
             for f in Jobs.files(under: out + "/staging/extract") where !f.hasSuffix("manifest.json") {
                 files["extract/" + f] = FileManager.default.contents(atPath: out + "/staging/extract/" + f)
             }
@@ -77,7 +78,7 @@ struct ThreadsTests {
             files["extract/totals"] = Data(JSONWriter.write(extractManifest["totals"] ?? .null).utf8)
             outputs.append(files)
         }
-        #expect(outputs[0].count >= 10)
+        #expect(outputs[0].count >= 10 && (outputs[0]["extract/usage_records.bin"]?.count ?? 0) > 100_000)
         for k in 1..<outputs.count { #expect(outputs[k] == outputs[0], "run \(k)") }
         // The run really priced, quarantined and rolled up something.
         let quarantine = String(decoding: outputs[0]["quarantine.jsonl"] ?? Data(), as: UTF8.self)
@@ -103,15 +104,15 @@ struct ThreadsTests {
         for threads in [1, 3] {
             let out = Jobs.tempDir("broken-\(threads)")
             let r = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000",
-                                                    "--max-quarantine-share", "1"])
+                                                    "--segment-lines", "1000", "--max-quarantine-share", "1"])
             let manifest = try Jobs.read(out + "/staging/extract/manifest.json")
             #expect(manifest.contains("validated in 3 parts") == (threads == 3))
             let m = try JSONParser.parse(Array(manifest.utf8))
             results.append((r.status, try Jobs.read(out + "/staging/extract/quarantine.jsonl"), JSONWriter.write(m["totals"] ?? .null)))
-            // Transform reads the broken file whole (never in parts), up to the break.
-            let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000"])
+            // Transform prices the records staged before the break (in parts on several threads).
+            let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads)])
             #expect(t.status == 0, "\(t.stderr)")
-            #expect(!(try Jobs.read(out + "/staging/transform/manifest.json")).contains("parts on"))
+            #expect(try Jobs.read(out + "/staging/transform/manifest.json").contains("priced in 3 parts") == (threads == 3))
             estimates.append(try Jobs.read(out + "/staging/transform/estimated/billing_period=2026-10/part-00000.csv"))
         }
         #expect(estimates[0].count > 100_000 && estimates[0] == estimates[1])
@@ -136,7 +137,7 @@ struct ThreadsTests {
         for threads in [1, 3] {
             let out = Jobs.tempDir("bad-\(threads)")
             let r = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "1000000",
-                                                    "--max-quarantine-share", "1"])
+                                                    "--segment-lines", "10000", "--max-quarantine-share", "1"])
             #expect(r.status == 0, "\(r.stderr)")
             quarantines.append(FileManager.default.contents(atPath: out + "/staging/extract/quarantine.jsonl") ?? Data())
             let hidden = try FileManager.default.contentsOfDirectory(atPath: out + "/staging/extract").filter { $0.hasPrefix(".") }
@@ -146,13 +147,14 @@ struct ThreadsTests {
         #expect(quarantines[0] == quarantines[1])
     }
 
-    /// Shard mode: n shards price their parts (on one machine here; on n machines when the output
-    /// folder is shared), `merge` combines them; staging is the same bytes as one run for 1, 2 and 4.
+    /// Shard mode: n shards price their runs of segments of the staged records (on one machine
+    /// here; on n machines when the output folder is shared), `merge` combines them; staging is the
+    /// same bytes as one run for 1, 2 and 4.
     @Test func oneTwoAndFourShardsWriteTheSameBytes() throws {
         let dir = Jobs.tempDir("shards")
         try Jobs.write(Self.export(), to: dir + "/usage/export.csv")
         try Jobs.write(Self.export().replacingOccurrences(of: "org_T", with: "org_U").replacingOccurrences(of: ",req-", with: ",second-"), to: dir + "/usage/second.csv")
-        // A JSONL export (cut in parts like CSV) and a gzip one (never cut: it goes whole to shard 0).
+        // A JSONL export and a gzip one (staged in segments like any other: one here, it is small).
         try Jobs.write(Self.jsonlExport(), to: dir + "/usage/third.jsonl")
         try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Tests/ExtractTests/Fixtures/usage/good.csv.gz", toPath: dir + "/usage/fourth.csv.gz")
         try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
@@ -165,17 +167,17 @@ struct ThreadsTests {
             return files
         }
         let single = Jobs.tempDir("shards-1")
-        #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", single]).status == 0)
+        #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", single, "--segment-lines", "1500"]).status == 0)
         #expect(try Jobs.run("reckon-transform", ["--input", dir, "--output", single]).status == 0)
         let expected = staging(single)
         #expect(expected.count >= 10)
         for n in [1, 2, 4] {
             let out = Jobs.tempDir("shards-\(n)-of")
-            #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out]).status == 0)
+            #expect(try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--segment-lines", "1500"]).status == 0)
             for i in 0..<n {
                 // Shard 0 of 4 spills its cells; so does the merge of 4.
                 let spill = n == 4 && i == 0 ? ["--max-cells", "100"] : []
-                let r = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--shard", "\(i)/\(n)", "--min-part-bytes", "200000"] + spill)
+                let r = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--shard", "\(i)/\(n)"] + spill)
                 #expect(r.status == 0, "\(r.stderr)")
             }
             // A merge before every shard has run is refused.

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import ReckonCore
+@testable import ReckonExtract
+
+/// Extract's binary staging of generic records (`StagedRecords`): what transform reads back is
+/// what extract accepted, segment boundaries follow the lines, and damaged bytes are refused.
+@Suite("Staged records")
+struct StagedRecordsTests {
+    /// Reads a generic CSV, keeping each accepted record (as `makeRecord` gives it) and staging it.
+    final class Collector: GenericRecordHandler {
+        var records: [UsageRecord] = []
+        var rejected: [Int] = []
+        var staged: [UInt8] = []
+        var writer: StagedRecordWriter!
+
+        init(segmentLines: Int) {
+            writer = StagedRecordWriter(source: 3, segmentLines: segmentLines) { [unowned self] in self.staged.append(contentsOf: $0) }
+        }
+
+        func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
+            records.append(b.makeRecord(line: line, context: context))
+            try writer.add(b, line: line)
+            return true
+        }
+
+        func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws { rejected.append(line) }
+    }
+
+    static let fixture = String(#filePath[..<#filePath.lastIndex(of: "/")!]) + "/Fixtures/usage/staged-mix.csv"
+
+    static func stage(segmentLines: Int) throws -> (Collector, String) {
+        let c = Collector(segmentLines: segmentLines)
+        var counts = RowCounts()
+        _ = try GenericUsage.readCSV(try ByteStream(path: fixture), file: fixture, defaults: [:], handler: c, progress: &counts)
+        try c.writer.finish()
+        let path = FileManager.default.temporaryDirectory.path + "/reckon-staged-\(UUID().uuidString).bin"
+        try Data(c.staged).write(to: URL(fileURLWithPath: path))
+        return (c, path)
+    }
+
+    /// The records the generic reader accepts from a file, request ids included (the parse alone,
+    /// for checking fields that are not staged).
+    static func parse(_ path: String, defaults: [String: String] = [:]) throws -> [UsageRecord] {
+        let c = Collector(segmentLines: 1 << 17)
+        var counts = RowCounts()
+        if path.hasSuffix(".jsonl") {
+            _ = try GenericUsage.readJSONL(try ByteStream(path: path), file: path, defaults: defaults, handler: c, progress: &counts)
+        } else {
+            _ = try GenericUsage.readCSV(try ByteStream(path: path), file: path, defaults: defaults, handler: c, progress: &counts)
+        }
+        return c.records
+    }
+
+    static func readBack(_ path: String, skip: Set<Int> = []) throws -> [UsageRecord] {
+        var out: [UsageRecord] = []
+        _ = try StagedRecords.forEachView(path: path, segments: try StagedRecords.segments(path: path)[...], file: fixture, skip: skip) {
+            out.append($0.makeRecord())
+        }
+        return out
+    }
+
+    @Test func recordsReadBackAsExtractAcceptedThem() throws {
+        let (c, path) = try Self.stage(segmentLines: 1 << 17)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(c.rejected == [7])
+        #expect(c.records.count == 7)
+        // The request id is not staged (extract has used it); zero quantities are not either
+        // (`makeRecord` drops them too). Everything else comes back as it was.
+        let expected = c.records.map { r -> UsageRecord in var r = r; r.requestId = nil; return r }
+        let back = try Self.readBack(path)
+        #expect(back == expected)
+        #expect(back.map(\.source.line) == [2, 3, 4, 5, 6, 8, 10])
+        // Hand-checked values: the 24-digit token count (more than 64 bits), the hours' scale, a
+        // period, lower-cased provider and tier, tag keys normalised and sorted, trace ids.
+        let bucket = back[2]
+        #expect(bucket.quantities.map(\.meter) == ["tokens_input", "tokens_output", "code_execution_hours"])
+        #expect(bucket.quantities[0].quantity.significand == 100_000_000_000_000_000_000_000 && bucket.quantities[0].quantity.scale == 0)
+        #expect(bucket.quantities[2].quantity.significand == 150 && bucket.quantities[2].quantity.scale == 2)
+        #expect(bucket.periodStart.description == "2026-10-02T00:00:00Z" && bucket.periodEnd.description == "2026-10-03T00:00:00Z")
+        #expect(bucket.serviceTier == "batch" && bucket.subAccountId == nil && bucket.tags.isEmpty)
+        #expect(back[3].provider == "openai" && back[3].serviceTier == "priority" && back[3].parentSpanId == "s1")
+        #expect(back[0].tags.map(\.key) == ["feature_name", "team"] && back[0].tags[0].value == "rerank, v2")
+        #expect(back[0].agent == "planner" && back[0].executionId == "ex1" && back[0].spanId == "s1")
+        #expect(back[5].quantities.isEmpty && back[5].tags.first?.value == "line one\nline two")
+        // Lines quarantined after reading (repeats) are skipped.
+        #expect(try Self.readBack(path, skip: [3, 10]).map(\.source.line) == [2, 4, 5, 6, 8])
+    }
+
+    @Test func segmentsStartAtEachBlockOfLines() throws {
+        let (_, path) = try Self.stage(segmentLines: 2)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let segments = try StagedRecords.segments(path: path)
+        // Records on lines 2 3 | 4 5 | 6 | 8 | 10 (blocks of two lines: 1–2, 3–4, 5–6, 7–8, 9–10).
+        #expect(segments.map(\.firstLine) == [2, 3, 5, 8, 10])
+        #expect(segments.map(\.records) == [1, 2, 2, 1, 1])
+        #expect(segments.allSatisfy { $0.source == 3 })
+        let (c, whole) = try Self.stage(segmentLines: 1 << 17)
+        defer { try? FileManager.default.removeItem(atPath: whole) }
+        #expect(try Self.readBack(path) == (try Self.readBack(whole)))
+        #expect(c.records.count == 7)
+    }
+
+    /// Every single damaged byte either still decodes or is refused as bad data naming the file:
+    /// never a crash, never an out-of-bounds read.
+    @Test func damagedBytesAreRefusedNotCrashedOn() throws {
+        let (_, path) = try Self.stage(segmentLines: 3)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+        var refused = 0
+        let damaged = path + ".damaged"
+        defer { try? FileManager.default.removeItem(atPath: damaged) }
+        for k in 0..<good.count {
+            var bytes = good
+            bytes[k] ^= 0xA5
+            try bytes.write(to: URL(fileURLWithPath: damaged))
+            do { _ = try Self.readBack(damaged) } catch let e as ReckonError {
+                #expect(e.code == .badData && e.position?.file == damaged, "\(e)")
+                refused += 1
+            }
+        }
+        // Most damage is caught (a changed digit of a quantity or a time can still decode).
+        #expect(refused > good.count / 3)
+        // Cut short anywhere: refused.
+        for n in [1, 20, good.count / 2, good.count - 1] {
+            try good.prefix(n).write(to: URL(fileURLWithPath: damaged))
+            #expect(throws: ReckonError.self) { _ = try Self.readBack(damaged) }
+        }
+    }
+}
