@@ -9,9 +9,12 @@ import Dispatch
 /// target only on `commit()` (fsync, then rename). A run killed before `commit()` leaves the
 /// previous file intact; an uncommitted writer removes its temporary file when released.
 ///
-/// With `writeBehind`, a full buffer is written by a background thread while the caller fills
-/// the other one: the kernel's copy of large outputs overlaps with encoding them (bytes still land
-/// in order; an error surfaces at the next write or at `commit`).
+/// With `writeBehind` (large outputs), a full buffer is written by a background thread while the
+/// caller fills the other one, at its offset in the file, and — where the file system allows —
+/// with `O_DIRECT`, past the page cache: on this VM the kernel's copy into page-cache pages it
+/// has not touched lately ran at ~0.7 GB/s and was 40% of a 10 M-record transform, where direct
+/// writes of whole 4 KiB blocks run at ~2 GB/s. The last partial block is written through the
+/// cache at `commit`. An error surfaces at the next write or at `commit`.
 /// - Memory: a 1 MiB write buffer (two with `writeBehind`).
 public final class OutputFile {
     public let path: String
@@ -19,14 +22,43 @@ public final class OutputFile {
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var committed = false
-    /// The buffer being written in the background, and how that write ended.
+    /// The buffer being written in the background (4 KiB-aligned, as `O_DIRECT` needs), and how
+    /// that write ended.
     private final class InFlight: @unchecked Sendable {
-        var bytes: [UInt8] = []
+        var bytes: UnsafeMutableRawPointer?
+        var capacity = 0
+        var count = 0
         var error: ReckonError?
+
+        /// Copies `source` in (growing the aligned room when needed).
+        func fill(_ source: UnsafeRawBufferPointer) {
+            if capacity < source.count {
+                bytes?.deallocate()
+                capacity = (source.count + 4095) & ~4095
+                bytes = .allocate(byteCount: capacity, alignment: 4096)
+            }
+            if !source.isEmpty { bytes!.copyMemory(from: source.baseAddress!, byteCount: source.count) }
+            count = source.count
+        }
+
+        deinit { bytes?.deallocate() }
     }
     private let writer: DispatchQueue?
     private let writing = DispatchGroup()
     private var inFlight = InFlight()
+    /// Whether the file was opened with `O_DIRECT` (then only whole 4 KiB blocks are written
+    /// before `commit`).
+    private var direct = false
+    /// Where the next buffer goes in the file.
+    private var offset = 0
+
+#if arch(x86_64) || arch(i386)
+    private static let oDirect: Int32 = 0o40000
+#elseif arch(arm64) || arch(arm)
+    private static let oDirect: Int32 = 0o200000
+#else
+    private static let oDirect: Int32 = 0
+#endif
 
     /// Creates the parent folders and opens a temporary file next to `path`.
     public init(path: String, writeBehind: Bool = false) throws(ReckonError) {
@@ -34,7 +66,13 @@ public final class OutputFile {
         self.path = path
         try FileSystem.createDirectories(FileSystem.parent(of: path))
         tempPath = FileSystem.parent(of: path) + "/." + FileSystem.lastComponent(of: path) + ".tmp-\(getpid())"
-        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+        fd = -1
+        if writeBehind && Self.oDirect != 0 {
+            fd = open(tempPath, flags | Self.oDirect, 0o644)   // refused (EINVAL) by file systems without it, e.g. tmpfs
+            direct = fd >= 0
+        }
+        if fd < 0 { fd = open(tempPath, flags, 0o644) }
         if fd < 0 {
             throw ReckonError(.cannotCreate, "cannot create file", at: SourcePosition(file: tempPath),
                               cause: String(cString: strerror(errno)))
@@ -71,26 +109,43 @@ public final class OutputFile {
 
     private func flush() throws(ReckonError) {
         guard let writer else {
-            try Self.writeAll(buffer, to: fd, path: path)
+            try Self.writeAll(buffer, to: fd, at: offset, path: path)
+            offset += buffer.count
             buffer.removeAll(keepingCapacity: true)
             return
         }
+        // Direct writes go in whole blocks: the partial last one stays in the buffer.
+        let n = direct ? buffer.count & ~4095 : buffer.count
+        guard n > 0 else { return }
         // Wait for the previous buffer, then hand this one over and fill the other.
         writing.wait()
         if let e = inFlight.error { throw e }
         let job = inFlight
-        swap(&job.bytes, &buffer)
-        buffer.removeAll(keepingCapacity: true)
-        let (fd, path) = (self.fd, self.path)
+        buffer.withUnsafeBytes { job.fill(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        buffer.removeSubrange(0..<n)
+        let (fd, path, at) = (self.fd, self.path, offset)
+        offset += n
         writer.async(group: writing) {
-            do throws(ReckonError) { try Self.writeAll(job.bytes, to: fd, path: path) } catch { job.error = error }
+            do throws(ReckonError) {
+                try Self.writeAll(UnsafeRawPointer(job.bytes!), count: job.count, to: fd, at: at, path: path)
+            } catch { job.error = error }
         }
     }
 
-    private static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(ReckonError) {
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32, at offset: Int, path: String) throws(ReckonError) {
+        guard !bytes.isEmpty else { return }
+        let failure: ReckonError? = bytes.withUnsafeBytes { b in
+            do throws(ReckonError) { try writeAll(b.baseAddress!, count: b.count, to: fd, at: offset, path: path) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    /// Writes `count` bytes from `base` at `offset` (`pwrite`: the file position is not used).
+    private static func writeAll(_ base: UnsafeRawPointer, count: Int, to fd: Int32, at offset: Int, path: String) throws(ReckonError) {
         var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+        while written < count {
+            let n = pwrite(fd, base + written, count - written, off_t(offset + written))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ReckonError(.io, "write failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
@@ -104,6 +159,14 @@ public final class OutputFile {
         try flush()
         writing.wait()
         if let e = inFlight.error { throw e }
+        if direct {
+            // The partial last block, through the page cache.
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~Self.oDirect)
+            direct = false
+            try Self.writeAll(buffer, to: fd, at: offset, path: path)
+            offset += buffer.count
+            buffer.removeAll(keepingCapacity: true)
+        }
         if fsync(fd) != 0 {
             throw ReckonError(.io, "fsync failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
         }
@@ -126,14 +189,15 @@ public final class OutputFile {
         try write(text.utf8, to: path)
     }
 
-    /// Copies the file at `source` to `path` atomically, 1 MiB at a time.
+    /// Copies the file at `source` to `path` atomically, 1 MiB at a time (written behind: the
+    /// copies are the large published datasets).
     public static func copy(_ source: String, to path: String) throws(ReckonError) {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {
             throw ReckonError(.missingInput, "cannot open file", at: SourcePosition(file: source), cause: String(cString: strerror(errno)))
         }
         defer { close(input) }
-        let f = try OutputFile(path: path)
+        let f = try OutputFile(path: path, writeBehind: true)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }

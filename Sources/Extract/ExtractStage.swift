@@ -275,7 +275,7 @@ final class UsageSink: GenericRecordHandler {
 
     init(usagePath: String, costsPath: String, quarantinePath: String, sourcesPath: String, recordsPath: String) throws {
         usage = try OutputFile(path: usagePath)
-        records = try OutputFile(path: recordsPath)
+        records = try OutputFile(path: recordsPath, writeBehind: true)
         sources = try OutputFile(path: sourcesPath)
         costs = try OutputFile(path: costsPath)
         self.costsPath = costsPath

@@ -41,8 +41,6 @@ public enum StagedRecords {
     /// A segment is closed early when its payload passes this (bounded memory when read back).
     static let maxPayload = 8 << 20
 
-    static let dimensionFields: [GenericUsage.Field] = [.provider, .billingAccount, .subAccount, .model, .serviceTier]
-    static let traceFields: [GenericUsage.Field] = [.executionId, .spanId, .parentSpanId, .agent]
 
     /// One segment of the file: its source, where its payload is, its records and first line.
     public struct Segment: Sendable, Equatable {
@@ -144,57 +142,77 @@ final class StagedRecordWriter {
             (dimensionCount, tagSetCount) = (0, 0)
         }
         records += 1
-        var traced = false
-        for f in StagedRecords.traceFields where b.spans[f.rawValue] != nil { traced = true; break }
+        typealias F = GenericUsage.Field
+        let spans = b.spans
+        let (execution, span, parent, agent) = (spans[F.executionId.rawValue], spans[F.spanId.rawValue],
+                                                spans[F.parentSpanId.rawValue], spans[F.agent.rawValue])
+        let traced = execution != nil || span != nil || parent != nil || agent != nil
         // The dimensions as they would be written: the key of the segment's table.
         key.removeAll()
-        for f in StagedRecords.dimensionFields { key.appendPiece(b.spans[f.rawValue]) }
+        key.appendPiece(spans[F.provider.rawValue]); key.appendPiece(spans[F.billingAccount.rawValue])
+        key.appendPiece(spans[F.subAccount.rawValue]); key.appendPiece(spans[F.model.rawValue])
+        key.appendPiece(spans[F.serviceTier.rawValue])
         key.append(b.batch.map { $0 ? 2 : 1 } ?? 0)
-        let knownDimensions = key.withBytes { dimensions.value($0) }
-        if knownDimensions == nil {
-            key.withBytes { dimensions.keep($0, dimensionCount) }
-            dimensionCount += 1
-        }
+        let knownDimensions = Self.number(of: key, in: &dimensions, next: &dimensionCount)
         let start = (b.timestamp ?? b.periodStart!).secondsSinceEpoch
+        let tagCount = b.tags.count
         payload.appendVarint(UInt64(line - previousLine))
         previousLine = line
         let flagsAt = payload.count
-        payload.append((b.timestamp != nil ? 1 : 0) | (knownDimensions == nil ? 2 : 0) | (traced ? 4 : 0) | (b.tags.isEmpty ? 0 : 8))
+        payload.append((b.timestamp != nil ? 1 : 0) | (knownDimensions == nil ? 2 : 0) | (traced ? 4 : 0) | (tagCount == 0 ? 0 : 8))
         let delta = start &- previousStart
         payload.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)))
         previousStart = start
         if b.timestamp == nil { payload.appendVarint(UInt64(b.periodEnd!.secondsSinceEpoch - start)) }
         if let knownDimensions { payload.appendVarint(UInt64(knownDimensions)) } else { key.withBytes { payload.append($0) } }
-        if !b.tags.isEmpty {
+        if tagCount > 0 {
             key.removeAll()
-            key.appendVarint(UInt64(b.tags.count))
-            for t in b.tags {
-                t.key.withUnsafeBytes { key.appendPiece($0) }
-                key.appendPiece(t.value)
+            key.appendVarint(UInt64(tagCount))
+            // In place: no copy (and no retain) of the tag array or its keys per record.
+            b.tags.withUnsafeBufferPointer { tags in
+                for t in tags {
+                    t.key.withUnsafeBytes { key.appendPiece($0) }
+                    key.appendPiece(t.value)
+                }
             }
-            if let known = key.withBytes({ tagSets.value($0) }) { payload.appendVarint(UInt64(known)) } else {
-                key.withBytes { tagSets.keep($0, tagSetCount) }
-                tagSetCount += 1
+            if let known = Self.number(of: key, in: &tagSets, next: &tagSetCount) { payload.appendVarint(UInt64(known)) } else {
                 payload.setByte(at: flagsAt, payload.byte(at: flagsAt) | 16)
                 key.withBytes { payload.append($0) }
             }
         }
         if traced {
-            var mask: UInt8 = 0
-            for (k, f) in StagedRecords.traceFields.enumerated() where b.spans[f.rawValue] != nil { mask |= 1 << k }
-            payload.append(mask)
-            for f in StagedRecords.traceFields { if let s = b.spans[f.rawValue] { payload.appendPiece(s) } }
+            payload.append((execution != nil ? 1 : 0) | (span != nil ? 2 : 0) | (parent != nil ? 4 : 0) | (agent != nil ? 8 : 0))
+            if let execution { payload.appendPiece(execution) }
+            if let span { payload.appendPiece(span) }
+            if let parent { payload.appendPiece(parent) }
+            if let agent { payload.appendPiece(agent) }
         }
+        let quantities = b.quantities
         var mask: UInt64 = 0
-        for slot in 0..<GenericUsage.Field.meterCount where !(b.quantities[slot]?.isZero ?? true) { mask |= 1 << slot }
+        for slot in 0..<F.meterCount where !(quantities[slot]?.isZero ?? true) { mask |= 1 << slot }
         payload.appendVarint(mask)
-        for slot in 0..<GenericUsage.Field.meterCount where mask & (1 << slot) != 0 {
-            let q = b.quantities[slot]!
+        var rest = mask
+        while rest != 0 {
+            let slot = rest.trailingZeroBitCount
+            rest &= rest - 1
+            let q = quantities[slot]!
             let magnitude = UInt128(q.significand)
             let wide = magnitude >> 64 != 0
             payload.appendVarint(UInt64(q.scale) << 1 | (wide ? 1 : 0))
             payload.appendVarint(UInt64(truncatingIfNeeded: magnitude))
             if wide { payload.appendVarint(UInt64(truncatingIfNeeded: magnitude >> 64)) }
+        }
+    }
+
+    /// The number `key`'s bytes already have in `table`, or `nil` after giving them the next one.
+    /// (In-out access: the table is not copied per record.)
+    @inline(__always)
+    private static func number(of key: borrowing ByteBuffer, in table: inout ExactTextTable<UInt32>, next: inout UInt32) -> UInt32? {
+        key.withBytes { bytes in
+            if let known = table.value(bytes) { return known }
+            table.keep(bytes, next)
+            next += 1
+            return nil
         }
     }
 
@@ -237,7 +255,8 @@ struct SegmentDecoder {
             ReckonError(.badData, "staged records are damaged: rerun reckon-extract",
                         at: SourcePosition(file: path, byteOffset: segment.payload.lowerBound + c.offset))
         }
-        let dimensionCount = StagedRecords.dimensionFields.count
+        typealias F = GenericUsage.Field
+        let spans = b.spans, quantities = b.quantities
         for _ in 0..<segment.records {
             guard let dl = c.varint(), let flags = c.byte(), let ds = c.varint() else { throw damaged() }
             line &+= Int(truncatingIfNeeded: dl)
@@ -254,7 +273,7 @@ struct SegmentDecoder {
             let definition: Int
             if flags & 2 != 0 {
                 definition = batches.count
-                for _ in 0..<dimensionCount {
+                for _ in 0..<5 {   // provider, billing account, sub-account, model, service tier
                     guard let piece = c.piece() else { throw damaged() }
                     pieces.append(piece)
                 }
@@ -264,7 +283,11 @@ struct SegmentDecoder {
                 guard let d = c.varint(), d < UInt64(batches.count) else { throw damaged() }
                 definition = Int(d)
             }
-            for (k, f) in StagedRecords.dimensionFields.enumerated() { b.spans[f.rawValue] = pieces[definition * dimensionCount + k] }
+            pieces.withUnsafeBufferPointer { p in
+                let at = definition * 5
+                (spans[F.provider.rawValue], spans[F.billingAccount.rawValue], spans[F.subAccount.rawValue], spans[F.model.rawValue],
+                 spans[F.serviceTier.rawValue]) = (p[at], p[at + 1], p[at + 2], p[at + 3], p[at + 4])
+            }
             b.batch = batches[definition]
             var tagSet = -1
             if flags & 8 == 0 {
@@ -286,28 +309,29 @@ struct SegmentDecoder {
                 b.tags = tagSets[tagSet]
             }
             if flags & 4 != 0 {
-                guard let mask = c.byte() else { throw damaged() }
-                for (k, f) in StagedRecords.traceFields.enumerated() {
-                    if mask & (1 << k) != 0 {
-                        guard let piece = c.piece() else { throw damaged() }
-                        b.spans[f.rawValue] = piece
-                    } else {
-                        b.spans[f.rawValue] = nil
-                    }
+                guard let mask = c.byte(), mask < 16 else { throw damaged() }
+                func trace(_ bit: UInt8) throws -> UnsafeRawBufferPointer? {
+                    guard mask & bit != 0 else { return nil }
+                    guard let piece = c.piece(), let piece else { throw damaged() }
+                    return piece
                 }
+                spans[F.executionId.rawValue] = try trace(1)
+                spans[F.spanId.rawValue] = try trace(2)
+                spans[F.parentSpanId.rawValue] = try trace(4)
+                spans[F.agent.rawValue] = try trace(8)
             } else {
-                for f in StagedRecords.traceFields { b.spans[f.rawValue] = nil }
+                (spans[F.executionId.rawValue], spans[F.spanId.rawValue], spans[F.parentSpanId.rawValue], spans[F.agent.rawValue]) = (nil, nil, nil, nil)
             }
-            guard let mask = c.varint(), mask >> GenericUsage.Field.meterCount == 0 else { throw damaged() }
-            for slot in 0..<GenericUsage.Field.meterCount {
-                guard mask & (1 << slot) != 0 else { b.quantities[slot] = nil; continue }
+            guard let mask = c.varint(), mask >> F.meterCount == 0 else { throw damaged() }
+            for slot in 0..<F.meterCount {
+                guard mask & (1 << slot) != 0 else { quantities[slot] = nil; continue }
                 guard let head = c.varint(), head >> 1 <= UInt64(ExactDecimal.maxScale), let low = c.varint() else { throw damaged() }
                 var magnitude = UInt128(low)
                 if head & 1 != 0 {
                     guard let high = c.varint(), high >> 63 == 0 else { throw damaged() }
                     magnitude |= UInt128(high) << 64
                 }
-                b.quantities[slot] = ExactDecimal(significand: Int128(magnitude), scale: Int(head >> 1))
+                quantities[slot] = ExactDecimal(significand: Int128(magnitude), scale: Int(head >> 1))
             }
             if try accept(line, UsageRecordView.StagedKeys(segment: segment.payload.lowerBound, dimensions: definition, tagSet: tagSet)) { taken += 1 }
         }

@@ -171,6 +171,42 @@ struct FilesTests {
         try OutputFile.write("new\n", to: path)
         #expect(try ByteStream.readAll(path: path) == Array("new\n".utf8))
     }
+
+    /// Large outputs are written behind, in whole 4 KiB blocks with O_DIRECT where the file
+    /// system takes it (ext4 here) and through the page cache where it does not (tmpfs): either
+    /// way every byte lands in order, whatever the sizes of the writes, and a file released
+    /// before commit leaves nothing.
+    @Test func writtenBehindFilesHoldExactlyTheBytesWritten() throws {
+        var folders = ["/tmp/reckon-behind-\(getpid())"]
+        if FileSystem.isDirectory("/dev/shm") { folders.append("/dev/shm/reckon-behind-\(getpid())") }
+        for folder in folders {
+            defer {
+                for f in (try? FileSystem.files(under: folder, includeHidden: true)) ?? [] { FileSystem.remove(f) }
+                rmdir(folder)
+            }
+            var x: UInt64 = 42
+            func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) }
+            for total in [0, 1, 4095, 4096, 4097, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 17] {
+                let path = folder + "/out-\(total).csv"
+                var expected: [UInt8] = []
+                let f = try OutputFile(path: path, writeBehind: true)
+                while expected.count < total {
+                    // Pieces of 1 byte to 2 MiB (larger than the buffer), of varying content.
+                    let n = min(total - expected.count, [1, 7, 700, 5000, 2 << 20][next(5)])
+                    let piece = (0..<n).map { UInt8(truncatingIfNeeded: $0 &+ expected.count &* 31) }
+                    try piece.withUnsafeBytes { try f.write(raw: $0) }
+                    expected += piece
+                }
+                try f.commit()
+                #expect(try ByteStream.readAll(path: path) == expected, "\(folder) \(total)")
+            }
+            do {
+                let f = try OutputFile(path: folder + "/dropped.csv", writeBehind: true)
+                try f.write(bytes: [UInt8](repeating: 65, count: 3 << 20))
+            }
+            #expect(try FileSystem.files(under: folder, includeHidden: true).allSatisfy { !$0.contains("dropped") })
+        }
+    }
 }
 
 #if canImport(Glibc)
