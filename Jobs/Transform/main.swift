@@ -16,7 +16,7 @@ struct Transform: ParsableCommand {
         @OptionGroup var common: CommonOptions
         @Option(help: "Threads that price a generic export's staged records, each a run of its segments (default: the processors online, at most 8). They share the --max-cells budget. The outputs are the same bytes whatever the number.")
         var threads: Int = min(processorsOnline(), 8)
-        @Option(help: "Output cells held in memory while pricing, about 110 bytes each (default \(TransformStage.defaultMaxCells), about 25 MB). Beyond it cells go to a temporary file in the output folder and the final pass holds one day of cells at a time; the outputs are the same bytes.")
+        @Option(help: "Output cells held in memory while pricing, about 110 bytes each (default \(TransformStage.defaultMaxCells), about 7 MB). Beyond it cells go to a temporary file in the output folder and the final pass holds one day of cells at a time; the outputs are the same bytes.")
         var maxCells: Int = TransformStage.defaultMaxCells
         @Option(help: "Price only shard i of n (i from 0), e.g. 1/4, and write its partial result for `reckon-transform merge --shards n`.")
         var shard: String?
