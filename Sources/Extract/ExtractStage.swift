@@ -143,7 +143,7 @@ public struct ExtractStage {
                 throw ReckonError(.badData, "unknown usage export format: \(why)", at: SourcePosition(file: file))
             case .csv, .jsonl:
                 // Generic exports can be tens of GB: they are validated here and their accepted
-                // records staged in binary form (see `StagedRecords`), 20–30 bytes a record.
+                // records staged in binary form (see `StagedRecords`), ~17 bytes a record.
                 var isCSV = false, tabs = false
                 if case .csv(let t) = format { isCSV = true; tabs = t }
                 kind = isCSV ? (tabs ? GenericUsage.kindTSV : GenericUsage.kindCSV) : GenericUsage.kindJSONL

@@ -2,16 +2,18 @@ import Dispatch
 import ReckonCore
 
 /// Validates the parts of one large generic export on several threads: each part (a byte range
-/// starting at a record boundary, see `GenericSource.parts`) is read by a handler of its own that
-/// keeps its quarantine entries and request-id hashes in reading order; the parts are then added
-/// to the stage's sink in part order — the same quarantine lines, the same ledger, the same counts
-/// as one thread reading the file.
+/// starting at a record boundary where a staged segment starts, see `GenericSource.parts`) is read
+/// by a handler of its own that keeps its quarantine entries, request-id hashes and staged records
+/// in reading order; the parts are then added to the stage's sink in part order — the same
+/// quarantine lines, the same ledger, the same counts and the same staged bytes as one thread
+/// reading the file.
 ///
 /// A part that breaks off (a structure error such as an unterminated quote) ends the file there:
 /// the parts after it are dropped, and the error is thrown after the parts before it (and the
 /// records of the broken part before the break) have been added — as a one-thread read would.
-/// - Memory: per part, 8 bytes per request id until the merge (kept as a segment of the ledger)
-///   and at most 4 MiB of quarantine lines (the rest waits in a temporary file).
+/// - Memory: per part, 8 bytes per request id until the merge (kept as a segment of the ledger),
+///   at most 4 MiB of quarantine lines (the rest waits in a temporary file) and one open segment
+///   of staged records (the finished ones wait in a temporary file).
 enum ParallelExtract {
     /// What one part found: its quarantine lines (encoded, in memory up to 4 MiB, then in a
     /// temporary file: a part full of bad records does not grow memory) and request-id hashes.

@@ -5,8 +5,9 @@ import ReckonCore
 
 /// The generic-format records extract accepted, staged once in a compact binary form
 /// (`staging/extract/usage_records.bin`) so that transform prices them without parsing the
-/// export a second time. About 20–30 bytes a record: strings that repeat are written once per
-/// segment, numbers as variable-length integers.
+/// export a second time. About 17 bytes a record on the benchmark's generated data (165 MB for 10 M
+/// records, from a 1.37 GB CSV): strings that repeat are written once per segment, numbers as
+/// variable-length integers.
 ///
 /// **File**: segments one after another, each a 32-byte header and a payload. Header, little-
 /// endian: magic `RKREC001` (8 bytes), source index among `usage_sources.jsonl` (4), records (4),
