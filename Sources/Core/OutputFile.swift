@@ -147,8 +147,14 @@ public final class OutputFile {
         while written < count {
             let n = pwrite(fd, base + written, count - written, off_t(offset + written))
             if n < 0 {
-                if errno == EINTR { continue }
-                throw ReckonError(.io, "write failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
+                let e = errno
+                if e == EINTR { continue }
+                // A file system that opened the file with O_DIRECT but refuses a direct write (a
+                // short write left an unaligned offset, or it never supported it): through the
+                // page cache from here on.
+                let flags = fcntl(fd, F_GETFL)
+                if e == EINVAL && oDirect != 0 && flags >= 0 && flags & oDirect != 0 && fcntl(fd, F_SETFL, flags & ~oDirect) == 0 { continue }
+                throw ReckonError(.io, "write failed", at: SourcePosition(file: path), cause: String(cString: strerror(e)))
             }
             written += n
         }
