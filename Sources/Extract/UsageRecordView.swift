@@ -113,8 +113,20 @@ extension GenericSource {
         var cuts: [(offset: Int, line: Int)] = []
         var offset = 0, newlines = 0, quotes = 0
         var recordBlock = 0   // the block of the line the current record starts on
+        /// Whether any byte of `w` is `c` (the classic has-zero-byte test on `w ^ c…c`).
+        @inline(__always) func has(_ w: UInt64, _ c: UInt64) -> Bool {
+            let x = w ^ (c &* 0x0101_0101_0101_0101)
+            return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
+        }
         while !targets.isEmpty, try stream.next({ (chunk: UnsafeRawBufferPointer) -> Bool in
-            for i in 0..<chunk.count {
+            var i = 0
+            while i < chunk.count {
+                // Eight bytes at a time past the ones that hold neither a line feed nor a quote.
+                if i + 8 <= chunk.count {
+                    let w = UInt64(littleEndian: chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                    if !has(w, 0x0A) && (jsonl || !has(w, 0x22)) { i += 8; continue }
+                }
+                defer { i += 1 }
                 let b = chunk[i]
                 if b == 0x22 { if !jsonl { quotes &+= 1 } } else if b == 0x0A && quotes & 1 == 0 {
                     newlines += 1
