@@ -42,7 +42,6 @@ public enum StagedRecords {
     /// A segment is closed early when its payload passes this (bounded memory when read back).
     static let maxPayload = 8 << 20
 
-
     /// One segment of the file: its source, where its payload is, its records and first line.
     public struct Segment: Sendable, Equatable {
         public let source: Int
@@ -83,7 +82,8 @@ public enum StagedRecords {
     /// Calls `body` with each record of `segments` (in order; all of one source) as a view, except
     /// the lines in `skip` (records extract quarantined after reading, as repeats).
     /// - Returns: the records passed to `body`.
-    /// - Memory: one segment's payload (at most 8 MiB and one record) and its dimensions.
+    /// - Memory: one segment's payload (as extract writes them, at most 8 MiB and one record) and
+    ///   its dimensions and tag sets.
     public static func forEachView(path: String, segments: ArraySlice<Segment>, file: String, skip: Set<Int>,
                                    _ body: (UsageRecordView) throws -> Void) throws -> Int {
         guard !segments.isEmpty else { return 0 }
@@ -111,7 +111,8 @@ public enum StagedRecords {
 
 /// Writes the records one reader (a whole file, or one part of it on a thread) accepts as
 /// segments (see `StagedRecords`), handing each finished segment to `sink`.
-/// - Memory: one segment's payload (≤ 8 MiB and one record) and its dimension table (≤ 1 MiB).
+/// - Memory: one segment's payload (≤ 8 MiB and one record) and its dimension and tag-set tables
+///   (≤ 1 MiB each).
 final class StagedRecordWriter {
     private let source: UInt32
     private let segmentLines: Int
@@ -132,7 +133,7 @@ final class StagedRecordWriter {
     }
 
     /// Appends a valid record (its builder as the reader filled it).
-    /// - Complexity: O(record bytes); one table lookup for its dimensions.
+    /// - Complexity: O(record bytes); one table lookup for its dimensions, one for its tag set.
     func add(_ b: GenericRecordBuilder, line: Int) throws {
         let lineBlock = (line - 1) / segmentLines
         if records > 0 && (lineBlock != block || payload.count >= StagedRecords.maxPayload) { try finish() }
