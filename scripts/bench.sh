@@ -14,8 +14,8 @@ for f in csv jsonl csvgz; do
 done
 
 # Transform (pricing + FOCUS rows) on the CSV run's staging, on one core and on all of them; the
-# job logs its pricing phase (parse, validate, price and sum) separately: issue 4 asks for records/s
-# of pricing on one core.
+# job logs its pricing phase (load the rate cards, read extract's staged records, price every meter
+# quantity, sum into daily cells) separately: issue 4 asks for records/s of pricing on one core.
 raw=$(stat -c %s "$DATA/csv/usage/usage.csv")
 for threads in 1 "$(nproc)"; do
   MEASURE_STDERR="$DATA/transform.log" "$PY" scripts/measure.py "transform --threads $threads" "$raw" "$N" -- \
