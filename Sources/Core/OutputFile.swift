@@ -16,33 +16,17 @@ import Dispatch
 /// a 10 M-record transform's write phase went from 6–8.5 s to 2.6–2.8 s. The last partial block is
 /// written through the cache at `commit`; a direct write the file system refuses goes on through
 /// the cache. An error surfaces at the next write or at `commit`.
-/// - Memory: a 1 MiB write buffer (two with `writeBehind`).
+/// - Memory: a 1 MiB write buffer (two with `writeBehind`, handed back and forth, not copied).
 public final class OutputFile {
     public let path: String
     private let tempPath: String
     private var fd: Int32
-    private var buffer: [UInt8] = []
+    private var buffer = AlignedBytes(capacity: 1 << 20)
     private var committed = false
-    /// The buffer being written in the background (4 KiB-aligned, as `O_DIRECT` needs), and how
-    /// that write ended.
+    /// The buffer being written in the background, and how that write ended.
     private final class InFlight: @unchecked Sendable {
-        var bytes: UnsafeMutableRawPointer?
-        var capacity = 0
-        var count = 0
+        var block = AlignedBytes(capacity: 1 << 20)
         var error: ReckonError?
-
-        /// Copies `source` in (growing the aligned room when needed).
-        func fill(_ source: UnsafeRawBufferPointer) {
-            if capacity < source.count {
-                bytes?.deallocate()
-                capacity = (source.count + 4095) & ~4095
-                bytes = .allocate(byteCount: capacity, alignment: 4096)
-            }
-            if !source.isEmpty { bytes!.copyMemory(from: source.baseAddress!, byteCount: source.count) }
-            count = source.count
-        }
-
-        deinit { bytes?.deallocate() }
     }
     private let writer: DispatchQueue?
     private let writing = DispatchGroup()
@@ -78,7 +62,6 @@ public final class OutputFile {
             throw ReckonError(.cannotCreate, "cannot create file", at: SourcePosition(file: tempPath),
                               cause: String(cString: strerror(errno)))
         }
-        buffer.reserveCapacity(1 << 20)
     }
 
     deinit {
@@ -94,13 +77,13 @@ public final class OutputFile {
 
     /// Appends bytes from a buffer.
     public func write(raw bytes: UnsafeRawBufferPointer) throws(ReckonError) {
-        buffer.append(contentsOf: bytes)
+        buffer.append(bytes)
         if buffer.count >= 1 << 20 { try flush() }
     }
 
     /// Appends bytes (the hot path of large outputs: no generic sequence walk).
     public func write(bytes: [UInt8]) throws(ReckonError) {
-        buffer.append(contentsOf: bytes)
+        bytes.withUnsafeBytes { buffer.append($0) }
         if buffer.count >= 1 << 20 { try flush() }
     }
 
@@ -110,36 +93,30 @@ public final class OutputFile {
 
     private func flush() throws(ReckonError) {
         guard let writer else {
-            try Self.writeAll(buffer, to: fd, at: offset, path: path)
+            try Self.writeAll(buffer.base, count: buffer.count, to: fd, at: offset, path: path)
             offset += buffer.count
-            buffer.removeAll(keepingCapacity: true)
+            buffer.count = 0
             return
         }
         // Direct writes go in whole blocks: the partial last one stays in the buffer.
         let n = direct ? buffer.count & ~4095 : buffer.count
         guard n > 0 else { return }
-        // Wait for the previous buffer, then hand this one over and fill the other.
+        // Wait for the previous buffer, then hand this one over and fill the other (it gets the
+        // partial block, the only bytes copied).
         writing.wait()
         if let e = inFlight.error { throw e }
         let job = inFlight
-        buffer.withUnsafeBytes { job.fill(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        buffer.removeSubrange(0..<n)
+        let full = buffer
+        buffer = job.block
+        buffer.count = 0
+        buffer.append(UnsafeRawBufferPointer(start: full.base + n, count: full.count - n))
+        full.count = n
+        job.block = full
         let (fd, path, at) = (self.fd, self.path, offset)
         offset += n
         writer.async(group: writing) {
-            do throws(ReckonError) {
-                try Self.writeAll(UnsafeRawPointer(job.bytes!), count: job.count, to: fd, at: at, path: path)
-            } catch { job.error = error }
+            do throws(ReckonError) { try Self.writeAll(full.base, count: n, to: fd, at: at, path: path) } catch { job.error = error }
         }
-    }
-
-    private static func writeAll(_ bytes: [UInt8], to fd: Int32, at offset: Int, path: String) throws(ReckonError) {
-        guard !bytes.isEmpty else { return }
-        let failure: ReckonError? = bytes.withUnsafeBytes { b in
-            do throws(ReckonError) { try writeAll(b.baseAddress!, count: b.count, to: fd, at: offset, path: path) } catch { return error }
-            return nil
-        }
-        if let failure { throw failure }
     }
 
     /// Writes `count` bytes from `base` at `offset` (`pwrite`: the file position is not used).
@@ -170,9 +147,9 @@ public final class OutputFile {
             // The partial last block, through the page cache.
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~Self.oDirect)
             direct = false
-            try Self.writeAll(buffer, to: fd, at: offset, path: path)
+            try Self.writeAll(buffer.base, count: buffer.count, to: fd, at: offset, path: path)
             offset += buffer.count
-            buffer.removeAll(keepingCapacity: true)
+            buffer.count = 0
         }
         if fsync(fd) != 0 {
             throw ReckonError(.io, "fsync failed", at: SourcePosition(file: path), cause: String(cString: strerror(errno)))
@@ -216,6 +193,48 @@ public final class OutputFile {
             try f.write(chunk[0..<n])
         }
         try f.commit()
+    }
+}
+
+/// A growable byte buffer whose storage is 4 KiB-aligned (as `O_DIRECT` needs); a class, so that
+/// `OutputFile` hands whole buffers to its writer thread instead of copying them.
+final class AlignedBytes: @unchecked Sendable {
+    private(set) var base: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+    /// Bytes held (from `base`).
+    var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(4096, (capacity + 4095) & ~4095)
+        base = .allocate(byteCount: self.capacity, alignment: 4096)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always)
+    private func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        let size = (max(count + extra, 2 * capacity) + 4095) & ~4095
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        bigger.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        (base, capacity) = (bigger, size)
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        (base + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    func append(contentsOf bytes: some Sequence<UInt8>) {
+        if bytes.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) != nil { return }
+        for b in bytes {
+            reserve(1)
+            base.storeBytes(of: b, toByteOffset: count, as: UInt8.self)
+            count += 1
+        }
     }
 }
 
