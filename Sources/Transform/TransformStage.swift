@@ -32,7 +32,7 @@ public struct TransformStage {
 
     /// Shard mode, the path past one machine: `shard(i, n)` prices the i-th of n runs of segments of
     /// each generic export's staged records (see `StagedRecords`; an export of fewer segments than
-    /// shards leaves the last shards nothing of it; the API pages go to shard 0) and writes
+    /// shards leaves some shards nothing of it; the API pages go to shard 0) and writes
     /// `staging/transform/shards/shard-i-of-n.jsonl`; `merge(n)` reads the n partial results, checks
     /// every export was priced whole, and writes the same staging a one-machine run writes, byte for byte.
     public enum Mode: Sendable, Equatable {
