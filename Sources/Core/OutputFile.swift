@@ -37,13 +37,7 @@ public final class OutputFile {
     /// Where the next buffer goes in the file.
     private var offset = 0
 
-#if arch(x86_64) || arch(i386)
-    private static let oDirect: Int32 = 0o40000
-#elseif arch(arm64) || arch(arm)
-    private static let oDirect: Int32 = 0o200000
-#else
-    private static let oDirect: Int32 = 0
-#endif
+    private static var oDirect: Int32 { DirectIO.flag }
 
     /// Creates the parent folders and opens a temporary file next to `path`.
     public init(path: String, writeBehind: Bool = false) throws(ReckonError) {
@@ -196,15 +190,30 @@ public final class OutputFile {
     }
 }
 
+/// Direct I/O (`O_DIRECT`): reads and writes of whole 4 KiB blocks at 4 KiB-aligned offsets from
+/// 4 KiB-aligned memory, past the page cache (see `OutputFile` for why it matters on this VM).
+public enum DirectIO {
+    /// `O_DIRECT` for this architecture (not in Glibc's Swift overlay); 0 where unknown.
+#if arch(x86_64) || arch(i386)
+    public static let flag: Int32 = 0o40000
+#elseif arch(arm64) || arch(arm)
+    public static let flag: Int32 = 0o200000
+#else
+    public static let flag: Int32 = 0
+#endif
+    /// The alignment and size unit of direct transfers.
+    public static let block = 4096
+}
+
 /// A growable byte buffer whose storage is 4 KiB-aligned (as `O_DIRECT` needs); a class, so that
 /// `OutputFile` hands whole buffers to its writer thread instead of copying them.
-final class AlignedBytes: @unchecked Sendable {
-    private(set) var base: UnsafeMutableRawPointer
-    private(set) var capacity: Int
+public final class AlignedBytes: @unchecked Sendable {
+    public private(set) var base: UnsafeMutableRawPointer
+    public private(set) var capacity: Int
     /// Bytes held (from `base`).
-    var count = 0
+    public var count = 0
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = max(4096, (capacity + 4095) & ~4095)
         base = .allocate(byteCount: self.capacity, alignment: 4096)
     }
@@ -219,6 +228,12 @@ final class AlignedBytes: @unchecked Sendable {
         bigger.copyMemory(from: base, byteCount: count)
         base.deallocate()
         (base, capacity) = (bigger, size)
+    }
+
+    /// Makes room for `n` bytes and holds that many (bytes beyond the old count are unspecified).
+    public func resize(to n: Int) {
+        if n > count { reserve(n - count) }
+        count = n
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) {

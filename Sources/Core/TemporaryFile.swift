@@ -6,15 +6,22 @@
 /// behind whatever way the run ends (the space is freed when the handle closes, in `deinit`).
 /// Bytes are appended at the end and read back at any offset.
 /// - Memory: none beyond the caller's buffers.
+///
+/// With `direct`, whole blocks can also be appended and read with `O_DIRECT` (`appendBlocks`,
+/// `readBlocks`), past the page cache; where the file system refuses it (tmpfs), the same calls go
+/// through the cache.
 public final class TemporaryFile: @unchecked Sendable {
     private let fd: Int32
+    /// A second descriptor opened with `O_DIRECT` (-1: none, or the file system refused it).
+    private var directFd: Int32 = -1
     /// Where the file was created (for error messages: it has no name).
     public let folder: String
     /// Bytes written so far.
     public private(set) var size = 0
 
     /// - Parameter purpose: what the file holds, for the error if it cannot be created.
-    public init(folder: String, purpose: String) throws(ReckonError) {
+    /// - Parameter direct: also open it for direct block transfers (`appendBlocks`, `readBlocks`).
+    public init(folder: String, purpose: String, direct: Bool = false) throws(ReckonError) {
         try FileSystem.createDirectories(folder)
         var template = Array((folder + "/.reckon-tmp-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
@@ -22,12 +29,61 @@ public final class TemporaryFile: @unchecked Sendable {
             throw ReckonError(.cannotCreate, "cannot create a temporary file for \(purpose)", at: SourcePosition(file: folder),
                               cause: String(cString: strerror(errno)))
         }
-        unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        if direct && DirectIO.flag != 0 { directFd = open(path, O_RDWR | O_CLOEXEC | DirectIO.flag) }
+        unlink(path)
         self.fd = fd
         self.folder = folder
     }
 
-    deinit { close(fd) }
+    deinit {
+        close(fd)
+        if directFd >= 0 { close(directFd) }
+    }
+
+    /// Appends whole blocks: `bytes` starts at a `DirectIO.block`-aligned address, its count is a
+    /// multiple of the block, and so is the file's size before the call. Direct where possible.
+    public func appendBlocks(_ bytes: UnsafeRawBufferPointer) throws(ReckonError) {
+        precondition(size % DirectIO.block == 0 && bytes.count % DirectIO.block == 0
+                     && Int(bitPattern: bytes.baseAddress) % DirectIO.block == 0)
+        var done = 0
+        while done < bytes.count {
+            let direct = directFd >= 0
+            let w = pwrite(direct ? directFd : fd, bytes.baseAddress! + done, bytes.count - done, off_t(size))
+            if w < 0 && errno == EINTR { continue }
+            if w < 0 && errno == EINVAL && direct { dropDirect(); continue }
+            guard w > 0 else { throw ioError("cannot write a temporary file (disk full?)") }
+            done += w
+            size += w
+            // A short direct write leaves an unaligned end: the rest goes through the cache.
+            if direct && w % DirectIO.block != 0 { dropDirect() }
+        }
+    }
+
+    /// Fills `buffer` with the bytes at `offset`: offset, address and count all multiples of
+    /// `DirectIO.block`, within what was written. Direct where possible.
+    public func readBlocks(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(ReckonError) {
+        precondition(offset % DirectIO.block == 0 && buffer.count % DirectIO.block == 0
+                     && Int(bitPattern: buffer.baseAddress) % DirectIO.block == 0)
+        var got = 0
+        while got < buffer.count {
+            let direct = directFd >= 0
+            let r = pread(direct ? directFd : fd, buffer.baseAddress! + got, buffer.count - got, off_t(offset + got))
+            if r < 0 && errno == EINTR { continue }
+            if r < 0 && errno == EINVAL && direct { dropDirect(); continue }
+            guard r > 0 else { throw ioError("cannot read a temporary file back") }
+            got += r
+            if direct && r % DirectIO.block != 0 { dropDirect() }
+        }
+    }
+
+    /// Whether block transfers are direct (not through the page cache).
+    public var isDirect: Bool { directFd >= 0 }
+
+    private func dropDirect() {
+        close(directFd)
+        directFd = -1
+    }
 
     /// Appends `bytes` at the end.
     public func append(_ bytes: UnsafeRawBufferPointer) throws(ReckonError) {

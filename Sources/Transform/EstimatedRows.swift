@@ -993,8 +993,8 @@ public struct EstimatedRowBuilder {
         let nameBits = UInt64.bitWidth - UInt64(names.count).leadingZeroBitCount
         let priceBits = UInt64.bitWidth - UInt64(rateCard.rates.count).leadingZeroBitCount
         /// Sorts cells by a key of packed integers built once per cell (no lookups per comparison).
-        /// The positions of `entries` in output order (no sorted copy of the entries themselves).
-        func order(_ entries: [(key: Key, value: ExactDecimal)]) -> [Int32] {
+        /// The positions of `keys` in output order (no sorted copy of the cells themselves).
+        func order(_ keys: [Key]) -> [Int32] {
             rank.withUnsafeBufferPointer { rank in
                 func rk(_ i: Int32) -> UInt64 { i < 0 ? 0 : rank[Int(i)] }
                 // Usually the whole key fits 128 bits: the day's few charge periods by rank, then
@@ -1002,8 +1002,8 @@ public struct EstimatedRowBuilder {
                 // fields compare — the same order, from two-word keys that sort several times faster.
                 var seen = Set<PeriodBounds>()
                 var last = PeriodBounds(start: .min, end: .min)
-                for e in entries where e.key.chargeStart != last.start || e.key.chargeEnd != last.end {
-                    last = PeriodBounds(start: e.key.chargeStart, end: e.key.chargeEnd)
+                for k in keys where k.chargeStart != last.start || k.chargeEnd != last.end {
+                    last = PeriodBounds(start: k.chargeStart, end: k.chargeEnd)
                     seen.insert(last)
                 }
                 let periods = seen.sorted { ($0.start, $0.end) < ($1.start, $1.end) }
@@ -1011,8 +1011,8 @@ public struct EstimatedRowBuilder {
                 if periodBits + 8 * nameBits + priceBits <= 128 {
                     var periodRank: [PeriodBounds: UInt64] = [:]
                     for (r, p) in periods.enumerated() { periodRank[p] = UInt64(r) }
-                    var keyed = entries.indices.map { n -> PackedKey in
-                        let k = entries[n].key
+                    var keyed = keys.indices.map { n -> PackedKey in
+                        let k = keys[n]
                         var key = PackedKey(hi: 0, lo: 0, index: Int32(n))
                         key.push(periods.count == 1 ? 0 : periodRank[PeriodBounds(start: k.chargeStart, end: k.chargeEnd)]!, periodBits)
                         key.push(rk(k.billingAccount), nameBits); key.push(rk(k.subAccount), nameBits)
@@ -1026,8 +1026,8 @@ public struct EstimatedRowBuilder {
                     PackedKey.sort(&keyed, bits: periodBits + 8 * nameBits + priceBits)
                     return keyed.map(\.index)
                 }
-                var keyed = entries.indices.map { n -> (SortKey, Int32) in
-                    let k = entries[n].key
+                var keyed = keys.indices.map { n -> (SortKey, Int32) in
+                    let k = keys[n]
                     return (SortKey(a: UInt64(bitPattern: k.chargeStart) ^ (1 << 63), b: UInt64(bitPattern: k.chargeEnd) ^ (1 << 63),
                                     c: rk(k.billingAccount) << 32 | rk(k.subAccount), d: rk(k.provider) << 32 | rk(k.model),
                                     e: rk(k.meter) << 32 | rk(k.tier), f: rk(k.reportedModel) << 32 | priceRank[Int(k.rate)],
@@ -1045,9 +1045,9 @@ public struct EstimatedRowBuilder {
         // day). The included part is a $0 row of its own.
         var remaining: [String: ExactDecimal] = [:]
         var lastPeriod: (start: Int64, offset: Int64, period: BillingPeriod?) = (.min, 0, nil)
-        func emit(_ entries: [(key: Key, value: ExactDecimal)]) throws {
-            for n in order(entries) {
-                let (key, quantity) = entries[Int(n)]
+        func emit(_ keys: [Key], _ values: [ExactDecimal], _ ordered: [Int32]) throws {
+            for n in ordered {
+                let (key, quantity) = (keys[Int(n)], values[Int(n)])
                 let offset = timeZones.isEmpty ? 0 : offsets[key.provider] ?? {
                     let v = timeZones.offset(names[Int(key.provider)]); offsets[key.provider] = v; return v
                 }()
@@ -1082,22 +1082,43 @@ public struct EstimatedRowBuilder {
             }
         }
         if spills.isEmpty {
-            try emit(Array(cells) + Array(gauges))
+            let keys = cells.keys + gauges.keys
+            try emit(keys, cells.values + gauges.values, order(keys))
             return
         }
         var inMemory: [Int64: [(key: Key, value: ExactDecimal)]] = [:]
         for e in cells { inMemory[CellSpill.day(e.key.chargeStart), default: []].append(e) }
         for e in gauges { inMemory[CellSpill.day(e.key.chargeStart), default: []].append(e) }
         var days = Set(inMemory.keys)
-        for s in spills { days.formUnion(s.file.segments.keys) }
+        for s in spills {
+            try s.file.finishWrites()
+            days.formUnion(s.file.segments.keys)
+        }
+        let sortedDays = days.sorted()
+        // Two stages on two threads: day d + 1's cells are read back, summed and put in order
+        // while day d's rows are handed to `body` (allowances are consumed in order, so the rows
+        // themselves stay on this thread).
         var table = CellTable()
-        for day in days.sorted() {
+        let spills = self.spills
+        let recycled = Recycled<(keys: [Key], values: [ExactDecimal])>()
+        let merged = Prefetched(count: sortedDays.count, label: "reckon.estimate-days") { n -> ([Key], [ExactDecimal], [Int32]) in
             table.removeAll(keepingCapacity: true)
+            if let (keys, values) = recycled.take() { table.adopt(keys: keys, values: values) }
             for (file, map) in spills {
-                try file.forEach(day: day) { k, q in table.add(Self.translate(k, map), q) }
+                try file.forEach(day: sortedDays[n]) { k, q in table.add(Self.translate(k, map), q) }
             }
-            for (k, q) in inMemory[day] ?? [] { table.add(k, q) }
-            try emit(Array(table))
+            for (k, q) in inMemory[sortedDays[n]] ?? [] { table.add(k, q) }
+            // The table's arrays are handed over, not copied (its slots stay for the next day).
+            let (keys, values) = table.takeEntries()
+            return (keys, values, order(keys))
+        }
+        defer { merged.finish() }
+        while var (keys, values, ordered) = try merged.next() {
+            try emit(keys, values, ordered)
+            ordered = []
+            keys.removeAll(keepingCapacity: true)
+            values.removeAll(keepingCapacity: true)
+            recycled.put((keys, values))
         }
     }
 

@@ -87,6 +87,25 @@ struct MixTable<Key: MixHashable, Value>: Sequence {
         }
     }
 
+    /// Empties the table and returns its keys and values (in insertion order) without copying
+    /// them; the slots keep their room.
+    mutating func takeEntries() -> (keys: [Key], values: [Value]) {
+        defer {
+            keys = []
+            values = []
+            for i in slots.indices { slots[i] = 0 }
+        }
+        return (keys, values)
+    }
+
+    /// Takes `keys` and `values` (empty; their room is what counts) as the storage of this empty
+    /// table: the other half of `takeEntries`.
+    mutating func adopt(keys: [Key], values: [Value]) {
+        precondition(self.keys.isEmpty && keys.isEmpty && values.isEmpty)
+        self.keys = keys
+        self.values = values
+    }
+
     /// Makes room for `n` entries.
     mutating func reserveCapacity(_ n: Int) {
         keys.reserveCapacity(n)
