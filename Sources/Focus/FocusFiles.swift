@@ -26,11 +26,11 @@ public final class FocusWriter {
         rowCount += 1
     }
 
-    /// Writes a row already encoded in this writer's format (one line, newline included).
-    public func write(encoded line: UnsafeRawBufferPointer) throws(ReckonError) {
+    /// Writes rows already encoded in this writer's format: `lines` whole lines, newlines included.
+    public func write(encoded bytes: UnsafeRawBufferPointer, lines: Int = 1) throws(ReckonError) {
         if !buffer.isEmpty { try file.write(bytes: buffer); buffer.removeAll(keepingCapacity: true) }
-        try file.write(raw: line)
-        rowCount += 1
+        try file.write(raw: bytes)
+        rowCount += lines
     }
 
     public func commit() throws(ReckonError) {

@@ -606,12 +606,14 @@ public struct EstimatedRowBuilder {
     /// the billing period — by building one full row with `row` on a cache miss and keeping that
     /// group's columns in one byte arena. A line is the template of its parts (`LineTemplate`)
     /// with the row's costs, quantities, charge period and tag set between its segments.
-    /// `line` is reused: copy it inside `body`.
+    /// Lines come in runs of one billing period (whole lines, up to ~256 KiB, with their count),
+    /// assembled in place: one call and one copy per run, not per line. The run's bytes are
+    /// reused: copy them inside `body`.
     /// - Returns: the billed cost of the rows per period, provider, account and currency, in no
     ///   particular order.
     /// - Memory: the encoded columns per distinct rate, account, sub-account, tag set and model.
     @discardableResult
-    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, UnsafeRawBufferPointer) throws -> Void) throws -> [ChargeTotal] {
+    public func forEachCSVLine(rateCardVersion: String, _ body: (BillingPeriod, UnsafeRawBufferPointer, Int) throws -> Void) throws -> [ChargeTotal] {
         struct RateKey: Hashable {
             var rate: Int32, included: Bool, tier: Int32, model: Int32, meter: Int32
             func hash(into h: inout Hasher) {
@@ -668,8 +670,19 @@ public struct EstimatedRowBuilder {
         var last: (accountKey: Int64, account: Int32, subKey: Int64, sub: Int32, rateKey: RateKey,
                    rate: (part: Int32, unitPrice: ExactDecimal, exponent: Int), modelKey: Int32, model: Int32, periodKey: PeriodKey?, period: Int32)
             = (-1, 0, -1, 0, RateKey(rate: -1, included: false, tier: -1, model: -1, meter: -1), (0, .zero, 0), -2, 0, nil, 0)
-        var line = ByteBuffer()
+        var lines = ByteBuffer(capacity: 1 << 18 + 1 << 12)
+        var lineCount = 0, linesPeriod: BillingPeriod?
+        func endLines() throws {
+            guard lineCount > 0 else { return }
+            try lines.withBytes { try body(linesPeriod!, $0, lineCount) }
+            lines.removeAll()
+            lineCount = 0
+        }
         try forEachCell { key, quantity, billing, included in
+            if billing != linesPeriod {
+                try endLines()
+                linesPeriod = billing
+            }
             var full: FocusRow?
             func built() -> FocusRow {
                 if let full { return full }
@@ -713,10 +726,10 @@ public struct EstimatedRowBuilder {
 
             let pricingQuantity = quantity.shiftedLeft(by: rate.exponent)
             let billed = rate.unitPrice * pricingQuantity
-            line.removeAll()
             template.update(constant: constant, account: account, period: period, rate: rate.part, sub: sub, model: model)
-            template.assemble(into: &line, tags: tags, cost: billed, quantity: quantity, pricingQuantity: pricingQuantity)
-            try line.withBytes { try body(billing, $0) }
+            template.assemble(into: &lines, tags: tags, cost: billed, quantity: quantity, pricingQuantity: pricingQuantity)
+            lineCount += 1
+            if lines.count >= 1 << 18 { try endLines() }
             // Summed while the key stays the same, then added to the table.
             let chargeKey = ChargeKey(period: billing, provider: key.provider, account: key.billingAccount, rate: key.rate)
             if chargeKey != run.key {
@@ -725,6 +738,7 @@ public struct EstimatedRowBuilder {
             }
             run.sum += billed
         }
+        try endLines()
         if let k = run.key { charges[k, default: .zero] += run.sum }
         // Per rate while writing (integer keys), per currency here.
         struct CurrencyKey: Hashable { var period: BillingPeriod, provider: Int32, account: Int32, currency: String }

@@ -296,14 +296,10 @@ public struct TransformStage {
         var charges = InvoiceTerms.Totals()
         var usageRows = 0
         try estimated.spillRemaining()
-        var current: (period: BillingPeriod, writer: FocusWriter)?   // rows come grouped by period
-        let usageCharges = try estimated.forEachCSVLine(rateCardVersion: card.version) { p, line in
-            usageRows += 1
-            if current?.period != p {
-                if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
-                current = (p, writers[p]!)
-            }
-            try current!.writer.write(encoded: line)
+        let usageCharges = try estimated.forEachCSVLine(rateCardVersion: card.version) { p, lines, count in
+            usageRows += count
+            if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
+            try writers[p]!.write(encoded: lines, lines: count)
         }
         for c in usageCharges {
             charges.add(provider: c.provider, account: c.account, accountName: c.accountName, currency: c.currency, billed: c.billed, period: c.period)

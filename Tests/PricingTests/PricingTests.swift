@@ -292,8 +292,8 @@ struct PricingTests {
         try first.forEachPartialValue { try absorbed.absorb($0) }
         for other in [first, absorbed] {
             var x: [UInt8] = [], y: [UInt8] = []
-            try b.forEachCSVLine(rateCardVersion: "v") { _, line in x += line }
-            try other.forEachCSVLine(rateCardVersion: "v") { _, line in y += line }
+            try b.forEachCSVLine(rateCardVersion: "v") { _, lines, _ in x += lines }
+            try other.forEachCSVLine(rateCardVersion: "v") { _, lines, _ in y += lines }
             #expect(!x.isEmpty && x == y)
         }
         let rows = try b.rows(rateCardVersion: "v")[BillingPeriod(year: 2026, month: 10)!] ?? []
@@ -365,12 +365,12 @@ struct PricingTests {
         // The fast CSV encoder writes exactly the bytes of the row model, with a Pacific-month provider.
         var slow: [UInt8] = [], fast: [UInt8] = []
         try b.forEachRow(rateCardVersion: "p") { _, row in row.appendCSVLine(to: &slow) }
-        try b.forEachCSVLine(rateCardVersion: "p") { _, line in fast += line }
+        try b.forEachCSVLine(rateCardVersion: "p") { _, lines, _ in fast += lines }
         #expect(fast.count > 10_000 && fast == slow)
         #expect(b.spilledCells == 0 && spilled.spilledCells > 2000)
         try spilled.spillRemaining()
         var fromDisk: [UInt8] = []
-        try spilled.forEachCSVLine(rateCardVersion: "p") { _, line in fromDisk += line }
+        try spilled.forEachCSVLine(rateCardVersion: "p") { _, lines, _ in fromDisk += lines }
         #expect(fromDisk == fast)
     }
 
@@ -399,7 +399,7 @@ struct PricingTests {
         var slow: [UInt8] = [], fast: [UInt8] = []
         var billed: [ExactDecimal] = []
         try b.forEachRow(rateCardVersion: "v") { _, row in row.appendCSVLine(to: &slow); billed.append(row[.billedCost].decimal!) }
-        let totals = try b.forEachCSVLine(rateCardVersion: "v") { _, line in fast += line }
+        let totals = try b.forEachCSVLine(rateCardVersion: "v") { _, lines, _ in fast += lines }
         #expect(b.rowCount > 8 && fast == slow)
         // The charge totals are the rows' billed costs summed per period (one provider, account and currency here).
         #expect(totals.count == 2 && Set(totals.map(\.accountName)) == ["Acme, Inc."] && Set(totals.map(\.currency)) == ["USD"])
