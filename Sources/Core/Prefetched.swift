@@ -48,9 +48,13 @@ public final class Prefetched<Element>: @unchecked Sendable {
         for i in 0..<count {
             permits.wait()
             if stopped.load(ordering: .acquiring) { return }
-            do { slots[i] = .success(try produce(i)) } catch { slots[i] = .failure(error) }
+            let result: Result<Element, any Error>
+            do { result = .success(try produce(i)) } catch { result = .failure(error) }
+            // The slot is the caller's once signalled: what happened is read from `result`.
+            let failed = if case .failure = result { true } else { false }
+            slots[i] = result
             ready.signal()
-            if case .failure = slots[i] { return }
+            if failed { return }
         }
     }
 

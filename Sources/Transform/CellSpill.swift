@@ -3,31 +3,45 @@ import ReckonCore
 
 /// Output cells moved out of memory when the estimate's cell table reaches its budget
 /// (`EstimatedRowBuilder.limitCells`): a `TemporaryFile` (unnamed, so a killed run leaves nothing
-/// behind) of fixed-size records, written in batches grouped by
-/// the UTC day of the cell's charge period start, with where each day's records of each batch are.
+/// behind) of compact records, written in batches grouped by the UTC day of the cell's charge
+/// period start, with where each day's records of each batch are.
 ///
 /// The rows come out ordered by charge period start first, so the final pass reads one day at a
 /// time from every spill, sums that day's cells and sorts them: memory is bounded by the largest
 /// day's distinct rows, not by the month's.
 ///
+/// A record is ~18 bytes (at most `maxRecord`): the charge period as two zigzag varints (its start
+/// from the day's start, its length beyond 24 hours: one byte each for a daily cell), the nine ids
+/// as zigzag varints (one or two bytes each; none is -1), the quantity's significand as a zigzag
+/// varint and its scale as a byte. Fixed 72-byte records made a 10 M-record run spill 1.43 GB;
+/// the spill shares the disk with the 4 GB estimate being written, and the write phase was bound
+/// by it.
+///
 /// A batch is encoded on the caller's thread and written behind on a thread of its own while the
 /// caller prices on (with one pricing thread the other core is otherwise idle). Batches are
 /// padded to whole 4 KiB blocks and written and read with `O_DIRECT` where the file system allows
 /// (`TemporaryFile.appendBlocks`): the kernel's copy into page-cache pages is slow on this VM —
-/// strace timed 1.43 s of buffered `pwrite` for the 1.4 GB a 10 M-record run spills. Reading
-/// waits for the writes.
+/// strace timed 1.43 s of buffered `pwrite` for the 1.43 GB spilled then. Reading waits for the
+/// writes.
 /// - Memory: the segment index (a few entries per day and batch), one batch's encoded records
-///   being written (72 bytes a cell: ~4.7 MB for the default 65,536 cells) and the one being
-///   encoded; records are read back through a 1 MiB buffer.
+///   (room for `maxRecord` bytes a cell: ~5.6 MB for the default 65,536 cells) and the grouping
+///   sort's copy of the cells; records are read back through a 1 MiB buffer.
 final class CellSpill: @unchecked Sendable {
-    /// Bytes per record: charge start and end (2 × 8), nine interned ids (9 × 4), the quantity's
-    /// significand (16) and scale (1), padded to 72.
-    static let recordSize = 72
+    /// The longest record: two 64-bit and nine 32-bit varints, a 128-bit one and the scale byte.
+    static let maxRecord = 2 * 10 + 9 * 5 + 19 + 1
+    /// A run of one day's records in one batch.
+    struct Segment {
+        /// Byte offset of the first record, and of the end of the last.
+        var offset: Int, end: Int
+        var count: Int
+    }
     private let file: TemporaryFile
-    /// Per UTC day (days since the epoch): the (byte offset, record count) segments holding its cells.
-    private(set) var segments: [Int64: [(offset: Int, count: Int)]] = [:]
+    /// Per UTC day (days since the epoch): the segments holding its cells, in the order written.
+    private(set) var segments: [Int64: [Segment]] = [:]
     /// Records written in all.
     private(set) var records = 0
+    /// Bytes of records written in all (without the padding).
+    private(set) var recordBytes = 0
     /// Bytes appended (written, or being written behind).
     private var size = 0
     /// The batch being written behind, and how its write ended.
@@ -59,23 +73,22 @@ final class CellSpill: @unchecked Sendable {
         // The previous batch's write has to finish before its buffer is reused.
         try finishWrites()
         let buffer = batch.bytes
-        let count = byDay.count * Self.recordSize
-        let padded = (count + DirectIO.block - 1) & -DirectIO.block
-        buffer.resize(to: padded)
-        (buffer.base + count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - count)
-        var segmentDay = byDay[0].day, segmentStart = size, segmentCount = 0
-        for (n, e) in byDay.enumerated() {
-            if e.day != segmentDay {
-                segments[segmentDay, default: []].append((segmentStart, segmentCount))
-                segmentDay = e.day
-                segmentStart = size + n * Self.recordSize
-                segmentCount = 0
+        buffer.resize(to: byDay.count * Self.maxRecord + DirectIO.block)
+        var at = 0
+        var segment = (day: byDay[0].day, start: 0, count: 0)
+        for e in byDay {
+            if e.day != segment.day {
+                segments[segment.day, default: []].append(Segment(offset: size + segment.start, end: size + at, count: segment.count))
+                segment = (e.day, at, 0)
             }
-            Self.encode(e.key, e.value, into: buffer.base + n * Self.recordSize)
-            segmentCount += 1
+            at += Self.encode(e.key, e.value, day: e.day, into: buffer.base + at)
+            segment.count += 1
         }
-        segments[segmentDay, default: []].append((segmentStart, segmentCount))
+        segments[segment.day, default: []].append(Segment(offset: size + segment.start, end: size + at, count: segment.count))
+        let padded = (at + DirectIO.block - 1) & -DirectIO.block
+        (buffer.base + at).initializeMemory(as: UInt8.self, repeating: 0, count: padded - at)
         records += byDay.count
+        recordBytes += at
         size += padded
         let (file, batch) = (self.file, self.batch)
         writer.async(group: writing) {
@@ -99,20 +112,25 @@ final class CellSpill: @unchecked Sendable {
         readBuffer = buffer
         let block = DirectIO.block
         for segment in list {
-            // Whole blocks around the records (a batch starts on a block and is padded to one),
-            // at most a buffer at a time; a record cut by the buffer's end is read again.
+            // Whole blocks around the records (a batch starts on a block and is padded to one), at
+            // most a buffer at a time; a record that may run past the buffer's end is read again
+            // with the next buffer.
             var next = segment.offset, left = segment.count
             while left > 0 {
                 let start = next & -block
-                let end = min((next + left * Self.recordSize + block - 1) & -block, start + buffer.capacity)
-                try file.readBlocks(at: start, into: UnsafeMutableRawBufferPointer(start: buffer.base, count: end - start))
-                let n = min(left, (end - next) / Self.recordSize)
-                for k in 0..<n {
-                    let (key, q) = Self.decode(buffer.base + (next - start) + k * Self.recordSize)
+                let readEnd = min((segment.end + block - 1) & -block, start + buffer.capacity)
+                try file.readBlocks(at: start, into: UnsafeMutableRawBufferPointer(start: buffer.base, count: readEnd - start))
+                let whole = readEnd >= segment.end
+                while left > 0 && (whole || next + Self.maxRecord <= readEnd) {
+                    let (key, q, n) = Self.decode(buffer.base + (next - start), day: day)
                     try body(key, q)
+                    next += n
+                    left -= 1
                 }
-                next += n * Self.recordSize
-                left -= n
+            }
+            guard next == segment.end else {
+                throw ReckonError(.io, "the estimate's spilled cells do not read back as written (\(next - segment.offset) of \(segment.end - segment.offset) bytes)",
+                                  at: SourcePosition(file: file.folder))
             }
         }
     }
@@ -122,32 +140,79 @@ final class CellSpill: @unchecked Sendable {
         for day in segments.keys.sorted() { try forEach(day: day, body) }
     }
 
-    private static func encode(_ k: EstimatedRowBuilder.Key, _ q: ExactDecimal, into p: UnsafeMutableRawPointer) {
-        p.storeBytes(of: k.chargeStart, toByteOffset: 0, as: Int64.self)
-        p.storeBytes(of: k.chargeEnd, toByteOffset: 8, as: Int64.self)
-        p.storeBytes(of: k.billingAccount, toByteOffset: 16, as: Int32.self)
-        p.storeBytes(of: k.subAccount, toByteOffset: 20, as: Int32.self)
-        p.storeBytes(of: k.provider, toByteOffset: 24, as: Int32.self)
-        p.storeBytes(of: k.model, toByteOffset: 28, as: Int32.self)
-        p.storeBytes(of: k.reportedModel, toByteOffset: 32, as: Int32.self)
-        p.storeBytes(of: k.meter, toByteOffset: 36, as: Int32.self)
-        p.storeBytes(of: k.tier, toByteOffset: 40, as: Int32.self)
-        p.storeBytes(of: k.rate, toByteOffset: 44, as: Int32.self)
-        p.storeBytes(of: k.tags, toByteOffset: 48, as: Int32.self)
-        p.storeBytes(of: UInt64(truncatingIfNeeded: q.significand), toByteOffset: 52, as: UInt64.self)
-        p.storeBytes(of: Int64(truncatingIfNeeded: q.significand >> 64), toByteOffset: 60, as: Int64.self)
-        p.storeBytes(of: UInt8(q.scale), toByteOffset: 68, as: UInt8.self)
+    /// Writes `v` as a LEB128 varint at `p`; returns the bytes written (1–19).
+    @inline(__always)
+    private static func putVarint(_ v: UInt128, _ p: UnsafeMutableRawPointer) -> Int {
+        var v = v, n = 0
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: n, as: UInt8.self)
+            v >>= 7
+            n += 1
+        }
+        p.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: n, as: UInt8.self)
+        return n + 1
     }
 
-    private static func decode(_ p: UnsafeRawPointer) -> (EstimatedRowBuilder.Key, ExactDecimal) {
-        func id(_ i: Int) -> Int32 { p.loadUnaligned(fromByteOffset: 16 + 4 * i, as: Int32.self) }
-        let key = EstimatedRowBuilder.Key(
-            chargeStart: p.loadUnaligned(fromByteOffset: 0, as: Int64.self), chargeEnd: p.loadUnaligned(fromByteOffset: 8, as: Int64.self),
-            billingAccount: id(0), subAccount: id(1), provider: id(2), model: id(3), reportedModel: id(4), meter: id(5), tier: id(6),
-            rate: id(7), tags: id(8))
-        let low = p.loadUnaligned(fromByteOffset: 52, as: UInt64.self)
-        let high = p.loadUnaligned(fromByteOffset: 60, as: Int64.self)
-        let significand = Int128(high) << 64 | Int128(low)
-        return (key, ExactDecimal(significand: significand, scale: Int(p.load(fromByteOffset: 68, as: UInt8.self))))
+    @inline(__always)
+    private static func putVarint(_ v: UInt64, _ p: UnsafeMutableRawPointer) -> Int {
+        var v = v, n = 0
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: n, as: UInt8.self)
+            v >>= 7
+            n += 1
+        }
+        p.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: n, as: UInt8.self)
+        return n + 1
+    }
+
+    @inline(__always)
+    private static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+
+    @inline(__always)
+    private static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
+
+    /// Encodes one cell at `p` (room for `maxRecord` bytes); returns its length.
+    private static func encode(_ k: EstimatedRowBuilder.Key, _ q: ExactDecimal, day: Int64, into p: UnsafeMutableRawPointer) -> Int {
+        var n = putVarint(zigzag(k.chargeStart &- day &* 86_400), p)
+        n += putVarint(zigzag(k.chargeEnd &- k.chargeStart &- 86_400), p + n)
+        @inline(__always) func id(_ i: Int32) { n += putVarint(zigzag(Int64(i)), p + n) }
+        id(k.billingAccount); id(k.subAccount); id(k.provider); id(k.model); id(k.reportedModel); id(k.meter); id(k.tier)
+        id(k.rate); id(k.tags)
+        let s = q.significand
+        n += putVarint(UInt128(bitPattern: (s << 1) ^ (s >> 127)), p + n)
+        p.storeBytes(of: UInt8(q.scale), toByteOffset: n, as: UInt8.self)
+        return n + 1
+    }
+
+    /// Decodes the cell at `p` written by `encode` for `day`; returns it and its length.
+    @inline(__always)
+    private static func decode(_ p: UnsafeRawPointer, day: Int64) -> (EstimatedRowBuilder.Key, ExactDecimal, Int) {
+        var n = 0
+        @inline(__always) func varint() -> UInt64 {
+            var v: UInt64 = 0, shift: UInt64 = 0
+            while true {
+                let b = p.load(fromByteOffset: n, as: UInt8.self)
+                n += 1
+                v |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return v }
+                shift += 7
+            }
+        }
+        @inline(__always) func id() -> Int32 { Int32(truncatingIfNeeded: unzigzag(varint())) }
+        let start = day &* 86_400 &+ unzigzag(varint())
+        let end = start &+ 86_400 &+ unzigzag(varint())
+        let key = EstimatedRowBuilder.Key(chargeStart: start, chargeEnd: end, billingAccount: id(), subAccount: id(), provider: id(),
+                                          model: id(), reportedModel: id(), meter: id(), tier: id(), rate: id(), tags: id())
+        var v: UInt128 = 0, shift: UInt128 = 0
+        while true {
+            let b = p.load(fromByteOffset: n, as: UInt8.self)
+            n += 1
+            v |= UInt128(b & 0x7F) << shift
+            if b < 0x80 { break }
+            shift += 7
+        }
+        let significand = Int128(bitPattern: v >> 1) ^ -Int128(bitPattern: v & 1)
+        let scale = Int(p.load(fromByteOffset: n, as: UInt8.self))
+        return (key, ExactDecimal(significand: significand, scale: scale), n + 1)
     }
 }
