@@ -99,8 +99,11 @@ final class GenericRecordBuilder {
     var periodStart: Timestamp?
     var periodEnd: Timestamp?
     var batch: Bool?
-    /// (JSON-encoded key with quotes, value bytes).
-    @usableFromInline var tags: [(key: [UInt8], value: UnsafeRawBufferPointer)] = []
+    /// (JSON-encoded key with quotes, value bytes): both point into memory the reader keeps for
+    /// the record's time (keys in a `ByteArena`), so a tag costs no reference counting.
+    @usableFromInline var tags: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)] = []
+    /// Tag keys that have no longer-lived home (see `addTag(ownKey:_:)`), emptied per record.
+    private let recordKeys = ByteArena()
     var problem: String?
 
     init() {
@@ -119,7 +122,8 @@ final class GenericRecordBuilder {
         spans.update(repeating: nil, count: GenericUsage.Field.allCases.count)
         quantities.update(repeating: nil, count: GenericUsage.Field.meterCount)
         timestamp = nil; periodStart = nil; periodEnd = nil; batch = nil
-        tags.removeAll(keepingCapacity: true)
+        if !tags.isEmpty { tags.removeAll(keepingCapacity: true) }
+        recordKeys.removeAll()
         problem = nil
     }
 
@@ -169,11 +173,17 @@ final class GenericRecordBuilder {
         return nil
     }
 
-    /// Adds a tag; `key` is the normalised key already encoded as a JSON string.
-    func addTag(encodedKey key: [UInt8], _ value: UnsafeRawBufferPointer) {
+    /// Adds a tag; `key` is the normalised key already encoded as a JSON string, in memory that
+    /// outlives the record's use (the reader's `ByteArena`).
+    func addTag(encodedKey key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
         guard problem == nil, !value.isEmpty else { return }
         guard isValidUTF8(value) else { problem = "tag value is not valid UTF-8"; return }
         tags.append((key, value))
+    }
+
+    /// Adds a tag whose encoded key lives only as long as this record (copied here).
+    func addTag(ownKey key: [UInt8], _ value: UnsafeRawBufferPointer) {
+        addTag(encodedKey: recordKeys.store(key), value)
     }
 
     /// Tag keys are lower-cased, with spaces and dashes turned into underscores (`Team Name` → `team_name`).
@@ -312,7 +322,9 @@ extension GenericUsage {
         let record = CSVRecord()
         guard try reader.next(into: record) else { return counts }
         var columns: [Field?] = []
-        var tagKeys: [[UInt8]?] = []
+        var tagKeys: [UnsafeRawBufferPointer?] = []
+        let keyArena = ByteArena()   // the encoded tag keys, for every record's tags to point to
+        defer { withExtendedLifetime(keyArena) {} }
         var seen = Set<String>()
         for k in 0..<record.count {
             guard let name = record.string(k)?.trimmed else {
@@ -322,7 +334,7 @@ extension GenericUsage {
                 throw ReckonError(.badData, "column \"\(name)\" appears twice in the header", at: SourcePosition(file: file, line: 1))
             }
             if name.hasPrefix("tag.") && name.count > 4 {
-                columns.append(nil); tagKeys.append(GenericRecordBuilder.encodedTagKey(String(name.dropFirst(4))))
+                columns.append(nil); tagKeys.append(keyArena.store(GenericRecordBuilder.encodedTagKey(String(name.dropFirst(4)))))
             } else {
                 columns.append(Field.byName[name]); tagKeys.append(nil)
             }
@@ -376,7 +388,9 @@ extension GenericUsage {
         let lines = LineReader(stream: stream, firstLine: firstLine)
         let context = FileContext(file: file, defaults: defaults)
         let builder = GenericRecordBuilder()
-        var tagKeyCache: [UInt64: [UInt8]] = [:]
+        var tagKeyCache: [UInt64: UnsafeRawBufferPointer] = [:]   // into `keyArena`
+        let keyArena = ByteArena()
+        defer { withExtendedLifetime(keyArena) {} }
         // The field at each key position of the previous line: exports repeat one key order, so a
         // key is usually recognised by comparing it with one name, without hashing it.
         var fieldAt: [Field?] = []
@@ -406,13 +420,16 @@ extension GenericUsage {
                         guard field == .tags else { throw QuarantineReason("\(field.name) must not be an object") }
                         for (k, v) in members {
                             let h = fnv1a(k)
-                            let encoded: [UInt8]
-                            if let cached = tagKeyCache[h] { encoded = cached } else {
-                                guard let name = String(validating: k, as: UTF8.self) else { throw QuarantineReason("tag key is not valid UTF-8") }
-                                encoded = GenericRecordBuilder.encodedTagKey(name)
-                                if tagKeyCache.count < 4096 { tagKeyCache[h] = encoded }
+                            if let cached = tagKeyCache[h] { builder.addTag(encodedKey: cached, v); continue }
+                            guard let name = String(validating: k, as: UTF8.self) else { throw QuarantineReason("tag key is not valid UTF-8") }
+                            let encoded = GenericRecordBuilder.encodedTagKey(name)
+                            if tagKeyCache.count < 4096 {
+                                let kept = keyArena.store(encoded)
+                                tagKeyCache[h] = kept
+                                builder.addTag(encodedKey: kept, v)
+                            } else {
+                                builder.addTag(ownKey: encoded, v)
                             }
-                            builder.addTag(encodedKey: encoded, v)
                         }
                     case .text(let bytes):
                         if field.meter != nil { throw QuarantineReason("\(field.name) must be a number, not a string") }

@@ -173,7 +173,7 @@ final class StagedRecordWriter {
             // In place: no copy (and no retain) of the tag array or its keys per record.
             b.tags.withUnsafeBufferPointer { tags in
                 for t in tags {
-                    t.key.withUnsafeBytes { key.appendPiece($0) }
+                    key.appendPiece(t.key)
                     key.appendPiece(t.value)
                 }
             }
@@ -242,7 +242,8 @@ struct SegmentDecoder {
     private var pieces: [UnsafeRawBufferPointer?] = []
     private var batches: [Bool?] = []
     /// Per tag set of the segment.
-    private var tagSets: [[(key: [UInt8], value: UnsafeRawBufferPointer)]] = []
+    /// Keys and values point into the segment's bytes.
+    private var tagSets: [[(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)]] = []
     /// Decodes every record, calling `accept(line, keys)` with the builder filled; `accept`
     /// returns whether it took the record. - Returns: the records taken.
     /// - Throws: `.badData` naming the file and byte offset when the payload does not decode.
@@ -253,6 +254,7 @@ struct SegmentDecoder {
         tagSets.removeAll(keepingCapacity: true)
         var c = Cursor(p)
         var line = segment.firstLine, start: Int64 = 0, taken = 0
+        var tagsHeld = -2   // the tag set `b.tags` holds (-1: none): assigned only when it changes
         func damaged() -> ReckonError {
             ReckonError(.badData, "staged records are damaged: rerun reckon-extract",
                         at: SourcePosition(file: path, byteOffset: segment.payload.lowerBound + c.offset))
@@ -293,22 +295,23 @@ struct SegmentDecoder {
             b.batch = batches[definition]
             var tagSet = -1
             if flags & 8 == 0 {
-                if !b.tags.isEmpty { b.tags = [] }
+                if tagsHeld != -1 { b.tags = []; tagsHeld = -1 }
             } else if flags & 16 != 0 {
                 guard let n = c.varint(), n > 0, n <= UInt64(c.remaining) else { throw damaged() }
-                var t: [(key: [UInt8], value: UnsafeRawBufferPointer)] = []
+                var t: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)] = []
                 t.reserveCapacity(Int(n))
                 for _ in 0..<n {
                     guard let k = c.piece(), let k, let v = c.piece(), let v else { throw damaged() }
-                    t.append((Array(k), v))
+                    t.append((k, v))
                 }
                 tagSet = tagSets.count
                 tagSets.append(t)
                 b.tags = t
+                tagsHeld = tagSet
             } else {
                 guard let d = c.varint(), d < UInt64(tagSets.count) else { throw damaged() }
                 tagSet = Int(d)
-                b.tags = tagSets[tagSet]
+                if tagSet != tagsHeld { b.tags = tagSets[tagSet]; tagsHeld = tagSet }
             }
             if flags & 4 != 0 {
                 guard let mask = c.byte(), mask < 16 else { throw damaged() }

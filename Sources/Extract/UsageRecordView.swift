@@ -74,13 +74,13 @@ public struct UsageRecordView {
     /// Tags as (key encoded as a JSON string with its quotes, value bytes), in file order.
     @inlinable
     public var tagCount: Int { builder.tags.count }
-    public func tag(_ k: Int) -> (encodedKey: [UInt8], value: UnsafeRawBufferPointer) { let t = builder.tags[k]; return (t.key, t.value) }
+    public func tag(_ k: Int) -> (encodedKey: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) { let t = builder.tags[k]; return (t.key, t.value) }
     /// Each tag's key (JSON-encoded, with its quotes) and value bytes, in file order, without
     /// copying or retaining anything per tag.
     @inlinable
     public func forEachTag(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
         try builder.tags.withUnsafeBufferPointer { tags in
-            for t in tags { try t.key.withUnsafeBytes { try body($0, t.value) } }
+            for t in tags { try body(t.key, t.value) }
         }
     }
 

@@ -87,6 +87,38 @@ struct StagedRecordsTests {
         #expect(try Self.readBack(path, skip: [3, 10]).map(\.source.line) == [2, 4, 5, 6, 8])
     }
 
+    /// A JSONL export with more distinct tag keys than the reader keeps (4,096; the rest live only
+    /// for their record): every record still reads, and reads back from staging, with its own tags.
+    @Test func tagKeysBeyondTheReadersCacheKeepTheirRecords() throws {
+        let path = FileManager.default.temporaryDirectory.path + "/reckon-many-tag-keys-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var text = ""
+        for i in 0..<4_200 {
+            text += #"{"timestamp":"2026-10-05T10:00:00Z","model":"gpt-4o","input_tokens":\#(i + 1),"tags":{"team":"t\#(i % 3)","key \#(i)":"v\#(i)"}}"# + "\n"
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let c = Collector(segmentLines: 1 << 17)
+        var counts = RowCounts()
+        _ = try GenericUsage.readJSONL(try ByteStream(path: path), file: path, defaults: ["provider": "openai", "billing_account": "org"],
+                                       handler: c, progress: &counts)
+        try c.writer.finish()
+        #expect(counts == RowCounts(rowsRead: 4_200, rowsOut: 4_200, rowsQuarantined: 0))
+        let staged = path + ".bin"
+        defer { try? FileManager.default.removeItem(atPath: staged) }
+        try Data(c.staged).write(to: URL(fileURLWithPath: staged))
+        var back: [UsageRecord] = []
+        _ = try StagedRecords.forEachView(path: staged, segments: try StagedRecords.segments(path: staged)[...], file: path, skip: []) {
+            back.append($0.makeRecord())
+        }
+        for records in [c.records, back] {
+            #expect(records.count == 4_200)
+            for i in [0, 4_095, 4_096, 4_150, 4_199] {
+                #expect(records[i].tags.map { "\($0.key)=\($0.value)" } == ["key_\(i)=v\(i)", "team=t\(i % 3)"])
+                #expect(records[i].quantities.map(\.quantity) == [ExactDecimal(i + 1)])
+            }
+        }
+    }
+
     @Test func segmentsStartAtEachBlockOfLines() throws {
         let (_, path) = try Self.stage(segmentLines: 2)
         defer { try? FileManager.default.removeItem(atPath: path) }
