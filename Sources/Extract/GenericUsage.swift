@@ -61,19 +61,35 @@ public enum GenericUsage {
             return index
         }()
 
-        static let nameBytes: [[UInt8]] = names.map { Array($0.utf8) }
+        /// How many fields there are (`allCases.count` builds the array of cases on every call).
+        static let count = allCases.count
+        /// Each field's name as bytes, in memory kept for the process's life: reading one costs no
+        /// reference counting (an array of arrays cost a retain and a release per key compared).
+        /// Written once, read only afterwards.
+        nonisolated(unsafe) static let nameSpans: UnsafeBufferPointer<UnsafeRawBufferPointer> = {
+            let spans = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: names.count)
+            for (k, name) in names.enumerated() {
+                let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: name.utf8.count, alignment: 1)
+                bytes.copyBytes(from: name.utf8)
+                spans[k] = UnsafeRawBufferPointer(bytes)
+            }
+            return UnsafeBufferPointer(spans)
+        }()
+        /// Whether this is one of the meter fields (`inputTokens` … `requests`).
+        @inline(__always)
+        var isMeter: Bool { rawValue >= Field.inputTokens.rawValue && rawValue <= Field.requests.rawValue }
 
         /// The field named by `bytes`, without making a String.
         static func lookup(_ bytes: UnsafeRawBufferPointer) -> Field? {
-            guard let raw = byHash.find(fnv1a(bytes)), let f = Field(rawValue: Int(raw)), f.isNamed(bytes) else { return nil }
+            guard let raw = byHash.find(fnv1a(bytes)), let f = Field(rawValue: Int(raw)), f.isNamed(bytes, in: nameSpans) else { return nil }
             return f
         }
 
-        /// Whether `bytes` is this field's name.
+        /// Whether `bytes` is this field's name (`spans`: `nameSpans`, which a hot loop reads once).
         @inline(__always)
-        func isNamed(_ bytes: UnsafeRawBufferPointer) -> Bool {
-            let name = Self.nameBytes[rawValue]
-            return name.count == bytes.count && (bytes.isEmpty || name.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) } == 0)
+        func isNamed(_ bytes: UnsafeRawBufferPointer, in spans: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Bool {
+            let name = spans[rawValue]
+            return name.count == bytes.count && (bytes.isEmpty || memcmp(name.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
         }
         static let meterFields: [Field] = allCases.filter { $0.meter != nil }
         /// Per meter slot: whether its quantities must be whole numbers (looked up per field read).
@@ -107,8 +123,8 @@ final class GenericRecordBuilder {
     var problem: String?
 
     init() {
-        spans = .allocate(capacity: GenericUsage.Field.allCases.count)
-        spans.initialize(repeating: nil, count: GenericUsage.Field.allCases.count)
+        spans = .allocate(capacity: GenericUsage.Field.count)
+        spans.initialize(repeating: nil, count: GenericUsage.Field.count)
         quantities = .allocate(capacity: GenericUsage.Field.meterCount)
         quantities.initialize(repeating: nil, count: GenericUsage.Field.meterCount)
     }
@@ -119,7 +135,7 @@ final class GenericRecordBuilder {
     }
 
     func reset() {
-        spans.update(repeating: nil, count: GenericUsage.Field.allCases.count)
+        spans.update(repeating: nil, count: GenericUsage.Field.count)
         quantities.update(repeating: nil, count: GenericUsage.Field.meterCount)
         timestamp = nil; periodStart = nil; periodEnd = nil; batch = nil
         if !tags.isEmpty { tags.removeAll(keepingCapacity: true) }
@@ -380,6 +396,12 @@ extension GenericUsage {
 // MARK: - JSONL
 
 extension GenericUsage {
+    /// Whether two byte spans hold the same bytes.
+    @inline(__always)
+    static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+
     /// Reads a generic-format JSONL file: one flat JSON object per line (`tags` may be an object
     /// of scalars). A line that is not such an object is quarantined with its line and column.
     /// - Parameter firstLine: the line `stream` starts on (a part of the file: see `GenericSource.parts`).
@@ -388,16 +410,24 @@ extension GenericUsage {
         let lines = LineReader(stream: stream, firstLine: firstLine)
         let context = FileContext(file: file, defaults: defaults)
         let builder = GenericRecordBuilder()
-        var tagKeyCache: [UInt64: UnsafeRawBufferPointer] = [:]   // into `keyArena`
+        // Tag keys seen (up to 4,096): by hash, their raw and encoded bytes in `keyArena`, so that a
+        // record's tags point at kept keys (compared byte for byte: a hash is not an identity).
+        var tagKeyIndex = HashIndex()
+        var tagKeys: [(raw: UnsafeRawBufferPointer, encoded: UnsafeRawBufferPointer)] = []
         let keyArena = ByteArena()
-        defer { withExtendedLifetime(keyArena) {} }
+        let members = UnsafeMutableBufferPointer<FlatJSONScanner.Member>.allocate(capacity: 16)
+        defer {
+            members.deallocate()
+            withExtendedLifetime(keyArena) {}
+        }
         // The field at each key position of the previous line: exports repeat one key order, so a
         // key is usually recognised by comparing it with one name, without hashing it.
         var fieldAt: [Field?] = []
+        let names = Field.nameSpans
         while let outcome = try lines.next({ line -> Bool? in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
             builder.reset()
-            var scanner = FlatJSONScanner(line)
+            var scanner = FlatJSONScanner(line, members: members)
             defer { scanner.release() }
             do {
                 var seenFields: UInt32 = 0
@@ -405,7 +435,7 @@ extension GenericUsage {
                 try scanner.scanObject { key, value in
                     defer { position += 1 }
                     let field: Field
-                    if position < fieldAt.count, let f = fieldAt[position], f.isNamed(key) { field = f } else {
+                    if position < fieldAt.count, let f = fieldAt[position], f.isNamed(key, in: names) { field = f } else {
                         let found = Field.lookup(key)
                         if position < fieldAt.count { fieldAt[position] = found } else if position == fieldAt.count && position < 64 { fieldAt.append(found) }
                         guard let found else { return }
@@ -420,22 +450,25 @@ extension GenericUsage {
                         guard field == .tags else { throw QuarantineReason("\(field.name) must not be an object") }
                         for (k, v) in members {
                             let h = fnv1a(k)
-                            if let cached = tagKeyCache[h] { builder.addTag(encodedKey: cached, v); continue }
+                            if let n = tagKeyIndex.find(h), Self.same(tagKeys[Int(n)].raw, k) {
+                                builder.addTag(encodedKey: tagKeys[Int(n)].encoded, v)
+                                continue
+                            }
                             guard let name = String(validating: k, as: UTF8.self) else { throw QuarantineReason("tag key is not valid UTF-8") }
                             let encoded = GenericRecordBuilder.encodedTagKey(name)
-                            if tagKeyCache.count < 4096 {
-                                let kept = keyArena.store(encoded)
-                                tagKeyCache[h] = kept
-                                builder.addTag(encodedKey: kept, v)
+                            if tagKeys.count < 4096 && tagKeyIndex.find(h) == nil {
+                                tagKeyIndex.insert(h, Int32(tagKeys.count))
+                                tagKeys.append((keyArena.store(k), keyArena.store(encoded)))
+                                builder.addTag(encodedKey: tagKeys[tagKeys.count - 1].encoded, v)
                             } else {
                                 builder.addTag(ownKey: encoded, v)
                             }
                         }
                     case .text(let bytes):
-                        if field.meter != nil { throw QuarantineReason("\(field.name) must be a number, not a string") }
+                        if field.isMeter { throw QuarantineReason("\(field.name) must be a number, not a string") }
                         builder.set(field, bytes)
                     case .number(let bytes):
-                        if field.meter == nil { throw QuarantineReason("\(field.name) must not be a number") }
+                        if !field.isMeter { throw QuarantineReason("\(field.name) must not be a number") }
                         builder.set(field, bytes)
                     case .bool(let b):
                         guard field == .batch else { throw QuarantineReason("\(field.name) must not be true/false") }
@@ -464,18 +497,24 @@ extension GenericUsage {
 /// one level of nested object of scalars (for tags). Strings without escapes are handed out as
 /// the bytes between the quotes; strings with escapes are decoded into a scratch buffer.
 struct FlatJSONScanner {
+    typealias Member = (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
+    /// A value: only pointers into the line (or into scratch memory), so passing one around costs
+    /// no reference counting (an array payload for objects cost a retain and release per field).
     enum Value {
         case text(UnsafeRawBufferPointer)
         case number(UnsafeRawBufferPointer)
         case bool(Bool)
         case null
-        case object([(UnsafeRawBufferPointer, UnsafeRawBufferPointer)])
+        case object(UnsafeBufferPointer<Member>)
     }
 
     let b: UnsafeRawBufferPointer
     var i = 0
     /// Decoded strings with escapes (and tag booleans) live here until `release()`.
     var scratch: [UnsafeMutableRawBufferPointer] = []
+    /// Where a nested object's members go: the caller's (reused for every line), or a larger one
+    /// in `scratch` when an object has more members than it holds.
+    private var members: UnsafeMutableBufferPointer<Member>
 
     /// Frees the scratch strings; call when the line's values are no longer used.
     mutating func release() {
@@ -490,7 +529,11 @@ struct FlatJSONScanner {
         return UnsafeRawBufferPointer(rebasing: p[0..<bytes.count])
     }
 
-    init(_ bytes: UnsafeRawBufferPointer) { b = bytes }
+    /// - Parameter members: room for a nested object's members, owned by the caller and reused.
+    init(_ bytes: UnsafeRawBufferPointer, members: UnsafeMutableBufferPointer<Member>) {
+        b = bytes
+        self.members = members
+    }
 
     func fail(_ what: String) -> QuarantineReason { QuarantineReason("not a flat JSON object: \(what) at column \(i + 1)") }
 
@@ -533,9 +576,21 @@ struct FlatJSONScanner {
         case UInt8(ascii: "{"):
             guard nested else { throw fail("objects nested more than one level") }
             i += 1
-            var members: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer)] = []
+            var count = 0
+            func add(_ m: Member) {
+                if count == members.count {
+                    let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * max(count, 8) * MemoryLayout<Member>.stride,
+                                                                        alignment: MemoryLayout<Member>.alignment)
+                    scratch.append(bigger)
+                    let moved = bigger.bindMemory(to: Member.self)
+                    for k in 0..<count { moved[k] = members[k] }
+                    members = moved
+                }
+                members[count] = m
+                count += 1
+            }
             ws()
-            if i < b.count && b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            if i < b.count && b[i] == UInt8(ascii: "}") { i += 1; return .object(UnsafeBufferPointer(rebasing: members[0..<0])) }
             while true {
                 ws()
                 let k = try string()
@@ -544,15 +599,15 @@ struct FlatJSONScanner {
                 i += 1
                 ws()
                 switch try value(nested: false) {
-                case .text(let v), .number(let v): members.append((k, v))
-                case .bool(let v): members.append((k, keep((v ? "true" : "false").utf8)))
+                case .text(let v), .number(let v): add((k, v))
+                case .bool(let v): add((k, keep((v ? "true" : "false").utf8)))
                 case .null: break
                 case .object: throw fail("objects nested more than one level")
                 }
                 ws()
                 guard i < b.count else { throw fail("unexpected end of line") }
                 if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                if b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                if b[i] == UInt8(ascii: "}") { i += 1; return .object(UnsafeBufferPointer(rebasing: members[0..<count])) }
                 throw fail("expected ',' or '}'")
             }
         case UInt8(ascii: "["): throw fail("arrays are not allowed")
