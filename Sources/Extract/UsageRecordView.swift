@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import ReckonCore
 
 /// A generic-format record as it sits in the reader's buffer: byte spans and parsed numbers,
@@ -120,6 +123,25 @@ extension GenericSource {
         }
         while !targets.isEmpty, try stream.next({ (chunk: UnsafeRawBufferPointer) -> Bool in
             var i = 0
+            if jsonl {
+                // Line feeds only, found by memchr (vectorised; several times the word loop's speed
+                // on JSONL's long lines). This pass runs before the parts start: it is serial time.
+                let base = chunk.baseAddress!
+                while i < chunk.count, let p = memchr(base + i, 0x0A, chunk.count - i) {
+                    i = UnsafeRawPointer(p) - base
+                    newlines += 1
+                    let next = newlines / block
+                    if next != recordBlock, let t = targets.first, offset + i >= t {
+                        cuts.append((offset + i + 1, newlines + 1))
+                        while let t2 = targets.first, t2 <= offset + i { targets.removeFirst() }
+                        if targets.isEmpty { break }
+                    }
+                    recordBlock = next
+                    i += 1
+                }
+                offset += chunk.count
+                return true
+            }
             while i < chunk.count {
                 // Eight bytes at a time past the ones that hold neither a line feed nor a quote.
                 if i + 8 <= chunk.count {
