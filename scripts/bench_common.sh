@@ -6,7 +6,7 @@ cd "$ROOT"
 N="${BENCH_ROWS:-1000000}"
 DATA="${BENCH_DIR:-$ROOT/.build-bench-data}"
 PY="$(command -v python3)"
-GENERATOR_VERSION=3  # bump when scripts/bench_data.py changes what it writes
+GENERATOR_VERSION=4  # bump when scripts/bench_data.py changes what it writes
 if [ ! -f "$DATA/rows-$N-v$GENERATOR_VERSION" ]; then
   echo "bench: generating $N records in $DATA ..." >&2
   rm -rf "$DATA"; mkdir -p "$DATA"

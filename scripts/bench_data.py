@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Generates N records of the Reckon generic usage format as CSV, JSONL and gzipped CSV (seeded,
-reproducible): three providers, 12 models, 3 billing accounts, 20 sub-accounts, team/feature/env
+reproducible): three providers, 12 models, 3 billing accounts, 20 sub-accounts (each under one
+billing account, as in FOCUS's hierarchy; v3 drew them independently), team/feature/env
 tags (about 2% untagged), about 10% batch, skewed token counts, every prompt under 200k tokens,
 a request id per record.
 
@@ -53,7 +54,8 @@ for i in range(N):
     tagged = rng.random() >= 0.02
     team, feat, env = (rng.choice(TEAMS), rng.choice(FEATURES), rng.choice(ENVS)) if tagged else ("", "", "")
     rid = "req_%012x" % rng.getrandbits(48) + "%07d" % i
-    acct, sub = rng.choice(ACCOUNTS), rng.choice(SUBS)
+    _, sub = rng.choice(ACCOUNTS), rng.choice(SUBS)  # the account draw is kept so that every other value stays as in v3
+    acct = ACCOUNTS[SUBS.index(sub) % len(ACCOUNTS)]  # a sub-account belongs to one billing account (v4)
     buf_csv.append(f"{ts},{provider},{acct},{sub},{model},{inp},{out},{cr},{cw5},{cw1},{ws},{batch},{rid},{team},{feat},{env}\n")
     rec = {"timestamp": ts, "provider": provider, "billing_account": acct, "sub_account": sub, "model": model,
            "input_tokens": inp, "output_tokens": out, "cache_read_tokens": cr, "cache_write_5m_tokens": cw5,

@@ -9,13 +9,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 ensure_duckdb
 raw=$(stat -c %s "$DATA/csv/usage/usage.csv")
 echo "Reckon vs DuckDB $("$DUCK_PY" -c 'import duckdb; print(duckdb.__version__)'), $N generic usage records, $((raw / 1000000)) MB CSV ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
+# Each side starts with its input in the page cache (read once before it is timed), so that neither
+# pays for reading the disk where the other did not: on this VM a cold 3.9 GB read cost extract 2-5 s more than a warm one.
+warm() { cat "$@" > /dev/null; }
 for f in csv jsonl csvgz; do
   rm -rf "$DATA/out-e2e-$f"
+  warm "$DATA/$f/usage/"*
   "$PY" scripts/measure.py "reckon extract+transform $f" "$raw" "$N" -- sh -c \
     ".build/release/reckon-extract --input '$DATA/$f' --output '$DATA/out-e2e-$f' --max-quarantine-share 1 && .build/release/reckon-transform --input '$DATA/$f' --output '$DATA/out-e2e-$f'" \
     | tee "$DATA/reckon-$f.txt"
   if [ "$f" != csv ]; then rm -rf "$DATA/out-e2e-$f"; fi  # only the CSV run's output is compared; keep the disk free
 done
+warm "$DATA/csv/usage/usage.csv"
 read -r _ duck_s duck_mb < <("$DUCK_PY" scripts/bench_duckdb.py run "$DATA/csv/ratecards" "$DATA/csv/usage/usage.csv" "$DATA/duckdb.csv")
 "$PY" - "$duck_s" "$duck_mb" "$raw" "$N" "$DATA/reckon-csv.txt" <<'PYEOF'
 import re, sys
