@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ReckonCore
 
 /// A keyed diff of two tables (CSV with a header, or JSONL), with exact decimals.
@@ -7,9 +12,8 @@ import ReckonCore
 /// decimals compare by value (`2.0` = `2.00`), within a per-column tolerance when one is given;
 /// other cells compare as text, and a null differs from an empty string.
 ///
-/// - Memory: two CSV files: hashes of the first's rows, at most one partition of them when it is
-///   large (`compareCSV`), plus the differing rows; other tables: the first table's rows (as
-///   strings) plus the keys of the second, which streams.
+/// - Memory: hashes of the first table's rows, at most one partition of them when it is large
+///   (`compareCSV`), plus the differing rows; a JSONL table is transcoded to CSV on disk first.
 public struct TableDiff {
     public enum Tolerance: Sendable, Equatable {
         case absolute(ExactDecimal)
@@ -48,17 +52,31 @@ public struct TableDiff {
     public var isEqual: Bool { added.isEmpty && removed.isEmpty && changes.isEmpty && duplicateKeysA.isEmpty && duplicateKeysB.isEmpty }
     public var changedRows: Int { Set(changes.map { $0.key.map { $0 ?? "\u{0}" } }).count }
 
-    /// Compares `a` (before) with `b` (after). Two CSV files take the streaming path
-    /// (`compareCSV`); anything else is read whole.
+    /// Compares `a` (before) with `b` (after) by the streaming path (`compareCSV`). A JSONL input
+    /// is first transcoded to a temporary CSV file (`JSONLTable.transcode`: two streaming passes,
+    /// columns in order of first appearance, null kept apart from the empty string), so JSONL and
+    /// mixed pairs diff in the same bounded memory as CSV.
     /// - Parameter spillFolder: where a diff too large for memory keeps its hashes (unnamed
-    ///   temporary files; default `FileSystem.temporaryFolder`).
+    ///   temporary files) and where JSONL inputs are transcoded (removed before returning); default
+    ///   `FileSystem.temporaryFolder`.
+    /// - Memory: as `compareCSV`; a JSONL input adds its set of column names and one line.
+    /// - Disk: a transcoded JSONL input takes about its own size again, until the diff returns.
     public static func compare(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance] = [:],
                                spillFolder: String? = nil) throws -> TableDiff {
-        if !Table.isJSONL(a) && !Table.isJSONL(b) { return try compareCSV(a, b, keys: keys, tolerances: tolerances, spillFolder: spillFolder) }
-        return try compareTables(a, b, keys: keys, tolerances: tolerances)
+        var transcoded: [String] = []
+        defer { for t in transcoded { FileSystem.remove(t) } }
+        func csv(_ path: String) throws -> String {
+            guard Table.isJSONL(path) else { return path }
+            let temp = (spillFolder ?? FileSystem.temporaryFolder) + "/.reckon-diff-\(getpid())-\(transcoded.count).csv"
+            transcoded.append(temp)
+            try JSONLTable.transcode(path, toCSV: temp, requiring: keys)
+            return temp
+        }
+        return try compareCSV(csv(a), csv(b), keys: keys, tolerances: tolerances, spillFolder: spillFolder)
     }
 
-    /// Compares two tables held whole in memory as strings (JSONL, or mixed formats).
+    /// Compares two tables held whole in memory as strings: the plain reference the tests hold the
+    /// streaming path to. Memory: both tables.
     static func compareTables(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance] = [:]) throws -> TableDiff {
         var d = TableDiff()
         d.keyColumns = keys
@@ -475,6 +493,56 @@ struct Table {
             t.rows.append(TableDiff.cells(r))
         }
         return t
+    }
+}
+
+/// A JSONL table as CSV, for the streaming diff.
+enum JSONLTable {
+    /// Writes the JSONL file `path` (gzip or not) as a CSV file at `target`: a header of the
+    /// columns in order of first appearance (the first pass), then one line per object (the
+    /// second). JSON null and a missing member become an empty unquoted field (null), a string its
+    /// text (an empty string quoted, as `""`), a number its text as written, anything else its
+    /// JSON text. Blank lines are skipped.
+    /// - Throws: `.badData` naming the file and line for a line that is not a JSON object; `.usage`
+    ///   when a key column is not in the file.
+    /// - Memory: the column names and one line; O(bytes) time, the file read twice.
+    static func transcode(_ path: String, toCSV target: String, requiring keys: [String]) throws {
+        func objects(_ body: ([(key: String, value: JSONValue)]) throws -> Void) throws {
+            let lines = LineReader(stream: try ByteStream(path: path))
+            while let value = try lines.next({ line -> JSONValue? in
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
+                do { return try JSONParser.parse(line) } catch {
+                    throw ReckonError(.badData, "not valid JSON: \(error)", at: SourcePosition(file: path, line: lines.lineNumber))
+                }
+            }) {
+                guard let v = value else { continue }
+                guard case .object(let members) = v else {
+                    throw ReckonError(.badData, "a line of a JSONL table must be a JSON object", at: SourcePosition(file: path, line: lines.lineNumber))
+                }
+                try body(members)
+            }
+        }
+        var header: [String] = [], column: [String: Int] = [:]
+        try objects { for (k, _) in $0 where column[k] == nil { column[k] = header.count; header.append(k) } }
+        for k in keys where column[k] == nil {
+            throw ReckonError(.usage, "key column \(k) is not in the file", at: SourcePosition(file: path))
+        }
+        let out = try OutputFile(path: target)
+        try out.write(CSVWriter.line(header))
+        var row = [String?](repeating: nil, count: header.count)
+        try objects { members in
+            for i in row.indices { row[i] = nil }
+            for (k, v) in members {
+                switch v {
+                case .null: row[column[k]!] = nil
+                case .string(let s): row[column[k]!] = s
+                case .number(let n): row[column[k]!] = n
+                default: row[column[k]!] = JSONWriter.write(v)
+                }
+            }
+            try out.write(CSVWriter.line(row))
+        }
+        try out.commit()
     }
 }
 

@@ -136,6 +136,76 @@ struct DiffTests {
         #expect(TableDiff.partitionCount(bytes: 1_200 << 20, rowsInMemory: 1 << 21) == 4)
         #expect(TableDiff.partitionCount(bytes: 1 << 50, rowsInMemory: 1 << 21) == 256)
     }
+
+    /// JSONL tables (and a JSONL table against a CSV one) diff through the streaming path with the
+    /// same result as the whole-table diff of the same rows as CSV: null (written or missing) apart
+    /// from the empty string, numbers compared by value, strings with commas, duplicates.
+    @Test func jsonlTablesDiffLikeTheSameRowsAsCSV() throws {
+        var rng = SplitMix(seed: 7)
+        // (CSV text, JSON text or nil for null)
+        let values: [(String, String?)] = [("", nil), ("\"\"", "\"\""), ("1.0", "1.0"), ("1.00", "1.00"), ("2", "2"),
+                                           ("x", "\"x\""), ("\"a,b\"", "\"a,b\""), ("3.14159", "3.14159")]
+        func json(_ names: [String], _ cells: [(String, String?)], first: Bool, _ rng: inout SplitMix) -> String {
+            var members: [String] = []
+            for (n, c) in zip(names, cells) {
+                if let j = c.1 { members.append("\"\(n)\":\(j)") }
+                else if first || rng.next() % 2 == 0 { members.append("\"\(n)\":null") }  // else: missing
+            }
+            return "{" + members.joined(separator: ",") + "}\n"
+        }
+        for round in 0..<10 {
+            let dir = Jobs.tempDir("diff-jsonl")
+            var a = "k1,k2,c1,c2,c3\n", b = "k2,c3,k1,c2,c1\n", ja = "", jb = ""
+            for n in 0..<120 {
+                let k1 = ("r\(n % 45)", "\"r\(n % 45)\""), k2 = (String(n % 5), "\"\(n % 5)\"")  // n, n + 45 and n + 90 share a key
+                let c = (0..<3).map { _ in values[Int(rng.next() % UInt64(values.count))] }
+                if rng.next() % 10 != 0 {
+                    a += "\(k1.0),\(k2.0),\(c[0].0),\(c[1].0),\(c[2].0)\n"
+                    ja += json(["k1", "k2", "c1", "c2", "c3"], [k1, k2, c[0], c[1], c[2]], first: ja.isEmpty, &rng)
+                }
+                if rng.next() % 10 != 0 {
+                    let d = c.map { rng.next() % 5 == 0 ? values[Int(rng.next() % UInt64(values.count))] : $0 }
+                    b += "\(k2.0),\(d[2].0),\(k1.0),\(d[1].0),\(d[0].0)\n"
+                    jb += json(["k2", "c3", "k1", "c2", "c1"], [k2, d[2], k1, d[1], d[0]], first: jb.isEmpty, &rng)
+                }
+            }
+            try Jobs.write(a, to: dir + "/a.csv")
+            try Jobs.write(b, to: dir + "/b.csv")
+            try Jobs.write(ja, to: dir + "/a.jsonl")
+            try Jobs.write(jb + "\n", to: dir + "/b.jsonl")  // a blank last line is skipped
+            let tolerances: [String: TableDiff.Tolerance] = round % 2 == 0 ? [:] : ["c2": .absolute(1)]
+            let whole = try TableDiff.compareTables(dir + "/a.csv", dir + "/b.csv", keys: ["k1", "k2"], tolerances: tolerances)
+            func changes(_ d: TableDiff) -> [String] { d.changes.map { "\($0.key) \($0.column) \($0.before ?? "null") \($0.after ?? "null")" } }
+            for (x, y) in [("a.jsonl", "b.jsonl"), ("a.csv", "b.jsonl"), ("a.jsonl", "b.csv")] {
+                let d = try TableDiff.compare(dir + "/" + x, dir + "/" + y, keys: ["k1", "k2"], tolerances: tolerances, spillFolder: dir)
+                #expect(JSONWriter.write(d.summaryJSON) == JSONWriter.write(whole.summaryJSON), "round \(round) \(x) \(y)")
+                #expect(d.added == whole.added && d.removed == whole.removed && changes(d) == changes(whole), "round \(round) \(x) \(y)")
+                #expect(d.duplicateKeysA == whole.duplicateKeysA && d.duplicateKeysB == whole.duplicateKeysB)
+            }
+            #expect(!whole.isEqual && whole.rowsA > 90 && !whole.duplicateKeysA.isEmpty && !whole.duplicateKeysB.isEmpty)
+            // The transcoded copies are gone.
+            #expect(try FileSystem.files(under: dir, includeHidden: true).sorted().map(FileSystem.lastComponent)
+                    == ["a.csv", "a.jsonl", "b.csv", "b.jsonl"])
+        }
+    }
+
+    /// A JSONL line that is not an object, or not JSON, stops the diff naming the file and line;
+    /// a key column the file never has is a usage error.
+    @Test func aBrokenJSONLTableIsNamedWithItsLine() throws {
+        let dir = Jobs.tempDir("diff-jsonl-bad")
+        try Jobs.write("{\"k\":\"a\",\"v\":1}\n", to: dir + "/a.jsonl")
+        try Jobs.write("{\"k\":\"a\",\"v\":1}\n\n[1,2]\n", to: dir + "/b.jsonl")
+        try Jobs.write("{\"k\":\"a\",\"v\":1}\n{\"k\":\"b\",\"v\":2\n", to: dir + "/c.jsonl")
+        let notObject = #expect(throws: ReckonError.self) { _ = try TableDiff.compare(dir + "/a.jsonl", dir + "/b.jsonl", keys: ["k"], spillFolder: dir) }
+        #expect(notObject?.code == .badData && notObject?.position?.file == dir + "/b.jsonl" && notObject?.position?.line == 3)
+        let notJSON = #expect(throws: ReckonError.self) { _ = try TableDiff.compare(dir + "/a.jsonl", dir + "/c.jsonl", keys: ["k"], spillFolder: dir) }
+        #expect(notJSON?.code == .badData && notJSON?.position?.file == dir + "/c.jsonl" && notJSON?.position?.line == 2)
+        let noKey = #expect(throws: ReckonError.self) { _ = try TableDiff.compare(dir + "/a.jsonl", dir + "/a.jsonl", keys: ["id"], spillFolder: dir) }
+        #expect(noKey?.code == .usage && noKey?.message.contains("key column id") == true && noKey?.position?.file == dir + "/a.jsonl")
+        let clean = try TableDiff.compare(dir + "/a.jsonl", dir + "/a.jsonl", keys: ["k"], spillFolder: dir)
+        #expect(clean.isEqual && clean.rowsA == 1 && clean.rowsB == 1)
+        #expect(try FileSystem.files(under: dir, includeHidden: true).filter { $0.contains(".reckon-diff") }.isEmpty)
+    }
 }
 
 /// A small seeded generator (SplitMix64) for reproducible random tests.
