@@ -62,7 +62,7 @@ public struct ExtractStage {
             report.sources.append(.init(file: file, kind: kind, counts: counts))
         }
 
-        try sink.resolveDuplicates(report: &report)
+        try sink.resolveDuplicates(report: &report, threads: options.threads)
         report.notes += sink.notes
         try sink.commit()
         try invoiceOut.commit()
@@ -390,10 +390,11 @@ final class UsageSink: GenericRecordHandler {
     /// Finds the generic records whose request id repeats an earlier one, quarantines them (with
     /// their raw record, read again from the file) and moves them from out to quarantined in
     /// `report`; then writes `usage_sources.jsonl`.
-    func resolveDuplicates(report: inout StageReport) throws {
+    /// The ledger is searched on `threads` threads (the same answer for any number).
+    func resolveDuplicates(report: inout StageReport, threads: Int) throws {
         // Ordinal → (source, index among that source's records with a request id).
         var bySource: [Int: Set<Int>] = [:]
-        for ordinal in ledger.duplicates() {
+        for ordinal in ledger.duplicates(threads: threads) {
             var lo = 0, hi = sourceStarts.count - 1
             while lo < hi {
                 let mid = (lo + hi + 1) / 2

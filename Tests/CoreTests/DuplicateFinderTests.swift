@@ -30,5 +30,9 @@ struct DuplicateFinderTests {
         g.append(segment: Array(f.keys[70_000..<150_000]))
         for k in f.keys[150_000...] { g.add(k) }
         #expect(g.count == 200_000 && g.duplicates() == expected && g.duplicates(passes: 16) == expected)
+        // Groups shared among threads (fewer, as many as, and more threads than groups): the same answer.
+        for (passes, threads) in [(16, 2), (16, 3), (4, 4), (2, 8)] {
+            #expect(g.duplicates(passes: passes, threads: threads) == expected, "\(passes) passes, \(threads) threads")
+        }
     }
 }
