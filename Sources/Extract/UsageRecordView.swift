@@ -73,6 +73,20 @@ public struct UsageRecordView {
     /// Slots of the meters that make up the prompt (uncached input, cache reads, cache writes).
     public static let promptSlots: [Int] = [GenericUsage.Field.inputTokens, .cacheReadTokens, .cacheWrite5mTokens, .cacheWrite1hTokens]
         .map(\.meterSlot)
+    /// `promptSlots` as a tuple: read on every record by every pricing thread, where a shared
+    /// array's reference count would be one cache line the threads fight over.
+    @usableFromInline static let promptSlotTuple = (promptSlots[0], promptSlots[1], promptSlots[2], promptSlots[3])
+    /// The prompt's tokens: the sum of the `promptSlots` quantities that are present.
+    @inlinable
+    public var promptTokens: ExactDecimal {
+        let s = Self.promptSlotTuple, q = builder.quantities
+        var t = ExactDecimal.zero
+        if let x = q[s.0] { t += x }
+        if let x = q[s.1] { t += x }
+        if let x = q[s.2] { t += x }
+        if let x = q[s.3] { t += x }
+        return t
+    }
 
     /// Tags as (key encoded as a JSON string with its quotes, value bytes), in file order.
     @inlinable

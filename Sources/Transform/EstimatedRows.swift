@@ -225,8 +225,7 @@ public struct EstimatedRowBuilder {
         }
         var ids = RecordIds(provider: dims.provider, account: dims.account, sub: dims.sub, reportedModel: dims.reportedModel, tier: dims.tier,
                             tags: tagsId)
-        var promptTokens = ExactDecimal.zero
-        for slot in UsageRecordView.promptSlots { if let q = v.quantity(slot) { promptTokens += q } }
+        let promptTokens = v.promptTokens
         if let b = v.bytes(.agent) { ids.agent = bytesId(b) }
         if let b = v.bytes(.executionId) { ids.execution = bytesId(b) }
         if let b = v.bytes(.spanId) { ids.span = bytesId(b) }

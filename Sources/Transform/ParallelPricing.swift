@@ -30,9 +30,14 @@ enum ParallelPricing {
     /// - Returns: the number of records priced (checked against extract's count for the file).
     static func run(_ source: GenericSource, records: String, parts: [ArraySlice<StagedRecords.Segment>], skip: Set<Int>,
                     into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile) throws -> Int {
-        var template = estimated.emptyCopy()
-        template.reserveCells(min(source.rowsOut / parts.count / 4, 1 << 20))
-        let shared = Shared(source: source, records: records, parts: parts, skip: skip, workers: parts.map { _ in Worker(template) })
+        // A builder of its own per thread, not copies of one: copies would share their arrays'
+        // storage, and the threads' retains of the same objects then fight over one cache line.
+        let workers = parts.map { _ in
+            var builder = estimated.emptyCopy()
+            builder.reserveCells(min(source.rowsOut / parts.count / 4, 1 << 20))
+            return Worker(builder)
+        }
+        let shared = Shared(source: source, records: records, parts: parts, skip: skip, workers: workers)
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let w = shared.workers[i]
             do {
