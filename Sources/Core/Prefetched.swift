@@ -15,7 +15,9 @@ import Synchronization
 public final class Prefetched<Element>: @unchecked Sendable {
     private let count: Int
     private let produce: (Int) throws -> Element
-    /// Element slots, written by the producer before it signals `ready`, taken by the caller after.
+    /// Two element slots (element i in slot i % 2: the producer starts element i + 1 only once the
+    /// caller has taken element i - 1), written by the producer before it signals `ready`, taken
+    /// by the caller after. So `count` may be as large as wanted (`Int.max` for a stream).
     private let slots: UnsafeMutablePointer<Result<Element, any Error>?>
     private var taken = 0
     /// Elements the producer may start: one for the caller's, one ahead (signalled twice in
@@ -30,8 +32,8 @@ public final class Prefetched<Element>: @unchecked Sendable {
     public init(count: Int, label: String, produce: @escaping (Int) throws -> Element) {
         self.count = count
         self.produce = produce
-        slots = .allocate(capacity: max(count, 1))
-        slots.initialize(repeating: nil, count: max(count, 1))
+        slots = .allocate(capacity: 2)
+        slots.initialize(repeating: nil, count: 2)
         permits.signal()
         permits.signal()
         let queue = DispatchQueue(label: label)
@@ -40,7 +42,7 @@ public final class Prefetched<Element>: @unchecked Sendable {
 
     deinit {
         finish()
-        slots.deinitialize(count: max(count, 1))
+        slots.deinitialize(count: 2)
         slots.deallocate()
     }
 
@@ -52,7 +54,7 @@ public final class Prefetched<Element>: @unchecked Sendable {
             do { result = .success(try produce(i)) } catch { result = .failure(error) }
             // The slot is the caller's once signalled: what happened is read from `result`.
             let failed = if case .failure = result { true } else { false }
-            slots[i] = result
+            slots[i & 1] = result
             ready.signal()
             if failed { return }
         }
@@ -63,7 +65,7 @@ public final class Prefetched<Element>: @unchecked Sendable {
         guard taken < count else { return nil }
         if taken > 0 { permits.signal() }
         ready.wait()
-        let result = slots[taken].take()!
+        let result = slots[taken & 1].take()!
         taken += 1
         switch result {
         case .success(let e): return e

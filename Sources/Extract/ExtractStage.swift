@@ -162,7 +162,7 @@ public struct ExtractStage {
                         sink.notes.append("\(file): validated in \(parts.count) parts on \(parts.count) threads")
                         try ParallelExtract.run(source, parts: parts, sink: sink, spillFolder: layout.stageFolder("extract"), counts: &partial)
                     } else {
-                        try source.replay(sink, counts: &partial)
+                        try source.replay(sink, counts: &partial, inflateAhead: options.threads > 1)
                     }
                     try sink.finishSource()
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
@@ -549,20 +549,20 @@ extension GenericSource {
     }
 
     /// The same, with the records read, passed and quarantined added to `counts` (also when a
-    /// break is thrown).
+    /// break is thrown). With `inflateAhead`, a gzip file is inflated on a second thread.
     func replay(_ handler: some GenericRecordHandler, part: (range: Range<Int>, firstLine: Int)? = nil,
-                counts: inout RowCounts) throws {
+                counts: inout RowCounts, inflateAhead: Bool = false) throws {
         do {
             // A part that is the whole file (always so for gzip) is read as the file: gzip is inflated.
             let part = part.flatMap { $0.range.lowerBound == 0 && $0.range.upperBound >= size ? nil : $0 }
             if format != GenericUsage.kindJSONL {
                 let stream = try part.map { $0.range.lowerBound == 0 ? try ByteStream(path: file, range: $0.range) : try ByteStream(path: file) }
-                    ?? ByteStream(path: file)
+                    ?? ByteStream(path: file, inflateAhead: inflateAhead)
                 _ = try GenericUsage.readCSV(stream, file: file, defaults: hivePartitions(of: file), handler: handler,
                                              delimiter: delimiter, progress: &counts, part: part)
             } else {
                 // JSONL has no header: a part is read from its own byte range.
-                let stream = try part.map { try ByteStream(path: file, range: $0.range) } ?? ByteStream(path: file)
+                let stream = try part.map { try ByteStream(path: file, range: $0.range) } ?? ByteStream(path: file, inflateAhead: inflateAhead)
                 _ = try GenericUsage.readJSONL(stream, file: file, defaults: hivePartitions(of: file), handler: handler, progress: &counts,
                                                firstLine: part?.firstLine ?? 1)
             }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ReckonCore
 
@@ -20,6 +21,49 @@ struct ReadersTests {
         #expect(error?.position?.file == path)
         #expect(error?.message.contains("truncated gzip") == true)
         #expect(error?.position?.byteOffset != nil)
+    }
+
+    /// A gzip file of several members and many chunks reads the same inflated on a second thread
+    /// as on the caller's; a truncated one throws the same error; a stream dropped half-way stops
+    /// its inflating thread.
+    @Test func gzipInflatedAheadReadsTheSameBytes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckon-inflate-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var text = ""
+        for n in 0..<120_000 { text += "\(n),\(n &* 7919 % 100_003),line of text \(n % 97)\n" }  // ~3.6 MB
+        try text.write(toFile: dir + "/a.csv", atomically: false, encoding: .utf8)
+        func gzip(_ args: String) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", args]
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(args)")
+        }
+        // Two members (the file twice), then the same cut short.
+        try gzip("cd '\(dir)' && gzip -c a.csv > two.gz && gzip -c a.csv >> two.gz && head -c 1500000 two.gz > cut.gz")
+        func read(_ path: String, ahead: Bool) throws -> (bytes: [UInt8], chunks: Int) {
+            let stream = try ByteStream(path: path, inflateAhead: ahead)
+            var all: [UInt8] = [], chunks = 0
+            while try stream.next({ (b: UnsafeRawBufferPointer) -> Void in all.append(contentsOf: b); chunks += 1 }) != nil {}
+            let after: Bool? = try stream.next { _ in true }
+            #expect(after == nil)  // and stays at the end
+            return (all, chunks)
+        }
+        let plain = Array(text.utf8)
+        let onCaller = try read(dir + "/two.gz", ahead: false), ahead = try read(dir + "/two.gz", ahead: true)
+        #expect(onCaller.bytes == plain + plain)
+        #expect(ahead.bytes == onCaller.bytes && ahead.chunks >= 7)
+        let e1 = #expect(throws: ReckonError.self) { _ = try read(dir + "/cut.gz", ahead: false) }
+        let e2 = #expect(throws: ReckonError.self) { _ = try read(dir + "/cut.gz", ahead: true) }
+        #expect(e1?.message.contains("truncated gzip") == true && e2?.message == e1?.message && e2?.position == e1?.position)
+        for _ in 0..<20 {
+            let stream = try ByteStream(path: dir + "/two.gz", inflateAhead: true)
+            var first = 0
+            _ = try stream.next { first = $0.count }
+            #expect(first > 0)
+        }
     }
 
     @Test func linesAcrossChunksKeepTheirNumbers() throws {
