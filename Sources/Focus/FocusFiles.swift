@@ -66,8 +66,18 @@ public enum FocusReader {
     }
 
     /// Reads a FOCUS CSV file written by Reckon (header row naming Reckon's columns), row by row.
-    /// - Memory: one record at a time.
+    /// A file of `decodeAheadBytes` or more is parsed and decoded on a second thread, a batch of
+    /// rows ahead of `body` (reconcile spent about a third of its time there); the rows, their
+    /// order and the errors (after the rows before them) are the same.
+    /// - Memory: one record at a time; two batches of `batchRows` rows when decoding ahead.
     public static func forEachRow(inCSV path: String, only: Set<FocusColumn>? = nil, _ body: (FocusRow) throws -> Void) throws {
+        try forEachRow(inCSV: path, only: only, decodeAheadBytes: 8 << 20, body)
+    }
+
+    static let batchRows = 2_048
+
+    static func forEachRow(inCSV path: String, only: Set<FocusColumn>?, decodeAheadBytes: Int,
+                           _ body: (FocusRow) throws -> Void) throws {
         let wanted = only.map { set in FocusColumn.allCases.map { set.contains($0) } }
         let reader = CSVReader(stream: try ByteStream(path: path))
         let r = CSVRecord()
@@ -80,15 +90,38 @@ public enum FocusReader {
             }
             columns.append(i)
         }
-        while try reader.next(into: r) {
+        func decode() throws -> FocusRow {
             guard r.count == columns.count else {
                 throw ReckonError(.badData, "expected \(columns.count) fields, found \(r.count)", at: SourcePosition(file: path, line: r.line))
             }
-            let row: FocusRow
-            do { row = try FocusRow(csv: r, columns: columns, wanted: wanted, jsonCache: jsonCache) } catch {
+            do { return try FocusRow(csv: r, columns: columns, wanted: wanted, jsonCache: jsonCache) } catch {
                 throw ReckonError(.badData, "not a FOCUS row: \(error)", at: SourcePosition(file: path, line: r.line))
             }
-            try body(row)
+        }
+        guard (FileSystem.fingerprint(path)?.size ?? 0) >= decodeAheadBytes else {
+            while try reader.next(into: r) { try body(try decode()) }
+            return
+        }
+        // A batch is the rows decoded before an error, and the error; nothing is read after one.
+        final class Stop { var stopped = false }
+        let stop = Stop()
+        let ahead = Prefetched<(rows: [FocusRow], error: (any Error)?)?>(count: .max, label: "reckon.focus-decode") { _ in
+            if stop.stopped { return nil }
+            var rows: [FocusRow] = []
+            rows.reserveCapacity(batchRows)
+            do {
+                while rows.count < batchRows, try reader.next(into: r) { rows.append(try decode()) }
+            } catch {
+                stop.stopped = true
+                return (rows, error)
+            }
+            if rows.isEmpty { stop.stopped = true; return nil }
+            return (rows, nil)
+        }
+        defer { ahead.finish() }
+        while let batch = try ahead.next() ?? nil {
+            for row in batch.rows { try body(row) }
+            if let error = batch.error { throw error }
         }
     }
 

@@ -57,4 +57,38 @@ struct FocusJSONCellsTests {
         #expect(a.withUnsafeBytes { cache.value($0) } == nil)
         #expect(c.withUnsafeBytes { cache.value($0) }?.first?.value.string == "c")
     }
+
+    /// A large file is decoded on a second thread, a batch ahead: the same rows in the same order,
+    /// and a broken line stops the read after the rows before it, with its line, as on one thread.
+    @Test func decodingAheadGivesTheSameRowsAndTheSameError() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckon-decode-ahead-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let csv = dir + "/rows.csv", broken = dir + "/broken.csv"
+        let many = (0..<(FocusReader.batchRows * 2 + 77)).map { row($0, tags: [("team", "t\($0 % 5)")]) }
+        try FocusWriter.write(many, to: csv, format: .csv)
+        func read(_ path: String, ahead: Bool) -> (rows: [FocusRow], error: ReckonError?) {
+            var rows: [FocusRow] = []
+            do {
+                try FocusReader.forEachRow(inCSV: path, only: nil, decodeAheadBytes: ahead ? 0 : .max) { rows.append($0) }
+            } catch { return (rows, error as? ReckonError) }
+            return (rows, nil)
+        }
+        let one = read(csv, ahead: false), two = read(csv, ahead: true)
+        #expect(one.rows == many && two.rows == many && one.error == nil && two.error == nil)
+        // Line 3,000 (a data row in the second batch) loses a field.
+        var lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines[2_999] = String(lines[2_999].dropLast(lines[2_999].count - lines[2_999].lastIndex(of: ",")!.utf16Offset(in: lines[2_999])))
+        try lines.joined(separator: "\n").write(toFile: broken, atomically: false, encoding: .utf8)
+        let b1 = read(broken, ahead: false), b2 = read(broken, ahead: true)
+        #expect(b1.rows.count == 2_998 && b2.rows == b1.rows)
+        #expect(b1.error?.position?.line == 3_000 && b2.error?.position == b1.error?.position && b2.error?.message == b1.error?.message)
+        // The body's own error stops the read at once.
+        var seen = 0
+        struct Enough: Error {}
+        #expect(throws: Enough.self) {
+            try FocusReader.forEachRow(inCSV: csv, only: nil, decodeAheadBytes: 0) { _ in seen += 1; if seen == 10 { throw Enough() } }
+        }
+        #expect(seen == 10)
+    }
 }
