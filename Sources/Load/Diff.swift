@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Darwin)
@@ -138,6 +139,8 @@ public struct TableDiff {
     /// When a file is large (more than about `rowsInMemory` rows by its size), the hashes of both files
     /// go to `partitions` temporary files by key hash instead (`comparePartitioned`), so that memory
     /// holds one partition of `a` at a time: the same result, in memory bounded by the partition.
+    /// Files of 64 MiB or more take that path too (two partitions at least): it reads and hashes
+    /// the two files at once, on two threads.
     static func compareCSV(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance],
                            spillFolder: String? = nil, rowsInMemory: Int = 1 << 21, partitions: Int? = nil) throws -> TableDiff {
         var d = TableDiff()
@@ -164,7 +167,8 @@ public struct TableDiff {
 
         // Sized by the larger file: keys only in `b` are held per partition too.
         let bytes = max(FileSystem.fingerprint(a)?.size ?? 0, FileSystem.fingerprint(b)?.size ?? 0)
-        let count = partitions ?? Self.partitionCount(bytes: bytes, rowsInMemory: rowsInMemory)
+        // From 64 MiB on, at least two partitions: the partitioned path reads the two files at once.
+        let count = partitions ?? max(Self.partitionCount(bytes: bytes, rowsInMemory: rowsInMemory), bytes >= 64 << 20 ? 2 : 1)
         if count > 1 {
             try comparePartitioned(&d, readerA, readerB, a: a, b: b, count: count, folder: spillFolder ?? FileSystem.temporaryFolder,
                                    keyA: keyA, keyB: keyB, colA: colA, colB: colB, columns: columns, tolerances: tolerances,
@@ -274,8 +278,8 @@ public struct TableDiff {
                                    count: Int, folder: String, keyA: [Int], keyB: [Int], colA: [Int], colB: [Int],
                                    columns: [String], tolerances: [String: Tolerance], widths: (a: Int, b: Int)) throws {
         let mask = UInt64(count - 1)
-        func partition(_ k: Hash128) -> Int { Int(truncatingIfNeeded: (k.h1 >> 32) & mask) }
-        func spill(_ reader: CSVReader, _ file: String, width: Int, key: [Int], compared: [Int]) throws -> (HashPartitions, Int) {
+        @Sendable func partition(_ k: Hash128) -> Int { Int(truncatingIfNeeded: (k.h1 >> 32) & mask) }
+        @Sendable func spill(_ reader: CSVReader, _ file: String, width: Int, key: [Int], compared: [Int]) throws -> (HashPartitions, Int) {
             let parts = try HashPartitions(count: count, folder: folder, purpose: "the diff of \(file)")
             let r = CSVRecord()
             var n: Int32 = 0
@@ -290,8 +294,20 @@ public struct TableDiff {
             try parts.flush()
             return (parts, Int(n))
         }
-        let (partsA, rowsA) = try spill(readerA, a, width: widths.a, key: keyA, compared: colA)
-        let (partsB, rowsB) = try spill(readerB, b, width: widths.b, key: keyB, compared: colB)
+        // The two files are read and hashed at once, on two threads (each into its own partitions);
+        // an error in `a` is reported before one in `b`, as when they were read one after the other.
+        final class Spilled: @unchecked Sendable { var result: Result<(HashPartitions, Int), any Error>? }
+        let spilled = [Spilled(), Spilled()]
+        // Each reader is used by one thread only.
+        struct Job: @unchecked Sendable { let reader: CSVReader, file: String, width: Int, key: [Int], compared: [Int] }
+        let jobs = [Job(reader: readerA, file: a, width: widths.a, key: keyA, compared: colA),
+                    Job(reader: readerB, file: b, width: widths.b, key: keyB, compared: colB)]
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let (reader, file, width, key, compared) = (jobs[i].reader, jobs[i].file, jobs[i].width, jobs[i].key, jobs[i].compared)
+            spilled[i].result = Result { try spill(reader, file, width: width, key: key, compared: compared) }
+        }
+        let (partsA, rowsA) = try spilled[0].result!.get()
+        let (partsB, rowsB) = try spilled[1].result!.get()
         (d.rowsA, d.rowsB) = (rowsA, rowsB)
 
         // Each partition paired as the in-memory path pairs the whole files; only row numbers kept.
@@ -327,7 +343,7 @@ public struct TableDiff {
         }
 
         // The rows behind those numbers, read in file order; then compared cell by cell.
-        func fetch(_ file: String, _ wanted: Set<Int32>, key: [Int]) throws -> [Int32: (fields: [String?], key: [String?])] {
+        @Sendable func fetch(_ file: String, _ wanted: Set<Int32>, key: [Int]) throws -> [Int32: (fields: [String?], key: [String?])] {
             var out: [Int32: (fields: [String?], key: [String?])] = [:]
             guard !wanted.isEmpty else { return out }
             let reader = CSVReader(stream: try ByteStream(path: file))
@@ -347,8 +363,14 @@ public struct TableDiff {
             return out
         }
         removed.sort(); added.sort(); pairs.sort { $0.a < $1.a }
-        let rowsOfA = try fetch(a, Set(removed + pairs.map(\.a) + duplicatesA), key: keyA)
-        let rowsOfB = try fetch(b, Set(added + pairs.map(\.b) + duplicatesB), key: keyB)
+        // The two fetches also run at once.
+        final class Fetched: @unchecked Sendable { var result: Result<[Int32: (fields: [String?], key: [String?])], any Error>? }
+        let fetched = [Fetched(), Fetched()]
+        let wanted = [(a, Set(removed + pairs.map(\.a) + duplicatesA), keyA), (b, Set(added + pairs.map(\.b) + duplicatesB), keyB)]
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            fetched[i].result = Result { try fetch(wanted[i].0, wanted[i].1, key: wanted[i].2) }
+        }
+        let rowsOfA = try fetched[0].result!.get(), rowsOfB = try fetched[1].result!.get()
         d.removed = removed.map { rowsOfA[$0]!.fields }
         d.added = added.map { rowsOfB[$0]!.fields }
         for (x, y) in pairs {

@@ -189,6 +189,30 @@ struct DiffTests {
         }
     }
 
+    /// The partitioned path reads both files at once: a short row is reported with its file and
+    /// line, the first file's before the second's, as when they were read one after the other.
+    @Test func thePartitionedPathNamesTheBrokenFileFirstInOrder() throws {
+        let dir = Jobs.tempDir("diff-broken")
+        var good = "k,v\n", bad = "k,v\n", early = "k,v\n"
+        for n in 0..<500 {
+            good += "r\(n),\(n)\n"
+            bad += n == 321 ? "r\(n)\n" : "r\(n),\(n)\n"
+            early += n == 5 ? "r\(n)\n" : "r\(n),\(n)\n"
+        }
+        try Jobs.write(good, to: dir + "/good.csv")
+        try Jobs.write(bad, to: dir + "/bad.csv")
+        try Jobs.write(early, to: dir + "/early.csv")
+        for (a, b, culprit, line) in [("bad.csv", "early.csv", "bad.csv", 323), ("good.csv", "early.csv", "early.csv", 7),
+                                      ("bad.csv", "good.csv", "bad.csv", 323)] {
+            let e = #expect(throws: ReckonError.self) {
+                _ = try TableDiff.compareCSV(dir + "/" + a, dir + "/" + b, keys: ["k"], tolerances: [:], spillFolder: dir, partitions: 4)
+            }
+            #expect(e?.code == .badData && e?.position?.file == dir + "/" + culprit && e?.position?.line == line, "\(a) \(b)")
+        }
+        let d = try TableDiff.compareCSV(dir + "/good.csv", dir + "/good.csv", keys: ["k"], tolerances: [:], spillFolder: dir, partitions: 4)
+        #expect(d.isEqual && d.rowsA == 500 && d.rowsB == 500)
+    }
+
     /// A JSONL line that is not an object, or not JSON, stops the diff naming the file and line;
     /// a key column the file never has is a usage error.
     @Test func aBrokenJSONLTableIsNamedWithItsLine() throws {
