@@ -54,7 +54,9 @@ public final class ByteStream {
             inflater = try Inflater(path: path)
             if inflateAhead {
                 let spare = self.spare
-                ahead = Prefetched(count: .max, label: "reckon.inflate") { [unowned self] _ in
+                // `unowned(unsafe)`: `deinit` stops the producer (`finish()`, which waits for it)
+                // before any field goes; a checked `unowned` traps once `deinit` has begun.
+                ahead = Prefetched(count: .max, label: "reckon.inflate") { [unowned(unsafe) self] _ in
                     var chunk = spare.take() ?? [UInt8](repeating: 0, count: Self.chunkSize)
                     let n = try chunk.withUnsafeMutableBytes { try self.inflateSome(into: $0) }
                     return n.map { (chunk, $0) }

@@ -135,6 +135,20 @@ extension GenericSource {
             let x = w ^ (c &* 0x0101_0101_0101_0101)
             return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
         }
+        /// A line feed at `at` that ends a record: cuts there when a staged segment starts on the
+        /// next line and a target is passed; `true` once every target has its cut.
+        func recordEnds(at: Int) -> Bool {
+            newlines += 1
+            // The next record starts on line newlines + 1.
+            let next = newlines / block
+            if next != recordBlock, let t = targets.first, at >= t {
+                cuts.append((at + 1, newlines + 1))
+                while let t2 = targets.first, t2 <= at { targets.removeFirst() }
+                if targets.isEmpty { return true }
+            }
+            recordBlock = next
+            return false
+        }
         while !targets.isEmpty, try stream.next({ (chunk: UnsafeRawBufferPointer) -> Bool in
             var i = 0
             if jsonl {
@@ -143,14 +157,7 @@ extension GenericSource {
                 let base = chunk.baseAddress!
                 while i < chunk.count, let p = memchr(base + i, 0x0A, chunk.count - i) {
                     i = UnsafeRawPointer(p) - base
-                    newlines += 1
-                    let next = newlines / block
-                    if next != recordBlock, let t = targets.first, offset + i >= t {
-                        cuts.append((offset + i + 1, newlines + 1))
-                        while let t2 = targets.first, t2 <= offset + i { targets.removeFirst() }
-                        if targets.isEmpty { break }
-                    }
-                    recordBlock = next
+                    if recordEnds(at: offset + i) { break }
                     i += 1
                 }
                 offset += chunk.count
@@ -160,20 +167,14 @@ extension GenericSource {
                 // Eight bytes at a time past the ones that hold neither a line feed nor a quote.
                 if i + 8 <= chunk.count {
                     let w = UInt64(littleEndian: chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                    if !has(w, 0x0A) && (jsonl || !has(w, 0x22)) { i += 8; continue }
+                    if !has(w, 0x0A) && !has(w, 0x22) { i += 8; continue }
                 }
                 defer { i += 1 }
                 let b = chunk[i]
-                if b == 0x22 { if !jsonl { quotes &+= 1 } } else if b == 0x0A && quotes & 1 == 0 {
-                    newlines += 1
-                    // The next record starts on line newlines + 1.
-                    let next = newlines / block
-                    if next != recordBlock, let t = targets.first, offset + i >= t {
-                        cuts.append((offset + i + 1, newlines + 1))
-                        while let t2 = targets.first, t2 <= offset + i { targets.removeFirst() }
-                        if targets.isEmpty { break }
-                    }
-                    recordBlock = next
+                if b == 0x22 {
+                    quotes &+= 1
+                } else if b == 0x0A && quotes & 1 == 0 {
+                    if recordEnds(at: offset + i) { break }
                 } else if b == 0x0A {
                     newlines += 1
                 }

@@ -140,21 +140,9 @@ final class CellSpill: @unchecked Sendable {
         for day in segments.keys.sorted() { try forEach(day: day, body) }
     }
 
-    /// Writes `v` as a LEB128 varint at `p`; returns the bytes written (1–19).
+    /// Writes `v` as a LEB128 varint at `p`; returns the bytes written (1–19 for a `UInt128`).
     @inline(__always)
-    private static func putVarint(_ v: UInt128, _ p: UnsafeMutableRawPointer) -> Int {
-        var v = v, n = 0
-        while v >= 0x80 {
-            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: n, as: UInt8.self)
-            v >>= 7
-            n += 1
-        }
-        p.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: n, as: UInt8.self)
-        return n + 1
-    }
-
-    @inline(__always)
-    private static func putVarint(_ v: UInt64, _ p: UnsafeMutableRawPointer) -> Int {
+    private static func putVarint<T: UnsignedInteger & FixedWidthInteger>(_ v: T, _ p: UnsafeMutableRawPointer) -> Int {
         var v = v, n = 0
         while v >= 0x80 {
             p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: n, as: UInt8.self)

@@ -58,11 +58,13 @@ struct ReadersTests {
         let e1 = #expect(throws: ReckonError.self) { _ = try read(dir + "/cut.gz", ahead: false) }
         let e2 = #expect(throws: ReckonError.self) { _ = try read(dir + "/cut.gz", ahead: true) }
         #expect(e1?.message.contains("truncated gzip") == true && e2?.message == e1?.message && e2?.position == e1?.position)
-        for _ in 0..<20 {
+        for n in 0..<60 {
+            // Dropped while its thread may be starting the next chunk (each `next()` after the
+            // first lets it start one more).
             let stream = try ByteStream(path: dir + "/two.gz", inflateAhead: true)
-            var first = 0
-            _ = try stream.next { first = $0.count }
-            #expect(first > 0)
+            var bytes = 0
+            for _ in 0..<(n % 4) { _ = try stream.next { bytes += $0.count } }
+            #expect(n % 4 == 0 || bytes > 0)
         }
     }
 
