@@ -17,6 +17,7 @@ struct Extract: ParsableCommand {
     @Option(help: "Threads that validate a large uncompressed generic export in parts of at least 8 MiB (default: the processors online, at most 8). The outputs are the same bytes whatever the number.")
     var threads: Int = min(processorsOnline(), 8)
     @Option(help: .hidden) var minPartBytes: Int = 8 << 20
+    @Option(help: .hidden) var ledgerBlockKeys: Int = 1 << 18
     @Option(help: "Lines of a generic export per segment of the staged records (staging/extract/usage_records.bin); transform divides its threads and shards by segments. The staged bytes are the same whatever --threads.")
     var segmentLines: Int = StagedRecords.defaultSegmentLines
 
@@ -26,6 +27,7 @@ struct Extract: ParsableCommand {
         }
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
         guard minPartBytes >= 1 else { throw ValidationError("--min-part-bytes must be positive") }
+        guard ledgerBlockKeys >= 1 && ledgerBlockKeys <= 1 << 30 else { throw ValidationError("--ledger-block-keys must be between 1 and 2^30") }
         guard segmentLines >= 1 else { throw ValidationError("--segment-lines must be positive") }
     }
 
@@ -36,6 +38,7 @@ struct Extract: ParsableCommand {
         options.threads = threads
         options.minimumPartBytes = minPartBytes
         options.segmentLines = segmentLines
+        options.ledgerBlockKeys = ledgerBlockKeys
         try runStage("extract", logger: logger, lock: common.layout.output) {
             try ExtractStage(layout: common.layout, options: options, logger: logger).run()
         }

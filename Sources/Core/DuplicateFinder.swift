@@ -1,129 +1,258 @@
 import Dispatch
 
-/// Finds repeated 64-bit keys (hashes of request ids) among many, after the fact.
+/// Finds repeated 64-bit keys (hashes of request ids) among many, after the fact, in bounded memory.
 ///
-/// `add` appends (sequential memory, no lookups); `duplicates()` partitions the keys by their top
-/// bits into buckets small enough for the CPU cache and hashes each bucket on its own. That avoids
-/// the cache miss per record a global hash set costs at millions of records.
-/// - Complexity: O(n × passes) time; memory 8 bytes per key, plus 12 bytes per key ÷ passes while finding.
-public struct DuplicateFinder: Sendable {
-    /// The keys being added (the last segment).
-    @usableFromInline var keys: [UInt64] = []
-    /// Segments taken whole (`append(segment:)`), before `keys`: no copy of a part's keys.
-    var earlier: [[UInt64]] = []
-    var earlierCount = 0
+/// `add` appends to a block of up to `blockKeys` keys. A full block is spread over 256 partitions
+/// by the keys' top 8 bits (a counting sort, which keeps their order) and written to an unlinked
+/// temporary file with each key's position in the block: keys go to disk as they come, and memory
+/// stays the same whatever the count. `duplicates()` then takes the partitions a group at a time
+/// (about 2^18 keys a group): it reads that group's slice of every block, splits it into buckets
+/// of about 1,024 keys (small enough for the CPU cache) and hashes each bucket on its own, in
+/// the order the keys were added.
+///
+/// A finder of at most `blockKeys` keys never creates a file; neither does a partial block that
+/// fits beside the other blocks kept in memory (at most `blockKeys` keys in all).
+/// - Memory: the block being filled (8 bytes a key) and the blocks kept in memory (12 bytes a
+///   key), each at most `blockKeys` keys (2^18 by default: 2 MiB and 3 MiB), plus 1 KiB of index a
+///   written block (4 KiB per million keys); while finding, about 16 bytes × 2^19 a thread.
+///   Disk: 12 bytes a key.
+/// - Complexity: O(n) to add and O(n) to find: each key is written once and read back once.
+public final class DuplicateFinder: @unchecked Sendable {
+    static let partitionBits = 8
+    static let partitions = 1 << partitionBits
 
-    public init() {}
-
-    public var count: Int { earlierCount + keys.count }
-
-    /// Appends the keys of a batch of items in one go (their ordinals follow the keys added so far);
-    /// the array is kept as it is, not copied.
-    public mutating func append(segment: [UInt64]) {
-        if !keys.isEmpty {
-            earlier.append(keys)
-            earlierCount += keys.count
-            keys = []
-        }
-        earlier.append(segment)
-        earlierCount += segment.count
+    /// Keys spread by partition: `keys[starts[p]..<starts[p + 1]]` are partition `p`'s, in the
+    /// order they were added, and `ordinals` their positions in the block.
+    struct Block {
+        /// Ordinal of the block's first key.
+        var base: Int
+        var count: Int
+        var starts: [UInt32]
+        /// The keys and positions when the block is kept in memory (empty when it is in `file`).
+        var keys: [UInt64] = []
+        var ordinals: [UInt32] = []
+        /// Where a written block is: keys at `offset`, positions at `offset + 8 × count`.
+        var file: TemporaryFile?
+        var offset = 0
     }
 
-    public mutating func reserve(_ n: Int) { keys.reserveCapacity(keys.count + n) }
+    public let spillFolder: String
+    public let blockKeys: Int
+    /// The keys being added (the block being filled).
+    @usableFromInline var tail: [UInt64] = []
+    var blocks: [Block] = []
+    /// Keys in `blocks`, and how many of them are kept in memory.
+    var sealed = 0
+    var inMemory = 0
+    /// This finder's file (created when a block is first written).
+    var file: TemporaryFile?
+    /// Scratch for spreading a block (reused).
+    private var spreadKeys: [UInt64] = []
+    private var spreadOrdinals: [UInt32] = []
+
+    /// - Parameters:
+    ///   - spillFolder: where the temporary file is created (unlinked at once).
+    ///   - blockKeys: keys a block holds (a power of two is not needed).
+    public init(spillFolder: String, blockKeys: Int = 1 << 18) {
+        precondition(blockKeys > 0 && blockKeys <= Int(UInt32.max))
+        self.spillFolder = spillFolder
+        self.blockKeys = blockKeys
+    }
+
+    public var count: Int { sealed + tail.count }
+
+    /// Whether any block went to the temporary file (its own or one taken over).
+    public var wroteBlocks: Bool { blocks.contains { $0.file != nil } }
 
     /// Records the key of the next item (its ordinal is the number of keys added before it).
+    /// Writes a block when one is full.
     @inlinable
-    public mutating func add(_ key: UInt64) { keys.append(key) }
+    public func add(_ key: UInt64) throws {
+        if tail.count == blockKeys { try writeFullBlock() }
+        tail.append(key)
+    }
 
-    /// The ordinals of keys that already occurred at a smaller ordinal, ascending: the repeats.
-    ///
-    /// The keys are spread by their top bits over buckets of about 1,024 (small enough for the CPU
-    /// cache) and each bucket is hashed on its own. Buckets are handled a group at a time: each
-    /// group is one pass over the keys that gathers that group's keys with their ordinals, so the
-    /// scratch space is about 12 bytes per key divided by the number of passes (16 passes beyond 2M
-    /// keys), not 12 bytes per key. With `threads` > 1 the groups are shared among that many
-    /// threads (each with its own scratch); the answer does not depend on it.
-    /// - Parameters:
-    ///   - passes: how many groups (a power of two; default 1, or 16 beyond 2M keys).
-    ///   - threads: how many threads share the groups (at most `passes`).
-    /// - Complexity: O(n × passes ÷ threads) time per thread.
-    public func duplicates(passes requested: Int? = nil, threads: Int = 1) -> [Int] {
-        let n = count
-        guard n > 1 else { return [] }
-        var b = 0
-        while (1 << b) * 1024 < n && b < 20 { b += 1 }
-        let bits = b, buckets = 1 << b
-        let shift = UInt64(64 - max(bits, 1))
-        let passes = min(requested ?? (n > 2_000_000 ? 16 : 1), buckets)
-        let perPass = buckets / passes
-        let segments = keys.isEmpty ? earlier : earlier + [keys]
-        let workers = max(1, min(threads, passes))
-        final class Found: @unchecked Sendable { var repeats: [Int] = [] }  // one per worker, written by it alone
-        let found = (0..<workers).map { _ in Found() }
-        @Sendable func work(_ worker: Int) {
-            // Each worker counts the keys of its own buckets, then handles its groups in turn.
-            var counts = [Int](repeating: 0, count: buckets)
-            for segment in segments {
-                segment.withUnsafeBufferPointer { keys in
-                    for k in keys { counts[bits == 0 ? 0 : Int(truncatingIfNeeded: k >> shift)] &+= 1 }
-                }
-            }
-            var repeats: [Int] = []
-            var table = [UInt64](repeating: 0, count: 4096)
-            var used = [Bool](repeating: false, count: 4096)
-            var sortedKeys: [UInt64] = []
-            var ordinals: [UInt32] = []
-            for pass in stride(from: worker, to: passes, by: workers) {
-                let first = pass * perPass   // buckets first..<first + perPass
-                var starts = [Int](repeating: 0, count: perPass + 1)
-                for b in 0..<perPass { starts[b + 1] = starts[b] + counts[first + b] }
-                let m = starts[perPass]
-                sortedKeys.removeAll(keepingCapacity: true)
-                ordinals.removeAll(keepingCapacity: true)
-                sortedKeys.append(contentsOf: repeatElement(0, count: m))
-                ordinals.append(contentsOf: repeatElement(0, count: m))
-                var fill = starts
-                var ordinal = 0
-                sortedKeys.withUnsafeMutableBufferPointer { sk in
-                    ordinals.withUnsafeMutableBufferPointer { od in
-                        fill.withUnsafeMutableBufferPointer { fill in
-                            for segment in segments {
-                                segment.withUnsafeBufferPointer { keys in
-                                    for (i, k) in keys.enumerated() {
-                                        let b = (bits == 0 ? 0 : Int(truncatingIfNeeded: k >> shift)) &- first
-                                        guard b >= 0 && b < perPass else { continue }
-                                        sk[fill[b]] = k
-                                        od[fill[b]] = UInt32(truncatingIfNeeded: ordinal &+ i)
-                                        fill[b] &+= 1
-                                    }
-                                }
-                                ordinal += segment.count
-                            }
+    @usableFromInline func writeFullBlock() throws { try seal(toFile: true) }
+
+    /// Adds the keys of `other` after this finder's (their ordinals follow on), taking its blocks
+    /// over without copying them; `other` is left empty.
+    public func append(_ other: DuplicateFinder) throws {
+        try seal(toFile: false)
+        try other.seal(toFile: false)
+        for var b in other.blocks {
+            b.base += sealed
+            if b.file == nil { inMemory += b.count }
+            blocks.append(b)
+        }
+        sealed += other.sealed
+        other.blocks = []
+        other.sealed = 0
+        other.inMemory = 0
+    }
+
+    /// Makes the keys being added a block: written to the file when `toFile`, or when keeping it
+    /// would put more than `blockKeys` keys in memory; kept in memory otherwise.
+    func seal(toFile: Bool) throws {
+        let n = tail.count
+        guard n > 0 else { return }
+        let shift = UInt64(64 - Self.partitionBits)
+        var starts = [UInt32](repeating: 0, count: Self.partitions + 1)
+        for k in tail { starts[Int(truncatingIfNeeded: k >> shift) + 1] &+= 1 }
+        for p in 0..<Self.partitions { starts[p + 1] &+= starts[p] }
+        if spreadKeys.count < n {
+            spreadKeys = [UInt64](repeating: 0, count: n)
+            spreadOrdinals = [UInt32](repeating: 0, count: n)
+        }
+        var fill = starts
+        tail.withUnsafeBufferPointer { keys in
+            spreadKeys.withUnsafeMutableBufferPointer { sk in
+                spreadOrdinals.withUnsafeMutableBufferPointer { so in
+                    fill.withUnsafeMutableBufferPointer { fill in
+                        for (i, k) in keys.enumerated() {
+                            let p = Int(truncatingIfNeeded: k >> shift)
+                            let at = Int(fill[p])
+                            sk[at] = k
+                            so[at] = UInt32(truncatingIfNeeded: i)
+                            fill[p] &+= 1
                         }
                     }
                 }
-                for b in 0..<perPass {
-                    let lo = starts[b], hi = starts[b + 1]
-                    guard hi - lo > 1 else { continue }
-                    var size = 16
-                    while size < (hi - lo) * 2 { size *= 2 }
-                    if table.count < size {
-                        table = [UInt64](repeating: 0, count: size)
-                        used = [Bool](repeating: false, count: size)
+            }
+        }
+        var block = Block(base: sealed, count: n, starts: starts)
+        if toFile || inMemory + n > blockKeys {
+            if file == nil { file = try TemporaryFile(folder: spillFolder, purpose: "request ids being checked for repeats") }
+            let f = file!
+            block.file = f
+            block.offset = f.size
+            try spreadKeys.withUnsafeBytes { (b) throws in try f.append(UnsafeRawBufferPointer(rebasing: b[0..<(n * 8)])) }
+            try spreadOrdinals.withUnsafeBytes { (b) throws in try f.append(UnsafeRawBufferPointer(rebasing: b[0..<(n * 4)])) }
+        } else {
+            block.keys = Array(spreadKeys[0..<n])
+            block.ordinals = Array(spreadOrdinals[0..<n])
+            inMemory += n
+        }
+        blocks.append(block)
+        sealed += n
+        tail.removeAll(keepingCapacity: true)
+    }
+
+    /// The ordinals of keys that already occurred at a smaller ordinal, ascending: the repeats.
+    ///
+    /// With `threads` > 1 the groups of partitions are shared among that many threads (each with
+    /// its own buffers); the answer does not depend on it.
+    /// - Parameter groupKeys: about how many keys a group holds (a test makes it small).
+    /// - Complexity: O(n) time; memory about 32 bytes × `groupKeys` a thread (the largest group's
+    ///   keys and ordinals, gathered and then bucketed).
+    public func duplicates(threads: Int = 1, groupKeys: Int = 1 << 18) throws -> [Int] {
+        try seal(toFile: false)
+        let n = sealed
+        guard n > 1 else { return [] }
+        var g = 1
+        while g < Self.partitions && n / g > groupKeys { g *= 2 }
+        let groups = g
+        let perGroup = Self.partitions / groups
+        // Buckets of about 1,024 keys: the top `bits` bits of a key (at least the partition's).
+        var b = Self.partitionBits
+        while (1 << b) * 1024 < n && b < 24 { b += 1 }
+        let bits = b
+        let bucketShift = UInt64(64 - bits)
+        let bucketsPerGroup = (1 << bits) / groups
+        let blocks = self.blocks
+        let workers = max(1, min(threads, groups))
+        final class Found: @unchecked Sendable {  // one per worker, written by it alone
+            var repeats: [Int] = []
+            var error: (any Error)?
+        }
+        let found = (0..<workers).map { _ in Found() }
+        @Sendable func work(_ worker: Int) {
+            var repeats: [Int] = []
+            var keys: [UInt64] = [], ordinals: [Int] = [], positions: [UInt32] = []
+            var sortedKeys: [UInt64] = [], sortedOrdinals: [Int] = []
+            var table = [UInt64](repeating: 0, count: 4096)
+            var used = [Bool](repeating: false, count: 4096)
+            do {
+                for group in stride(from: worker, to: groups, by: workers) {
+                    let lo = group * perGroup, hi = lo + perGroup
+                    // Gather the group's slice of every block, in block order.
+                    keys.removeAll(keepingCapacity: true)
+                    ordinals.removeAll(keepingCapacity: true)
+                    for b in blocks {
+                        let from = Int(b.starts[lo]), to = Int(b.starts[hi]), m = to - from
+                        guard m > 0 else { continue }
+                        if let f = b.file {
+                            let at = keys.count
+                            keys.append(contentsOf: repeatElement(0, count: m))
+                            if positions.count < m { positions = [UInt32](repeating: 0, count: m) }
+                            try keys.withUnsafeMutableBytes { (k) throws in
+                                try f.read(at: b.offset + from * 8, into: UnsafeMutableRawBufferPointer(rebasing: k[(at * 8)..<((at + m) * 8)]))
+                            }
+                            try positions.withUnsafeMutableBytes { (p) throws in
+                                try f.read(at: b.offset + b.count * 8 + from * 4, into: UnsafeMutableRawBufferPointer(rebasing: p[0..<(m * 4)]))
+                            }
+                            for j in 0..<m { ordinals.append(b.base + Int(positions[j])) }
+                        } else {
+                            keys.append(contentsOf: b.keys[from..<to])
+                            for j in from..<to { ordinals.append(b.base + Int(b.ordinals[j])) }
+                        }
                     }
-                    let mask = size - 1
-                    for i in 0..<size { used[i] = false }
-                    for j in lo..<hi {  // in ordinal order: the scatter above is stable
-                        let k = sortedKeys[j]
-                        var slot = Int(truncatingIfNeeded: (k &* 0x9E3779B97F4A7C15) >> 40) & mask
-                        while used[slot] && table[slot] != k { slot = (slot + 1) & mask }
-                        if used[slot] { repeats.append(Int(ordinals[j])) } else { used[slot] = true; table[slot] = k }
+                    // Bucket them (stable: each bucket keeps the order keys were added in).
+                    let m = keys.count
+                    let firstBucket = group * bucketsPerGroup
+                    var starts = [Int](repeating: 0, count: bucketsPerGroup + 1)
+                    for k in keys { starts[Int(truncatingIfNeeded: k >> bucketShift) - firstBucket + 1] &+= 1 }
+                    for i in 0..<bucketsPerGroup { starts[i + 1] &+= starts[i] }
+                    if sortedKeys.count < m {
+                        sortedKeys = [UInt64](repeating: 0, count: m)
+                        sortedOrdinals = [Int](repeating: 0, count: m)
+                    }
+                    var fill = starts
+                    keys.withUnsafeBufferPointer { ks in
+                        ordinals.withUnsafeBufferPointer { os in
+                            sortedKeys.withUnsafeMutableBufferPointer { sk in
+                                sortedOrdinals.withUnsafeMutableBufferPointer { so in
+                                    fill.withUnsafeMutableBufferPointer { fill in
+                                        for j in 0..<m {
+                                            let k = ks[j]
+                                            let bucket = Int(truncatingIfNeeded: k >> bucketShift) &- firstBucket
+                                            let at = fill[bucket]
+                                            sk[at] = k
+                                            so[at] = os[j]
+                                            fill[bucket] = at &+ 1
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    // Within a bucket, blocks come in ordinal order and each block's keys in the
+                    // order they were added: the first of equal keys is the original.
+                    for bucket in 0..<bucketsPerGroup {
+                        let from = starts[bucket], to = starts[bucket + 1]
+                        guard to - from > 1 else { continue }
+                        var size = 16
+                        while size < (to - from) * 2 { size *= 2 }
+                        if table.count < size {
+                            table = [UInt64](repeating: 0, count: size)
+                            used = [Bool](repeating: false, count: size)
+                        }
+                        let mask = size - 1
+                        for i in 0..<size { used[i] = false }
+                        for j in from..<to {
+                            let k = sortedKeys[j]
+                            var slot = Int(truncatingIfNeeded: (k &* 0x9E3779B97F4A7C15) >> 40) & mask
+                            while used[slot] && table[slot] != k { slot = (slot + 1) & mask }
+                            if used[slot] { repeats.append(sortedOrdinals[j]) } else { used[slot] = true; table[slot] = k }
+                        }
                     }
                 }
+            } catch {
+                found[worker].error = error
             }
             found[worker].repeats = repeats
         }
         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+        if let e = found.lazy.compactMap(\.error).first { throw e }
         return found.flatMap(\.repeats).sorted()
     }
 }

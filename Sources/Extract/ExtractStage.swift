@@ -21,6 +21,9 @@ public struct ExtractStage {
         /// Lines of an export per segment of the staged records (see `StagedRecords`): transform
         /// divides its threads and shards by segments.
         public var segmentLines = StagedRecords.defaultSegmentLines
+        /// Request ids the de-duplication ledger keeps in memory before it writes a block of them
+        /// to a temporary file (see `DuplicateFinder`; smaller in tests).
+        public var ledgerBlockKeys = 1 << 18
         public init() {}
     }
 
@@ -39,7 +42,8 @@ public struct ExtractStage {
         var report = StageReport(stage: "extract")
         let sink = try UsageSink(usagePath: layout.extractedUsage, costsPath: layout.stageFolder("extract") + "/provider_costs.jsonl",
                                  quarantinePath: layout.quarantine("extract"), sourcesPath: layout.extractedSources,
-                                 recordsPath: layout.extractedRecords)
+                                 recordsPath: layout.extractedRecords, spillFolder: layout.stageFolder("extract"),
+                                 ledgerBlockKeys: options.ledgerBlockKeys)
         let invoiceOut = try OutputFile(path: layout.extractedInvoices)
 
         let usageFiles = FileSystem.isDirectory(layout.usageInput) ? try FileSystem.files(under: layout.usageInput) : []
@@ -153,8 +157,6 @@ public struct ExtractStage {
                 defer { sink.endSource() }
                 do {
                     let stream = try ByteStream(path: file)
-                    // About 120 bytes a CSV record and 350 a JSONL one; gzip about 5:1.
-                    sink.expectRecords((fingerprint?.size ?? 0) * (stream.isGzip ? 5 : 1) / (isCSV ? 120 : 350))
                     let source = GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0, modified: 0, rowsOut: 0, complete: true)
                     let parts = options.threads > 1 && !stream.isGzip
                         ? try source.parts(options.threads, minimumBytes: options.minimumPartBytes, segmentLines: options.segmentLines) : []
@@ -261,8 +263,9 @@ final class UsageSink: GenericRecordHandler {
     private var buffer: [UInt8] = []
     /// Request ids of staged (copied) records: checked at once.
     private var requestIds = HashSet64()
-    /// Request ids of generic records, with (source index << 32 | line): checked after the run.
-    private var ledger = DuplicateFinder()
+    /// Request-id hashes of generic records in reading order, checked for repeats after the run
+    /// (written to a temporary file a block at a time: memory does not grow with the records).
+    private let ledger: DuplicateFinder
     /// The ledger ordinal at which each pending source's records start.
     private var sourceStarts: [Int] = []
     /// Generic sources validated so far; written to `usage_sources.jsonl` by `resolveDuplicates`.
@@ -273,7 +276,9 @@ final class UsageSink: GenericRecordHandler {
 
 
 
-    init(usagePath: String, costsPath: String, quarantinePath: String, sourcesPath: String, recordsPath: String) throws {
+    init(usagePath: String, costsPath: String, quarantinePath: String, sourcesPath: String, recordsPath: String,
+         spillFolder: String, ledgerBlockKeys: Int) throws {
+        ledger = DuplicateFinder(spillFolder: spillFolder, blockKeys: ledgerBlockKeys)
         usage = try OutputFile(path: usagePath)
         records = try OutputFile(path: recordsPath, writeBehind: true)
         sources = try OutputFile(path: sourcesPath)
@@ -331,7 +336,7 @@ final class UsageSink: GenericRecordHandler {
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
         switch checkRequestId(b, line: line, context: context, raw: raw) {
         case .noId: break
-        case .newId(let h): ledger.add(h)
+        case .newId(let h): try ledger.add(h)
         case .repeatsStaged(let entry): duplicates += 1; try quarantine(entry); return false
         }
         try recordWriter?.add(b, line: line)
@@ -360,16 +365,16 @@ final class UsageSink: GenericRecordHandler {
         try quarantine(Self.rejected(line: line, reason: reason, raw: raw, context: context))
     }
 
-    /// Sizes the request-id ledger for about `n` more records.
-    func expectRecords(_ n: Int) {
-        ledger.reserve(n)
-    }
-
     /// Records a validated generic source (call after reading it; `startOrdinal` is the ledger
     /// count before it was read).
     func addSource(_ s: GenericSource, startOrdinal: Int) {
         pendingSources.append(s)
         sourceStarts.append(startOrdinal)
+    }
+
+    /// A ledger for the request ids of one part of a file read on its own thread (`absorb` takes it over).
+    func partLedger() -> DuplicateFinder {
+        DuplicateFinder(spillFolder: ledger.spillFolder, blockKeys: ledger.blockKeys)
     }
 
     /// The number of request ids in the ledger so far.
@@ -382,7 +387,7 @@ final class UsageSink: GenericRecordHandler {
     func absorb(_ part: ParallelExtract.PartResult) throws {
         try part.forEachQuarantineChunk { try quarantineFile.append(encodedLines: $0, count: 0) }
         quarantineFile.countAppended(part.quarantined)
-        part.takeLedger { ledger.append(segment: $0) }
+        try ledger.append(part.ledger)
         duplicates += part.duplicates
         try part.forEachRecordChunk { try records.write(raw: $0) }
     }
@@ -394,7 +399,11 @@ final class UsageSink: GenericRecordHandler {
     func resolveDuplicates(report: inout StageReport, threads: Int) throws {
         // Ordinal → (source, index among that source's records with a request id).
         var bySource: [Int: Set<Int>] = [:]
-        for ordinal in ledger.duplicates(threads: threads) {
+        let repeats = try ledger.duplicates(threads: threads)
+        if ledger.wroteBlocks {
+            notes.append("\(ledger.count) request ids checked for repeats from blocks written to a temporary file")
+        }
+        for ordinal in repeats {
             var lo = 0, hi = sourceStarts.count - 1
             while lo < hi {
                 let mid = (lo + hi + 1) / 2

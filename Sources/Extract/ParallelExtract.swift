@@ -11,8 +11,8 @@ import ReckonCore
 /// A part that breaks off (a structure error such as an unterminated quote) ends the file there:
 /// the parts after it are dropped, and the error is thrown after the parts before it (and the
 /// records of the broken part before the break) have been added — as a one-thread read would.
-/// - Memory: per part, 8 bytes per request id until the merge (kept as a segment of the ledger),
-///   at most 4 MiB of quarantine lines (the rest waits in a temporary file) and one open segment
+/// - Memory: per part, a ledger of its request ids (written to a temporary file a block at a
+///   time, see `DuplicateFinder`; taken over by the stage's at the merge), at most 4 MiB of quarantine lines (the rest waits in a temporary file) and one open segment
 ///   of staged records (the finished ones wait in a temporary file).
 enum ParallelExtract {
     /// What one part found: its quarantine lines (encoded, in memory up to 4 MiB, then in a
@@ -23,12 +23,8 @@ enum ParallelExtract {
         private var lines: [UInt8] = []
         private var overflow: TemporaryFile?
         private(set) var quarantined = 0
-        /// Request-id hashes in reading order, in chunks of `ledgerChunk` (8 MiB): a growing array
-        /// would double and copy, and two parts doing so at once pushed a 10 M-record run's peak
-        /// from 125 MB to 145 MB.
-        private(set) var ledgerSegments: [[UInt64]] = []
-        private var ledgerKeys: [UInt64] = []
-        static let ledgerChunk = 1 << 20
+        /// Request-id hashes in reading order.
+        let ledger: DuplicateFinder
         var duplicates = 0
         var counts = RowCounts()
         var error: (any Error)?
@@ -39,6 +35,7 @@ enum ParallelExtract {
         init(sink: UsageSink, spillFolder: String) throws {
             self.sink = sink
             self.spillFolder = spillFolder
+            ledger = sink.partLedger()
             records = try TemporaryFile(folder: spillFolder, purpose: "staged records of a part")
             writer = sink.partWriter(into: records)
         }
@@ -46,13 +43,7 @@ enum ParallelExtract {
         func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
             switch sink.checkRequestId(b, line: line, context: context, raw: raw) {
             case .noId: break
-            case .newId(let h):
-                if ledgerKeys.count == Self.ledgerChunk {
-                    ledgerSegments.append(ledgerKeys)
-                    ledgerKeys = []
-                }
-                if ledgerKeys.isEmpty { ledgerKeys.reserveCapacity(Self.ledgerChunk) }
-                ledgerKeys.append(h)
+            case .newId(let h): try ledger.add(h)
             case .repeatsStaged(let entry): duplicates += 1; try keep(entry); return false
             }
             try writer.add(b, line: line)
@@ -78,14 +69,6 @@ enum ParallelExtract {
                 try overflow!.append(lines)
                 lines.removeAll(keepingCapacity: true)
             }
-        }
-
-        /// Hands the request-id hashes over in order, a segment at a time; then forgets them.
-        func takeLedger(_ body: ([UInt64]) -> Void) {
-            if !ledgerKeys.isEmpty { ledgerSegments.append(ledgerKeys) }
-            ledgerKeys = []
-            for segment in ledgerSegments { body(segment) }
-            ledgerSegments = []
         }
 
         /// The quarantine lines in order, a chunk at a time; then forgets them.

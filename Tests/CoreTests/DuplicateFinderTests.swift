@@ -1,38 +1,69 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import ReckonCore
 
 @Suite("DuplicateFinder")
 struct DuplicateFinderTests {
-    @Test func findsLaterOccurrencesOnly() {
-        var f = DuplicateFinder()
-        for k: UInt64 in [5, 9, 5, 0, 7, 9, 5, 0, 1 << 63, 1 << 63] { f.add(k) }
-        #expect(f.duplicates() == [2, 5, 6, 7, 9])
+    let folder = "/tmp/reckon-dupfinder-\(getpid())"
+
+    @Test func findsLaterOccurrencesOnly() throws {
+        let f = DuplicateFinder(spillFolder: folder)
+        for k: UInt64 in [5, 9, 5, 0, 7, 9, 5, 0, 1 << 63, 1 << 63] { try f.add(k) }
+        #expect(try f.duplicates() == [2, 5, 6, 7, 9])
+        #expect(f.file == nil, "ten keys stay in memory")
     }
 
-    @Test func manyKeysAcrossBucketsMatchASetBasedAnswer() {
-        var f = DuplicateFinder()
+    /// 200,000 keys with about 2,000 repeats, and the set-based answer.
+    static func keys() -> (keys: [UInt64], repeats: [Int]) {
         var seen = Set<UInt64>()
-        var expected: [Int] = []
+        var keys: [UInt64] = [], repeats: [Int] = []
         var x: UInt64 = 0x1234_5678_9ABC_DEF0
         for i in 0..<200_000 {
             x = x &* 6364136223846793005 &+ 1442695040888963407
             let key = i % 97 == 0 ? UInt64(i / 97 % 50) : x  // a few small keys repeat
-            f.add(key)
-            if !seen.insert(key).inserted { expected.append(i) }
+            keys.append(key)
+            if !seen.insert(key).inserted { repeats.append(i) }
         }
-        #expect(expected.count > 1000)
-        #expect(f.duplicates() == expected)
-        // Bucket groups handled one pass at a time give the same answer.
-        #expect(f.duplicates(passes: 4) == expected && f.duplicates(passes: 16) == expected)
-        // The same keys added as segments (the parts of a file read on several threads), then one by one.
-        var g = DuplicateFinder()
-        g.append(segment: Array(f.keys[0..<70_000]))
-        g.append(segment: Array(f.keys[70_000..<150_000]))
-        for k in f.keys[150_000...] { g.add(k) }
-        #expect(g.count == 200_000 && g.duplicates() == expected && g.duplicates(passes: 16) == expected)
-        // Groups shared among threads (fewer, as many as, and more threads than groups): the same answer.
-        for (passes, threads) in [(16, 2), (16, 3), (4, 4), (2, 8)] {
-            #expect(g.duplicates(passes: passes, threads: threads) == expected, "\(passes) passes, \(threads) threads")
+        return (keys, repeats)
+    }
+
+    @Test func manyKeysMatchASetBasedAnswerInMemoryOrWritten() throws {
+        let (keys, expected) = Self.keys()
+        #expect(expected.count == 2012 && expected.first == 4850 && expected.last == 199_917)
+        // One block in memory (nothing written), then blocks of 1,000 written to the file.
+        for blockKeys in [1 << 18, 1_000] {
+            let f = DuplicateFinder(spillFolder: folder, blockKeys: blockKeys)
+            for k in keys { try f.add(k) }
+            #expect(f.count == 200_000)
+            #expect(try f.duplicates() == expected, "blocks of \(blockKeys)")
+            #expect((f.file == nil) == (blockKeys > 200_000))
+            #expect(f.inMemory <= blockKeys && f.tail.isEmpty)
+            // Groups of partitions read one at a time, shared among threads (fewer, as many as,
+            // and more threads than groups): the same answer.
+            for (groupKeys, threads) in [(20_000, 1), (20_000, 2), (1_000, 3), (100_000, 4), (1 << 18, 8)] {
+                #expect(try f.duplicates(threads: threads, groupKeys: groupKeys) == expected,
+                        "blocks of \(blockKeys), groups of \(groupKeys), \(threads) threads")
+            }
         }
+    }
+
+    @Test func findersTakenOverInOrderActAsOne() throws {
+        // The parts of a file read on several threads: each part's finder is appended to the
+        // stage's in part order, between keys the stage added itself.
+        let (keys, expected) = Self.keys()
+        let whole = DuplicateFinder(spillFolder: folder, blockKeys: 5_000)
+        for k in keys[0..<30_000] { try whole.add(k) }
+        for range in [30_000..<31_000, 31_000..<100_000, 100_000..<180_000] {
+            let part = DuplicateFinder(spillFolder: folder, blockKeys: 5_000)
+            for k in keys[range] { try part.add(k) }
+            try whole.append(part)
+            #expect(part.count == 0)
+        }
+        for k in keys[180_000...] { try whole.add(k) }
+        #expect(whole.count == 200_000)
+        #expect(try whole.duplicates(threads: 2, groupKeys: 10_000) == expected)
+        #expect(whole.inMemory <= 3 * 5_000, "each finder keeps at most a block's worth in memory")
     }
 }

@@ -43,7 +43,8 @@ struct ThreadsTests {
     }
 
     /// Also with a cell table too small for the month: cells spill to a temporary file and the
-    /// final pass reads them back a day at a time (the same bytes again, and no file left behind).
+    /// final pass reads them back a day at a time (the same bytes again, and no file left behind);
+    /// and with extract's request ids written to a file in small blocks (the same repeat found).
     @Test func oneTwoAndThreeThreadsWriteTheSameBytes() throws {
         let dir = Jobs.tempDir("threads")
         try Jobs.write(Self.export(), to: dir + "/usage/export.csv")
@@ -53,9 +54,12 @@ struct ThreadsTests {
         var outputs: [[String: Data]] = []
         for (threads, maxCells) in [(1, nil), (2, nil), (3, nil), (1, 500), (2, 333), (3, 1)] as [(Int, Int?)] {
             let out = Jobs.tempDir("threads-\(threads)-\(maxCells ?? 0)")
+            // With the small cell table, the request-id ledger writes blocks of 100 ids to a file too.
             let x = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000",
-                                                    "--segment-lines", "2000"])
+                                                    "--segment-lines", "2000"] + (maxCells == nil ? [] : ["--ledger-block-keys", "100"]))
             #expect(x.status == 0, "\(x.stderr)")
+            #expect(try Jobs.read(out + "/staging/extract/manifest.json").contains("request ids checked for repeats from blocks written to a temporary file")
+                    == (maxCells != nil))
             let r = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads)]
                                  + (maxCells.map { ["--max-cells", String($0)] } ?? []))
             #expect(r.status == 0, "\(r.stderr)")
