@@ -28,6 +28,8 @@ public struct Layout: Sendable {
     public var extractedSources: String { stageFolder("extract") + "/usage_sources.jsonl" }
     /// The generic records extract accepted, in Reckon's binary staging form (see `StagedRecords`).
     public var extractedRecords: String { stageFolder("extract") + "/usage_records.bin" }
+    /// The lines of staged generic records found to repeat an earlier request id (see `RepeatedLines`).
+    public var extractedRepeats: String { stageFolder("extract") + "/usage_repeats.bin" }
     public func stagedDataset(_ dataset: String, _ period: BillingPeriod) -> String {
         stageFolder("transform") + "/\(dataset)/billing_period=\(period)/part-00000.csv"
     }

@@ -42,7 +42,7 @@ public struct ExtractStage {
         var report = StageReport(stage: "extract")
         let sink = try UsageSink(usagePath: layout.extractedUsage, costsPath: layout.stageFolder("extract") + "/provider_costs.jsonl",
                                  quarantinePath: layout.quarantine("extract"), sourcesPath: layout.extractedSources,
-                                 recordsPath: layout.extractedRecords, spillFolder: layout.stageFolder("extract"),
+                                 recordsPath: layout.extractedRecords, repeatsPath: layout.extractedRepeats, spillFolder: layout.stageFolder("extract"),
                                  ledgerBlockKeys: options.ledgerBlockKeys)
         let invoiceOut = try OutputFile(path: layout.extractedInvoices)
 
@@ -70,7 +70,7 @@ public struct ExtractStage {
         report.notes += sink.notes
         try sink.commit()
         try invoiceOut.commit()
-        report.outputs = [layout.extractedUsage, layout.extractedSources, layout.extractedRecords, sink.costsPath,
+        report.outputs = [layout.extractedUsage, layout.extractedSources, layout.extractedRecords, layout.extractedRepeats, sink.costsPath,
                           layout.extractedInvoices, layout.quarantine("extract")]
         if sink.duplicates > 0 {
             report.notes.append("\(sink.duplicates) records repeat a request_id seen before: counted once, the repeats are in quarantine")
@@ -256,6 +256,8 @@ final class UsageSink: GenericRecordHandler {
     let costsPath: String
     /// The accepted generic records in binary form (`StagedRecords`), all sources.
     let records: OutputFile
+    /// The staged records found to repeat an earlier request id (`RepeatedLines`).
+    private let repeats: RepeatedLines.Writer
     /// The writer of the source being read on one thread (`beginSource` … `endSource`).
     private var recordWriter: StagedRecordWriter?
     private var segmentLines = StagedRecords.defaultSegmentLines
@@ -277,7 +279,8 @@ final class UsageSink: GenericRecordHandler {
 
 
     init(usagePath: String, costsPath: String, quarantinePath: String, sourcesPath: String, recordsPath: String,
-         spillFolder: String, ledgerBlockKeys: Int) throws {
+         repeatsPath: String, spillFolder: String, ledgerBlockKeys: Int) throws {
+        repeats = try RepeatedLines.Writer(path: repeatsPath)
         ledger = DuplicateFinder(spillFolder: spillFolder, blockKeys: ledgerBlockKeys)
         usage = try OutputFile(path: usagePath)
         records = try OutputFile(path: recordsPath, writeBehind: true)
@@ -393,37 +396,34 @@ final class UsageSink: GenericRecordHandler {
     }
 
     /// Finds the generic records whose request id repeats an earlier one, quarantines them (with
-    /// their raw record, read again from the file) and moves them from out to quarantined in
-    /// `report`; then writes `usage_sources.jsonl`.
-    /// The ledger is searched on `threads` threads (the same answer for any number).
+    /// their raw record, read again from the file), lists their lines for transform to skip
+    /// (`usage_repeats.bin`) and moves them from out to quarantined in `report`; then writes
+    /// `usage_sources.jsonl`. The ledger is searched on `threads` threads (the same answer for any
+    /// number).
+    /// - Memory: one bit a generic record with a request id for the answer (see
+    ///   `DuplicateFinder`); the repeats stream to the quarantine and the list, however many.
     func resolveDuplicates(report: inout StageReport, threads: Int) throws {
-        // Ordinal → (source, index among that source's records with a request id).
-        var bySource: [Int: Set<Int>] = [:]
-        let repeats = try ledger.duplicates(threads: threads)
+        let repeating = try ledger.duplicates(threads: threads)
         if ledger.wroteBlocks {
             notes.append("\(ledger.count) request ids checked for repeats from blocks written to a temporary file")
         }
-        for ordinal in repeats {
-            var lo = 0, hi = sourceStarts.count - 1
-            while lo < hi {
-                let mid = (lo + hi + 1) / 2
-                if sourceStarts[mid] <= ordinal { lo = mid } else { hi = mid - 1 }
-            }
-            bySource[lo, default: []].insert(ordinal - sourceStarts[lo])
-        }
-        for (index, wanted) in bySource.sorted(by: { $0.key < $1.key }) {
+        for index in pendingSources.indices where repeating.count > 0 {
+            let start = sourceStarts[index], end = index + 1 < sourceStarts.count ? sourceStarts[index + 1] : ledger.count
+            guard repeating.count(in: start..<end) > 0 else { continue }
             let source = pendingSources[index]
-            let found = try source.rawRecords(idOrdinals: wanted, skipIds: requestIds)
-            for (line, raw) in found {
+            var found = 0
+            try source.forEachRecord(idOrdinals: { repeating.contains(start + $0) }, skipIds: requestIds) { line, raw in
+                found += 1
                 duplicates += 1
                 try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: source.file, line: line),
                                                reason: "duplicate request_id: counted once, this repeat is not used (an earlier record has the same request_id)",
-                                               raw: raw))
+                                               raw: raw()))
+                try repeats.append(source: index, line: line)
             }
-            pendingSources[index].rowsOut -= found.count
+            pendingSources[index].rowsOut -= found
             if let k = report.sources.firstIndex(where: { $0.file == source.file }) {
-                report.sources[k].counts.rowsOut -= found.count
-                report.sources[k].counts.rowsQuarantined += found.count
+                report.sources[k].counts.rowsOut -= found
+                report.sources[k].counts.rowsQuarantined += found
             }
         }
         for s in pendingSources { try sources.write(JSONWriter.write(s.json) + "\n") }
@@ -445,6 +445,7 @@ final class UsageSink: GenericRecordHandler {
         try flush()
         try usage.commit()
         try records.commit()
+        try repeats.commit()
         try sources.commit()
         try costs.commit()
         try quarantineFile.commit()
@@ -580,30 +581,33 @@ extension GenericSource {
 
     /// The (line, raw text) of the records whose request id has one of the `idOrdinals` among this
     /// file's records with a request id (ids in `skipIds` were refused at once and are not counted).
-    func rawRecords(idOrdinals: Set<Int>, skipIds: HashSet64) throws -> [(line: Int, raw: String)] {
-        let collector = RawCollector(wanted: idOrdinals, skip: skipIds)
-        try replay(collector)
-        return collector.found
+    /// Calls `body` with the line and raw text of each record whose request-id ordinal (its place
+    /// among the file's records with a request id not in `skipIds`) `wanted` accepts, in order.
+    /// The file is read again whole. - Memory: one record.
+    func forEachRecord(idOrdinals wanted: (Int) -> Bool, skipIds: HashSet64,
+                       _ body: (_ line: Int, _ raw: () -> String) throws -> Void) throws {
+        try withoutActuallyEscaping(wanted) { wanted in
+            try withoutActuallyEscaping(body) { body in try replay(RecordFinder(wanted: wanted, skip: skipIds, body: body)) }
+        }
     }
 }
 
-private final class RawCollector: GenericRecordHandler {
-    let wanted: Set<Int>
+private final class RecordFinder: GenericRecordHandler {
+    let wanted: (Int) -> Bool
     let skip: HashSet64
+    let body: (Int, () -> String) throws -> Void
     var ordinal = 0
-    var found: [(line: Int, raw: String)] = []
-    init(wanted: Set<Int>, skip: HashSet64) {
+    init(wanted: @escaping (Int) -> Bool, skip: HashSet64, body: @escaping (Int, () -> String) throws -> Void) {
         self.wanted = wanted
         self.skip = skip
+        self.body = body
     }
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
         guard let id = b.spans[GenericUsage.Field.requestId.rawValue] else { return true }
         if !skip.isEmpty && skip.contains(fnv1a(id)) { return true }
-        if wanted.contains(ordinal) { found.append((line, raw())) }
+        if wanted(ordinal) { try body(line, raw) }
         ordinal += 1
         return true
     }
     func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {}
 }
-
-

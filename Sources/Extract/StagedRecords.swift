@@ -80,13 +80,16 @@ public enum StagedRecords {
     }
 
     /// Calls `body` with each record of `segments` (in order; all of one source) as a view, except
-    /// the lines in `skip` (records extract quarantined after reading, as repeats).
+    /// the lines listed in `repeats` (a `RepeatedLines` file: records extract quarantined after
+    /// reading, as repeats; nil: none).
     /// - Returns: the records passed to `body`.
     /// - Memory: one segment's payload (as extract writes them, at most 8 MiB and one record) and
     ///   its dimensions and tag sets.
-    public static func forEachView(path: String, segments: ArraySlice<Segment>, file: String, skip: Set<Int>,
+    public static func forEachView(path: String, segments: ArraySlice<Segment>, file: String, repeats: String?,
                                    _ body: (UsageRecordView) throws -> Void) throws -> Int {
-        guard !segments.isEmpty else { return 0 }
+        guard let first = segments.first else { return 0 }
+        let skip = try repeats.map { try RepeatedLines.Cursor(path: $0, source: first.source, from: first.firstLine) }
+        let skipping = skip.map { !$0.isDone } ?? false
         let input = try ReadableFile(path: path)
         let context = GenericUsage.FileContext(file: file, defaults: hivePartitions(of: file))
         let builder = GenericRecordBuilder()
@@ -99,7 +102,7 @@ public enum StagedRecords {
                 let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<segment.payload.count])
                 try input.read(at: segment.payload.lowerBound, into: bytes)
                 passed += try decoder.decode(UnsafeRawBufferPointer(bytes), segment: segment, path: path, builder: builder) { line, keys in
-                    if !skip.isEmpty && skip.contains(line) { return false }
+                    if skipping, try skip!.contains(line) { return false }
                     try body(UsageRecordView(builder: builder, context: context, line: line, stagedKeys: keys))
                     return true
                 }

@@ -23,12 +23,12 @@ enum ParallelPricing {
         var source: GenericSource
         var records: String
         var parts: [ArraySlice<StagedRecords.Segment>]
-        var skip: Set<Int>
+        var repeats: String?
         var workers: [Worker]
     }
 
     /// - Returns: the number of records priced (checked against extract's count for the file).
-    static func run(_ source: GenericSource, records: String, parts: [ArraySlice<StagedRecords.Segment>], skip: Set<Int>,
+    static func run(_ source: GenericSource, records: String, parts: [ArraySlice<StagedRecords.Segment>], repeats: String?,
                     into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile) throws -> Int {
         // A builder of its own per thread, not copies of one: copies would share their arrays'
         // storage, and the threads' retains of the same objects then fight over one cache line.
@@ -37,12 +37,12 @@ enum ParallelPricing {
             builder.reserveCells(min(source.rowsOut / parts.count / 4, 1 << 20))
             return Worker(builder)
         }
-        let shared = Shared(source: source, records: records, parts: parts, skip: skip, workers: workers)
+        let shared = Shared(source: source, records: records, parts: parts, repeats: repeats, workers: workers)
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let w = shared.workers[i]
             do {
                 w.passed = try StagedRecords.forEachView(path: shared.records, segments: shared.parts[i], file: shared.source.file,
-                                                         skip: shared.skip) { view in
+                                                         repeats: shared.repeats) { view in
                     try w.builder.add(view: view) { w.unpriced.append($0) }
                 }
             } catch {

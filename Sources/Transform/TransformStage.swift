@@ -152,10 +152,7 @@ public struct TransformStage {
         // repeats it quarantined after reading.
         var sourceIndex = -1
         if FileSystem.exists(layout.extractedSources), readsExports {
-            var skip: [String: Set<Int>] = [:]
-            try forEachJSONLine(layout.quarantine("extract")) { q, _ in
-                if let f = q["file"]?.string, case .number(let n)? = q["line"], let line = Int(n) { skip[f, default: []].insert(line) }
-            }
+            let repeats = layout.extractedRepeats
             let records = layout.extractedRecords
             var segments: [Int: [StagedRecords.Segment]] = [:]
             if FileSystem.exists(records) {
@@ -169,11 +166,10 @@ public struct TransformStage {
                 }
                 sourceIndex += 1
                 let mine = segments[sourceIndex] ?? []
-                let skipLines = skip[source.file] ?? []
                 if case .shard(let index, let count) = mode {
                     let share = mine[(mine.count * index / count)..<(mine.count * (index + 1) / count)]
                     let sink = unpriced(sourceIndex, index)
-                    let passed = try StagedRecords.forEachView(path: records, segments: share, file: source.file, skip: skipLines) { view in
+                    let passed = try StagedRecords.forEachView(path: records, segments: share, file: source.file, repeats: repeats) { view in
                         try estimated.add(view: view, unpriced: sink)
                     }
                     passedBySource[sourceIndex] = passed
@@ -183,14 +179,14 @@ public struct TransformStage {
                 let runs = min(threads, mine.count)
                 if runs > 1 {
                     let parts = (0..<runs).map { k in mine[(mine.count * k / runs)..<(mine.count * (k + 1) / runs)] }
-                    staged += try ParallelPricing.run(source, records: records, parts: parts, skip: skipLines, into: &estimated, quarantine: quarantine)
+                    staged += try ParallelPricing.run(source, records: records, parts: parts, repeats: repeats, into: &estimated, quarantine: quarantine)
                     report.notes.append("\(source.file): priced in \(runs) parts on \(runs) threads")
                     return
                 }
                 // Skip the cell table's first doublings (each rehashes every cell) without reserving
                 // room it may not need: room touched at random is resident memory.
                 estimated.reserveCells(estimated.rowCount + min(source.rowsOut / 4, 1 << 20))
-                let passed = try StagedRecords.forEachView(path: records, segments: mine[...], file: source.file, skip: skipLines) { view in
+                let passed = try StagedRecords.forEachView(path: records, segments: mine[...], file: source.file, repeats: repeats) { view in
                     try estimated.add(view: view) { try quarantine.append($0) }
                 }
                 try source.checkCount(passed)

@@ -35,16 +35,13 @@ struct ExtractStageTests {
             try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
         }
         // Records staged as copies, then the generic exports' records read back from the binary
-        // staging (skipping the lines quarantined after reading, as transform does).
+        // staging (skipping the lines extract listed as repeats after reading, as transform does).
         var usage = try lines(layout.extractedUsage).map { try UsageRecord(json: $0) }
         let quarantine = try lines(layout.quarantine("extract"))
         let segments = FileManager.default.fileExists(atPath: layout.extractedRecords) ? try StagedRecords.segments(path: layout.extractedRecords) : []
         for (index, source) in try lines(layout.extractedSources).map({ try GenericSource(json: $0) }).enumerated() {
-            let skip = Set(quarantine.filter { $0["file"]?.string == source.file }.compactMap { q -> Int? in
-                if case .number(let n)? = q["line"] { return Int(n) } else { return nil }
-            })
             let passed = try StagedRecords.forEachView(path: layout.extractedRecords, segments: segments.filter { $0.source == index }[...],
-                                                       file: source.file, skip: skip) { usage.append($0.makeRecord()) }
+                                                       file: source.file, repeats: layout.extractedRepeats) { usage.append($0.makeRecord()) }
             try source.checkCount(passed)
         }
         return Run(report: report,

@@ -52,12 +52,60 @@ struct StagedRecordsTests {
         return c.records
     }
 
-    static func readBack(_ path: String, skip: Set<Int> = []) throws -> [UsageRecord] {
+    /// Writes a `RepeatedLines` file of (source, line) entries, in order.
+    static func repeatsFile(_ entries: [(Int, Int)]) throws -> String {
+        let path = FileManager.default.temporaryDirectory.path + "/reckon-repeats-\(UUID().uuidString).bin"
+        let w = try RepeatedLines.Writer(path: path)
+        for (source, line) in entries { try w.append(source: source, line: line) }
+        try w.commit()
+        return path
+    }
+
+    static func readBack(_ path: String, skip: [Int] = []) throws -> [UsageRecord] {
         var out: [UsageRecord] = []
-        _ = try StagedRecords.forEachView(path: path, segments: try StagedRecords.segments(path: path)[...], file: fixture, skip: skip) {
+        // The collector stages as source 3; lines of sources 2 and 4 are not its own.
+        let repeats = try repeatsFile([(2, 4)] + skip.map { (3, $0) } + [(4, 2), (4, 5)])
+        defer { try? FileManager.default.removeItem(atPath: repeats) }
+        _ = try StagedRecords.forEachView(path: path, segments: try StagedRecords.segments(path: path)[...], file: fixture, repeats: repeats) {
             out.append($0.makeRecord())
         }
         return out
+    }
+
+    /// Extract's list of repeated lines, walked from any line of any source: across the reader's
+    /// 256-entry loads, sources before and after, and damaged or missing files refused.
+    @Test func repeatedLinesAreFoundFromAnyStart() throws {
+        var entries: [(Int, Int)] = [(0, 5), (0, 9)]
+        for line in stride(from: 3, to: 3_000, by: 3) { entries.append((2, line)) }   // 999 lines of source 2
+        entries.append((7, 1))
+        let path = try Self.repeatsFile(entries)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func walk(_ source: Int, from: Int, to: Int) throws -> [Int] {
+            let c = try RepeatedLines.Cursor(path: path, source: source, from: from)
+            return try (from..<to).filter { try c.contains($0) }
+        }
+        #expect(try walk(0, from: 1, to: 20) == [5, 9])
+        #expect(try walk(0, from: 6, to: 20) == [9])
+        #expect(try walk(1, from: 1, to: 5_000).isEmpty && RepeatedLines.Cursor(path: path, source: 1, from: 1).isDone)
+        let all = try walk(2, from: 1, to: 5_000)
+        #expect(all.count == 999 && all.first == 3 && all.last == 2_997 && all.allSatisfy { $0 % 3 == 0 })
+        #expect(try walk(2, from: 1_500, to: 1_520) == [1_500, 1_503, 1_506, 1_509, 1_512, 1_515, 1_518])
+        #expect(try walk(2, from: 2_998, to: 5_000).isEmpty)
+        #expect(try walk(7, from: 1, to: 3) == [1] && walk(8, from: 1, to: 3).isEmpty)
+        // Lines asked for out of the list's way (a source with nothing listed) are never skipped.
+        let empty = try Self.repeatsFile([])
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(try RepeatedLines.Cursor(path: empty, source: 0, from: 1).isDone)
+        // A file cut in the middle of an entry, or not there at all, is an error naming it.
+        let cut = path + ".cut"
+        defer { try? FileManager.default.removeItem(atPath: cut) }
+        try Data(try Data(contentsOf: URL(fileURLWithPath: path)).prefix(8 + 16 * 3 + 5)).write(to: URL(fileURLWithPath: cut))
+        #expect { _ = try RepeatedLines.Cursor(path: cut, source: 0, from: 1) } throws: { e in
+            (e as? ReckonError)?.code == .badData && "\(e)".contains(".cut") && "\(e)".contains("damaged")
+        }
+        #expect { _ = try RepeatedLines.Cursor(path: path + ".gone", source: 0, from: 1) } throws: { e in
+            (e as? ReckonError)?.code == .missingInput && "\(e)".contains("rerun reckon-extract")
+        }
     }
 
     @Test func recordsReadBackAsExtractAcceptedThem() throws {
@@ -107,7 +155,7 @@ struct StagedRecordsTests {
         defer { try? FileManager.default.removeItem(atPath: staged) }
         try Data(c.staged).write(to: URL(fileURLWithPath: staged))
         var back: [UsageRecord] = []
-        _ = try StagedRecords.forEachView(path: staged, segments: try StagedRecords.segments(path: staged)[...], file: path, skip: []) {
+        _ = try StagedRecords.forEachView(path: staged, segments: try StagedRecords.segments(path: staged)[...], file: path, repeats: nil) {
             back.append($0.makeRecord())
         }
         for records in [c.records, back] {
