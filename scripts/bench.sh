@@ -13,6 +13,17 @@ for f in csv jsonl csvgz; do
   "$PY" scripts/measure.py "extract $f" "$raw" "$N" -- .build/release/reckon-extract --input "$DATA/$f" --output "$DATA/out-$f" --max-quarantine-share 1
 done
 
+# The CSV export dropped twice into usage/ (every record of the second copy repeats a request id):
+# the repeats stream to the quarantine, memory stays flat (the same peak as one copy, give or take).
+mkdir -p "$DATA/csv-twice/usage"
+for copy in a b; do
+  ln -f "$DATA/csv/usage/usage.csv" "$DATA/csv-twice/usage/$copy.csv" 2>/dev/null || cp "$DATA/csv/usage/usage.csv" "$DATA/csv-twice/usage/$copy.csv"
+done
+raw=$(stat -c %s "$DATA/csv/usage/usage.csv")
+"$PY" scripts/measure.py "extract csv twice (half repeats)" "$((2 * raw))" "$((2 * N))" -- \
+  .build/release/reckon-extract --input "$DATA/csv-twice" --output "$DATA/out-csv-twice" --max-quarantine-share 1
+rm -rf "$DATA/out-csv-twice"
+
 # Transform (pricing + FOCUS rows) on the CSV run's staging, on one core and on all of them; the
 # job logs its pricing phase (load the rate cards, read extract's staged records, price every meter
 # quantity, sum into daily cells) separately: issue 4 asks for records/s of pricing on one core.

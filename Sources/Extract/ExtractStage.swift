@@ -388,8 +388,7 @@ final class UsageSink: GenericRecordHandler {
 
     /// Adds what one part of a generic export found, in reading order (see `ParallelExtract`).
     func absorb(_ part: ParallelExtract.PartResult) throws {
-        try part.forEachQuarantineChunk { try quarantineFile.append(encodedLines: $0, count: 0) }
-        quarantineFile.countAppended(part.quarantined)
+        try part.quarantine.drain(into: quarantineFile)
         try ledger.append(part.ledger)
         duplicates += part.duplicates
         try part.forEachRecordChunk { try records.write(raw: $0) }

@@ -12,17 +12,17 @@ import ReckonCore
 /// the parts after it are dropped, and the error is thrown after the parts before it (and the
 /// records of the broken part before the break) have been added — as a one-thread read would.
 /// - Memory: per part, a ledger of its request ids (written to a temporary file a block at a
-///   time, see `DuplicateFinder`; taken over by the stage's at the merge), at most 4 MiB of quarantine lines (the rest waits in a temporary file) and one open segment
-///   of staged records (the finished ones wait in a temporary file).
+///   time, see `DuplicateFinder`; taken over by the stage's at the merge), at most 4 MiB of
+///   quarantine lines (`QuarantineBuffer`: the rest waits in a temporary file) and one open
+///   segment of staged records (the finished ones wait in a temporary file).
 enum ParallelExtract {
     /// What one part found: its quarantine lines (encoded, in memory up to 4 MiB, then in a
     /// temporary file: a part full of bad records does not grow memory) and request-id hashes.
     final class PartResult: GenericRecordHandler, @unchecked Sendable {
         let sink: UsageSink
         let spillFolder: String
-        private var lines: [UInt8] = []
-        private var overflow: TemporaryFile?
-        private(set) var quarantined = 0
+        /// The part's quarantine entries, in reading order.
+        let quarantine: QuarantineBuffer
         /// Request-id hashes in reading order.
         let ledger: DuplicateFinder
         var duplicates = 0
@@ -35,6 +35,7 @@ enum ParallelExtract {
         init(sink: UsageSink, spillFolder: String) throws {
             self.sink = sink
             self.spillFolder = spillFolder
+            quarantine = QuarantineBuffer(spillFolder: spillFolder)
             ledger = sink.partLedger()
             records = try TemporaryFile(folder: spillFolder, purpose: "staged records of a part")
             writer = sink.partWriter(into: records)
@@ -60,24 +61,7 @@ enum ParallelExtract {
             try keep(UsageSink.rejected(line: line, reason: reason, raw: raw, context: context))
         }
 
-        private func keep(_ entry: QuarantineEntry) throws {
-            lines.append(contentsOf: JSONWriter.write(entry.json).utf8)
-            lines.append(0x0A)
-            quarantined += 1
-            if lines.count >= 4 << 20 {
-                if overflow == nil { overflow = try TemporaryFile(folder: spillFolder, purpose: "quarantined records") }
-                try overflow!.append(lines)
-                lines.removeAll(keepingCapacity: true)
-            }
-        }
-
-        /// The quarantine lines in order, a chunk at a time; then forgets them.
-        func forEachQuarantineChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-            try overflow?.forEachChunk(body)
-            try lines.withUnsafeBytes { try body($0) }
-            overflow = nil
-            lines = []
-        }
+        private func keep(_ entry: QuarantineEntry) throws { try quarantine.append(entry) }
     }
 
     private struct Shared: @unchecked Sendable {

@@ -7,15 +7,20 @@ import ReckonExtract
 /// are merged into the stage's in part order, and the parts' unpriced-usage entries are written
 /// to the quarantine in that order too — so the outputs are the same bytes as a one-thread run.
 /// - Memory: one cell table per part, each bounded by its share of `--max-cells` (they spill),
-///   until the merge; then the parts' spilled cells stay on disk for the day-by-day pass.
+///   until the merge; then the parts' spilled cells stay on disk for the day-by-day pass. Each
+///   part's unpriced-usage entries wait in at most 4 MiB of memory (`QuarantineBuffer`).
 enum ParallelPricing {
     /// One thread's part: its builder, what it quarantined, how many records it passed, its error.
     private final class Worker: @unchecked Sendable {
         var builder: EstimatedRowBuilder
-        var unpriced: [QuarantineEntry] = []
+        /// Its unpriced-usage entries, in order (in memory up to 4 MiB, then in a temporary file).
+        let unpriced: QuarantineBuffer
         var passed = 0
         var error: (any Error)?
-        init(_ builder: EstimatedRowBuilder) { self.builder = builder }
+        init(_ builder: EstimatedRowBuilder, spillFolder: String) {
+            self.builder = builder
+            unpriced = QuarantineBuffer(spillFolder: spillFolder)
+        }
     }
 
     /// What every thread reads; read-only while the threads run.
@@ -29,13 +34,13 @@ enum ParallelPricing {
 
     /// - Returns: the number of records priced (checked against extract's count for the file).
     static func run(_ source: GenericSource, records: String, parts: [ArraySlice<StagedRecords.Segment>], repeats: String?,
-                    into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile) throws -> Int {
+                    into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile, spillFolder: String) throws -> Int {
         // A builder of its own per thread, not copies of one: copies would share their arrays'
         // storage, and the threads' retains of the same objects then fight over one cache line.
         let workers = parts.map { _ in
             var builder = estimated.emptyCopy()
             builder.reserveCells(min(source.rowsOut / parts.count / 4, 1 << 20))
-            return Worker(builder)
+            return Worker(builder, spillFolder: spillFolder)
         }
         let shared = Shared(source: source, records: records, parts: parts, repeats: repeats, workers: workers)
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
@@ -43,7 +48,7 @@ enum ParallelPricing {
             do {
                 w.passed = try StagedRecords.forEachView(path: shared.records, segments: shared.parts[i], file: shared.source.file,
                                                          repeats: shared.repeats) { view in
-                    try w.builder.add(view: view) { w.unpriced.append($0) }
+                    try w.builder.add(view: view) { try w.unpriced.append($0) }
                 }
             } catch {
                 w.error = error
@@ -55,7 +60,7 @@ enum ParallelPricing {
         for (k, w) in shared.workers.enumerated() {
             // The first part's table becomes the stage's when it has nothing yet: one merge fewer.
             if k == 0 && estimated.isEmpty { estimated = w.builder } else { try estimated.merge(w.builder) }
-            for q in w.unpriced { try quarantine.append(q) }
+            try w.unpriced.drain(into: quarantine)
         }
         return passed
     }

@@ -56,7 +56,6 @@ public struct TransformStage {
     /// part by part), and checks that every export was read whole across the shards.
     func mergeShards(_ count: Int, into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile,
                      report: inout StageReport) throws {
-        var entries: [(source: Int, part: Int, entry: JSONValue)] = []
         var passed: [Int: Int] = [:]
         let run = try extractRun()
         for index in 0..<count {
@@ -71,8 +70,8 @@ public struct TransformStage {
                         throw ReckonError(.badData, "shard \(index + 1) of \(count) priced another extract run: run the shards again",
                                           at: SourcePosition(file: path, line: line))
                     }
-                } else if let q = v["quarantine"], case .number(let s)? = v["source"], case .number(let p)? = v["part"], let source = Int(s), let part = Int(p) {
-                    entries.append((source, part, q))
+                } else if v["quarantine"] != nil {
+                    return   // read by the second pass, below
                 } else if case .array(let pairs)? = v["passed"] {
                     for pair in pairs {
                         guard case .array(let sp) = pair, sp.count == 2, case .number(let s) = sp[0], case .number(let n) = sp[1],
@@ -89,9 +88,18 @@ public struct TransformStage {
                 }
             }
         }
-        // One run writes unpriced usage in reading order: the API pages, then each export part by part.
-        let ordered = entries.enumerated().sorted { ($0.element.source, $0.element.part, $0.offset) < ($1.element.source, $1.element.part, $1.offset) }
-        for e in ordered { try quarantine.append(json: e.element.entry) }
+        // One run writes unpriced usage in reading order: the API pages (shard 1's), then each
+        // export part by part — shard 1's share of it, shard 2's, … Each shard lists its entries
+        // in that order already, so they are merged a line at a time from all the shards at once.
+        let readers = try (0..<count).map { try ShardQuarantine(path: shardPath($0, of: count)) }
+        while let source = readers.compactMap(\.next?.source).min() {
+            for r in readers {
+                while let n = r.next, n.source == source {
+                    try quarantine.append(json: n.entry)
+                    try r.advance()
+                }
+            }
+        }
         var sourceIndex = -1
         var inPlace = 0
         if FileSystem.exists(layout.extractedSources) {
@@ -108,6 +116,39 @@ public struct TransformStage {
         report.notes.append("merged \(count) shards; \(inPlace) usage records of generic exports priced from extract's staged records")
     }
 
+    /// The unpriced-usage entries of one shard's result, in its order, a line at a time.
+    /// - Memory: one line.
+    private final class ShardQuarantine {
+        let path: String
+        let lines: LineReader
+        /// The next entry and the source it came from (-1: the staged pages), or nil at the end.
+        private(set) var next: (source: Int, entry: JSONValue)?
+
+        init(path: String) throws {
+            self.path = path
+            lines = LineReader(stream: try ByteStream(path: path))
+            try advance()
+        }
+
+        func advance() throws {
+            next = nil
+            while let value = try lines.next({ buf -> JSONValue? in
+                // Only the quarantine lines are parsed; the first pass has checked the rest.
+                guard buf.count > 14, buf.starts(with: #"{"quarantine":"#.utf8) else { return nil }
+                do { return try JSONParser.parse(buf) } catch {
+                    throw ReckonError(.badData, "not valid JSON: \(error)", at: SourcePosition(file: path, line: lines.lineNumber))
+                }
+            }) {
+                guard let v = value else { continue }
+                guard let q = v["quarantine"], case .number(let s)? = v["source"], let source = Int(s) else {
+                    throw ReckonError(.badData, "not a shard result line", at: SourcePosition(file: path, line: lines.lineNumber))
+                }
+                next = (source, q)
+                return
+            }
+        }
+    }
+
     /// The SHA-256 of extract's manifest: which extract run a shard priced.
     func extractRun() throws -> String { SHA256.hex(try ByteStream.readAll(path: layout.manifest("extract"))) }
 
@@ -122,11 +163,14 @@ public struct TransformStage {
     ///   pages — and the records read of each export; otherwise empty (unpriced usage goes straight
     ///   to `quarantine`).
     func priceUsage(into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile,
-                    report: inout StageReport) throws -> (quarantine: [(source: Int, part: Int, entry: JSONValue)], passed: [Int: Int]) {
-        var shardQuarantine: [(source: Int, part: Int, entry: JSONValue)] = []
+                    report: inout StageReport) throws -> (quarantine: QuarantineBuffer, passed: [Int: Int]) {
+        let shardQuarantine = QuarantineBuffer(spillFolder: layout.stageFolder("transform"))
         var passedBySource: [Int: Int] = [:]
         func unpriced(_ source: Int, _ part: Int) -> (QuarantineEntry) throws -> Void {
-            if case .shard = mode { return { shardQuarantine.append((source, part, $0.json)) } }
+            if case .shard = mode {
+                return { try shardQuarantine.append(json: .object([("quarantine", $0.json), ("source", .number(String(source))),
+                                                                     ("part", .number(String(part)))])) }
+            }
             return { try quarantine.append($0) }
         }
         let (readsStaged, readsExports): (Bool, Bool) = {
@@ -179,7 +223,8 @@ public struct TransformStage {
                 let runs = min(threads, mine.count)
                 if runs > 1 {
                     let parts = (0..<runs).map { k in mine[(mine.count * k / runs)..<(mine.count * (k + 1) / runs)] }
-                    staged += try ParallelPricing.run(source, records: records, parts: parts, repeats: repeats, into: &estimated, quarantine: quarantine)
+                    staged += try ParallelPricing.run(source, records: records, parts: parts, repeats: repeats, into: &estimated, quarantine: quarantine,
+                                                      spillFolder: layout.stageFolder("transform"))
                     report.notes.append("\(source.file): priced in \(runs) parts on \(runs) threads")
                     return
                 }
@@ -235,10 +280,7 @@ public struct TransformStage {
             // Which extract run the shard priced: the merge takes only results of the current one.
             try out.write(JSONWriter.write(.object([("extract_manifest_sha256", .string(try extractRun()))])) + "\n")
             try estimated.forEachPartialValue { try out.write(JSONWriter.write($0) + "\n") }
-            for q in shardQuarantine {
-                try out.write(JSONWriter.write(.object([("quarantine", q.entry), ("source", .number(String(q.source))),
-                                                        ("part", .number(String(q.part)))])) + "\n")
-            }
+            try shardQuarantine.drain { try out.write(raw: $0) }
             try out.write(JSONWriter.write(.object([("passed", .array(passedBySource.sorted { $0.key < $1.key }.map {
                 .array([.number(String($0.key)), .number(String($0.value))])
             }))])) + "\n")

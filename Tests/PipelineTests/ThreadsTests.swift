@@ -151,6 +151,38 @@ struct ThreadsTests {
         #expect(quarantines[0] == quarantines[1])
     }
 
+    /// Transform's parts keep their unpriced-usage entries in 4 MiB of memory and the rest in a
+    /// temporary file: a month of a model with no rate gives the same quarantine with three
+    /// threads as with one, and leaves nothing behind.
+    @Test func partsFullOfUnpricedUsageGiveTheSameQuarantine() throws {
+        let dir = Jobs.tempDir("unpriced")
+        var csv = "timestamp,provider,billing_account,model,input_tokens,output_tokens,request_id\n"
+        for i in 0..<45_000 {
+            csv += "2026-10-\(10 + i % 19)T0\(i % 10):00:00Z,openai,org,\(i % 50 == 0 ? "gpt-4o" : "gpt-9-unknown"),\(i + 1),\(i % 7 + 1),r\(i)\n"
+        }
+        try Jobs.write(csv, to: dir + "/usage/unpriced.csv")
+        try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
+        var results: [(status: Int32, quarantine: Data, estimate: Data)] = []
+        for threads in [1, 3] {
+            let out = Jobs.tempDir("unpriced-\(threads)")
+            let x = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--segment-lines", "3000"])
+            #expect(x.status == 0, "\(x.stderr)")
+            let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads)])
+            #expect(try Jobs.read(out + "/staging/transform/manifest.json").contains("priced in 3 parts") == (threads == 3))
+            results.append((t.status, FileManager.default.contents(atPath: out + "/staging/transform/quarantine.jsonl") ?? Data(),
+                            FileManager.default.contents(atPath: out + "/staging/transform/estimated/billing_period=2026-10/part-00000.csv") ?? Data()))
+            let hidden = try FileManager.default.contentsOfDirectory(atPath: out + "/staging/transform").filter { $0.hasPrefix(".") }
+            #expect(hidden.isEmpty, "\(hidden)")
+        }
+        // 44,100 records of the unknown model, two meters each; every part passed its 4 MiB.
+        let lines = String(decoding: results[0].quarantine, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 88_200 && lines.allSatisfy { $0.contains("unpriced_usage: no rate for openai gpt-9-unknown") })
+        #expect(results[0].quarantine.count > 3 * (4 << 20))
+        #expect(results[0].status == results[1].status && results[0].quarantine == results[1].quarantine)
+        #expect(results[0].estimate.count > 1_000 && results[0].estimate == results[1].estimate)
+    }
+
     /// Shard mode: n shards price their runs of segments of the staged records (on one machine
     /// here; on n machines when the output folder is shared), `merge` combines them; staging is the
     /// same bytes as one run for 1, 2 and 4.
