@@ -77,6 +77,13 @@ public final class TemporaryFile: @unchecked Sendable {
         }
     }
 
+    /// A path that opens this (unnamed) file while the handle is open — `/proc/self/fd/N` on
+    /// Linux — for a reader that takes a path; nil where there is none.
+    public var openablePath: String? {
+        let path = "/proc/self/fd/\(fd)"
+        return FileSystem.exists(path) ? path : nil
+    }
+
     /// Whether block transfers are direct (not through the page cache).
     public var isDirect: Bool { directFd >= 0 }
 

@@ -64,13 +64,25 @@ public struct TableDiff {
     /// - Disk: a transcoded JSONL input takes about its own size again, until the diff returns.
     public static func compare(_ a: String, _ b: String, keys: [String], tolerances: [String: Tolerance] = [:],
                                spillFolder: String? = nil) throws -> TableDiff {
-        var transcoded: [String] = []
-        defer { for t in transcoded { FileSystem.remove(t) } }
+        // Transcoded tables live in unnamed temporary files, read through their open handles: a
+        // killed diff leaves nothing behind. Without /proc, named files removed before returning.
+        var transcoded: [TemporaryFile] = []
+        var named: [String] = []
+        defer { for t in named { FileSystem.remove(t) } }
         func csv(_ path: String) throws -> String {
             guard Table.isJSONL(path) else { return path }
-            let temp = (spillFolder ?? FileSystem.temporaryFolder) + "/.reckon-diff-\(getpid())-\(transcoded.count).csv"
-            transcoded.append(temp)
-            try JSONLTable.transcode(path, toCSV: temp, requiring: keys)
+            let folder = spillFolder ?? FileSystem.temporaryFolder
+            let file = try TemporaryFile(folder: folder, purpose: "a JSONL table transcoded to CSV")
+            if let open = file.openablePath {
+                transcoded.append(file)
+                try JSONLTable.transcode(path, requiring: keys) { try file.append($0) }
+                return open
+            }
+            let temp = folder + "/.reckon-diff-\(getpid())-\(named.count).csv"
+            named.append(temp)
+            let out = try OutputFile(path: temp)
+            try JSONLTable.transcode(path, requiring: keys) { try out.write(raw: $0) }
+            try out.commit()
             return temp
         }
         return try compareCSV(csv(a), csv(b), keys: keys, tolerances: tolerances, spillFolder: spillFolder)
@@ -520,7 +532,7 @@ struct Table {
 
 /// A JSONL table as CSV, for the streaming diff.
 enum JSONLTable {
-    /// Writes the JSONL file `path` (gzip or not) as a CSV file at `target`: a header of the
+    /// Writes the JSONL file `path` (gzip or not) as CSV, a megabyte at a time to `write`: a header of the
     /// columns in order of first appearance (the first pass), then one line per object (the
     /// second). JSON null and a missing member become an empty unquoted field (null), a string its
     /// text (an empty string quoted, as `""`), a number its text as written, anything else its
@@ -528,7 +540,7 @@ enum JSONLTable {
     /// - Throws: `.badData` naming the file and line for a line that is not a JSON object; `.usage`
     ///   when a key column is not in the file.
     /// - Memory: the column names and one line; O(bytes) time, the file read twice.
-    static func transcode(_ path: String, toCSV target: String, requiring keys: [String]) throws {
+    static func transcode(_ path: String, requiring keys: [String], write: (UnsafeRawBufferPointer) throws -> Void) throws {
         func objects(_ body: ([(key: String, value: JSONValue)]) throws -> Void) throws {
             let lines = LineReader(stream: try ByteStream(path: path))
             while let value = try lines.next({ line -> JSONValue? in
@@ -549,8 +561,9 @@ enum JSONLTable {
         for k in keys where column[k] == nil {
             throw ReckonError(.usage, "key column \(k) is not in the file", at: SourcePosition(file: path))
         }
-        let out = try OutputFile(path: target)
-        try out.write(CSVWriter.line(header))
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 20)
+        out.append(contentsOf: CSVWriter.line(header).utf8)
         var row = [String?](repeating: nil, count: header.count)
         try objects { members in
             for i in row.indices { row[i] = nil }
@@ -562,9 +575,13 @@ enum JSONLTable {
                 default: row[column[k]!] = JSONWriter.write(v)
                 }
             }
-            try out.write(CSVWriter.line(row))
+            out.append(contentsOf: CSVWriter.line(row).utf8)
+            if out.count >= 1 << 20 {
+                try out.withUnsafeBytes { try write($0) }
+                out.removeAll(keepingCapacity: true)
+            }
         }
-        try out.commit()
+        try out.withUnsafeBytes { try write($0) }
     }
 }
 
