@@ -247,8 +247,10 @@ public struct ExtractStage {
 }
 
 /// Where extracted records go: the staged usage and provider-cost files, the quarantine, and the
-/// run's set of request ids (64-bit FNV-1a hashes: 8 bytes per distinct id; a hash collision
-/// would quarantine a record as a duplicate, never drop it silently).
+/// run's request ids as 64-bit FNV-1a hashes — a set for the records staged as copies (API pages
+/// and request logs, which are small) and the ledger for generic exports (on disk, see
+/// `DuplicateFinder`). A hash collision would quarantine a record as a duplicate, never drop it
+/// silently.
 final class UsageSink: GenericRecordHandler {
     let usage: OutputFile
     let sources: OutputFile

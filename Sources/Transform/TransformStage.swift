@@ -193,7 +193,7 @@ public struct TransformStage {
             }
         }
         // Generic exports: the records extract accepted, from its binary staging, skipping the
-        // repeats it quarantined after reading.
+        // repeats it found after reading (listed in `usage_repeats.bin`).
         var sourceIndex = -1
         if FileSystem.exists(layout.extractedSources), readsExports {
             let repeats = layout.extractedRepeats
