@@ -198,6 +198,25 @@ public final class OutputFile {
         try write(text.utf8, to: path)
     }
 
+    /// Gives the file at `source` a second name, `path`, atomically and without copying its bytes:
+    /// a hard link made under a temporary name beside `path` and renamed over it, so `path` is
+    /// never missing or partial, and a file that was there keeps living under any other name it
+    /// has. Sharing one file between two names is safe because Reckon never writes a file in place
+    /// (every output is a new file renamed over the old). Copies (`copy`) where a link cannot be
+    /// made: across file systems, or where links are refused.
+    public static func link(_ source: String, to path: String) throws(ReckonError) {
+        try FileSystem.createDirectories(FileSystem.parent(of: path))
+        let temp = FileSystem.parent(of: path) + "/." + FileSystem.lastComponent(of: path) + ".link-\(getpid())"
+        unlink(temp)
+        if hardLink(source, temp) == 0 {
+            let renamed = rename(temp, path) == 0
+            // When both names were already one file, rename does nothing and leaves `temp`.
+            unlink(temp)
+            if renamed { return }
+        }
+        try copy(source, to: path)
+    }
+
     /// Copies the file at `source` to `path` atomically, 1 MiB at a time (written behind: the
     /// copies are the large published datasets).
     public static func copy(_ source: String, to path: String) throws(ReckonError) {
@@ -219,6 +238,15 @@ public final class OutputFile {
         }
         try f.commit()
     }
+}
+
+/// `link(2)`, under a name that does not clash with `OutputFile.link`.
+private func hardLink(_ source: String, _ target: String) -> Int32 {
+#if canImport(Glibc)
+    Glibc.link(source, target)
+#else
+    Darwin.link(source, target)
+#endif
 }
 
 /// Direct I/O (`O_DIRECT`): reads and writes of whole 4 KiB blocks at 4 KiB-aligned offsets from

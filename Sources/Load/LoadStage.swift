@@ -48,13 +48,14 @@ public struct LoadStage {
                 // Keep the previous run's dataset, to say what changed since.
                 let published = layout.dataset(dataset, p, ext: "csv")
                 let previous = layout.output + "/previous/focus/\(dataset)/billing_period=\(p)/part-00000.csv"
-                if FileSystem.exists(published) { try OutputFile.copy(published, to: previous) }
-                // Staging is the published CSV already (same writer): copied as bytes; JSONL from its rows.
+                if FileSystem.exists(published) { try OutputFile.link(published, to: previous) }
+                // Staging is the published CSV already (same writer): linked, not copied (neither
+                // file is ever written in place); JSONL from its rows.
                 let jsonl = try FocusWriter(path: layout.dataset(dataset, p, ext: "jsonl"), format: .jsonl)
                 var counts = RowCounts()
                 counts.rowsRead = try FocusReader.transcode(csv: staged, toJSONL: jsonl)
                 counts.rowsOut = counts.rowsRead
-                try OutputFile.copy(staged, to: published)
+                try OutputFile.link(staged, to: published)
                 try jsonl.commit()
                 report.sources.append(.init(file: staged, kind: "focus." + dataset, counts: counts))
                 report.outputs += [layout.dataset(dataset, p, ext: "csv"), layout.dataset(dataset, p, ext: "jsonl")]
@@ -71,7 +72,7 @@ public struct LoadStage {
             if FileSystem.isDirectory(rollups) {
                 for file in try FileSystem.files(under: rollups) {
                     let target = layout.output + "/rollups/billing_period=\(p)/" + FileSystem.lastComponent(of: file)
-                    try OutputFile.copy(file, to: target)
+                    try OutputFile.link(file, to: target)
                     report.outputs.append(target)
                 }
             }
@@ -80,7 +81,7 @@ public struct LoadStage {
                 guard FileSystem.exists(staged) else {
                     throw ReckonError(.missingInput, "staged report missing: run reckon-reconcile for \(p)", at: SourcePosition(file: staged))
                 }
-                try OutputFile.copy(staged, to: layout.report(p, name))
+                try OutputFile.link(staged, to: layout.report(p, name))
                 report.outputs.append(layout.report(p, name))
             }
         }

@@ -218,6 +218,39 @@ struct FilesTests {
         #expect(try ByteStream.readAll(path: path) == Array("new\n".utf8))
     }
 
+    /// Load publishes staged files by linking them: the target is replaced atomically, a file
+    /// that was there lives on under its other name, linking a file to a name it already has
+    /// leaves nothing behind, and across file systems (tmpfs → disk) it copies instead.
+    @Test func linkedFilesReplaceTheTargetAndKeepTheOldOneUnderItsOtherName() throws {
+        let dir = "/tmp/reckon-test-\(getpid())-link"
+        defer {
+            for f in (try? FileSystem.files(under: dir, includeHidden: true)) ?? [] { FileSystem.remove(f) }
+        }
+        func inode(_ path: String) -> UInt64 { var st = stat(); return stat(path, &st) == 0 ? UInt64(st.st_ino) : 0 }
+        try OutputFile.write("night 1\n", to: dir + "/staging/a.csv")
+        try OutputFile.link(dir + "/staging/a.csv", to: dir + "/focus/a.csv")      // a new name, in a new folder
+        #expect(try ByteStream.readAll(path: dir + "/focus/a.csv") == Array("night 1\n".utf8))
+        #expect(inode(dir + "/focus/a.csv") == inode(dir + "/staging/a.csv"))
+        // The next night: staging rewritten (a new file), the published one kept as previous, then replaced.
+        try OutputFile.write("night 2\n", to: dir + "/staging/a.csv")
+        try OutputFile.link(dir + "/focus/a.csv", to: dir + "/previous/a.csv")
+        try OutputFile.link(dir + "/staging/a.csv", to: dir + "/focus/a.csv")
+        #expect(try ByteStream.readAll(path: dir + "/previous/a.csv") == Array("night 1\n".utf8))
+        #expect(try ByteStream.readAll(path: dir + "/focus/a.csv") == Array("night 2\n".utf8))
+        // Again without a new staging: the names are one file already; no temporary name is left.
+        try OutputFile.link(dir + "/staging/a.csv", to: dir + "/focus/a.csv")
+        #expect(try FileSystem.files(under: dir, includeHidden: true).sorted()
+                == [dir + "/focus/a.csv", dir + "/previous/a.csv", dir + "/staging/a.csv"])
+        if FileSystem.isDirectory("/dev/shm") {
+            let shm = "/dev/shm/reckon-test-\(getpid())-link.csv"
+            defer { FileSystem.remove(shm) }
+            try OutputFile.write("from tmpfs\n", to: shm)
+            try OutputFile.link(shm, to: dir + "/focus/a.csv")
+            #expect(try ByteStream.readAll(path: dir + "/focus/a.csv") == Array("from tmpfs\n".utf8))
+            #expect(inode(dir + "/focus/a.csv") != inode(shm))
+        }
+    }
+
     /// Large outputs are written behind, in whole 4 KiB blocks with O_DIRECT where the file
     /// system takes it (ext4 here) and through the page cache where it does not (tmpfs): either
     /// way every byte lands in order, whatever the sizes of the writes, and a file released
