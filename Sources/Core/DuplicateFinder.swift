@@ -97,30 +97,11 @@ public final class DuplicateFinder: @unchecked Sendable {
         let n = tail.count
         guard n > 0 else { return }
         let shift = UInt64(64 - Self.partitionBits)
-        var starts = [UInt32](repeating: 0, count: Self.partitions + 1)
-        for k in tail { starts[Int(truncatingIfNeeded: k >> shift) + 1] &+= 1 }
-        for p in 0..<Self.partitions { starts[p + 1] &+= starts[p] }
-        if spreadKeys.count < n {
-            spreadKeys = [UInt64](repeating: 0, count: n)
-            spreadOrdinals = [UInt32](repeating: 0, count: n)
+        let starts = tail.withUnsafeBufferPointer { keys in
+            Self.spread(keys, shift: shift, first: 0, groups: Self.partitions, ordinal: { UInt32(truncatingIfNeeded: $0) },
+                        into: &spreadKeys, &spreadOrdinals)
         }
-        var fill = starts
-        tail.withUnsafeBufferPointer { keys in
-            spreadKeys.withUnsafeMutableBufferPointer { sk in
-                spreadOrdinals.withUnsafeMutableBufferPointer { so in
-                    fill.withUnsafeMutableBufferPointer { fill in
-                        for (i, k) in keys.enumerated() {
-                            let p = Int(truncatingIfNeeded: k >> shift)
-                            let at = Int(fill[p])
-                            sk[at] = k
-                            so[at] = UInt32(truncatingIfNeeded: i)
-                            fill[p] &+= 1
-                        }
-                    }
-                }
-            }
-        }
-        var block = Block(base: sealed, count: n, starts: starts)
+        var block = Block(base: sealed, count: n, starts: starts.map { UInt32(truncatingIfNeeded: $0) })
         if toFile || inMemory + n > blockKeys {
             if file == nil { file = try TemporaryFile(folder: spillFolder, purpose: "request ids being checked for repeats") }
             let f = file!
@@ -136,6 +117,38 @@ public final class DuplicateFinder: @unchecked Sendable {
         blocks.append(block)
         sealed += n
         tail.removeAll(keepingCapacity: true)
+    }
+
+    /// Spreads `keys` over `groups` groups by their bits from `shift` up, less `first` (a counting
+    /// sort, stable): `sortedKeys[starts[g]..<starts[g + 1]]` are group g's keys in the order given
+    /// and `sortedOrdinals` the same places' `ordinal(i)`. The outputs grow to fit and are reused.
+    /// - Returns: `starts` (`groups` + 1 entries). O(keys + groups).
+    @inline(__always)
+    static func spread<O: FixedWidthInteger>(_ keys: UnsafeBufferPointer<UInt64>, shift: UInt64, first: Int, groups: Int,
+                                             ordinal: (Int) -> O, into sortedKeys: inout [UInt64], _ sortedOrdinals: inout [O]) -> [Int] {
+        var starts = [Int](repeating: 0, count: groups + 1)
+        for k in keys { starts[Int(truncatingIfNeeded: k >> shift) &- first &+ 1] &+= 1 }
+        for g in 0..<groups { starts[g + 1] &+= starts[g] }
+        if sortedKeys.count < keys.count {
+            sortedKeys = [UInt64](repeating: 0, count: keys.count)
+            sortedOrdinals = [O](repeating: 0, count: keys.count)
+        }
+        var fill = starts
+        sortedKeys.withUnsafeMutableBufferPointer { sk in
+            sortedOrdinals.withUnsafeMutableBufferPointer { so in
+                fill.withUnsafeMutableBufferPointer { fill in
+                    for i in 0..<keys.count {
+                        let k = keys[i]
+                        let g = Int(truncatingIfNeeded: k >> shift) &- first
+                        let at = fill[g]
+                        sk[at] = k
+                        so[at] = ordinal(i)
+                        fill[g] = at &+ 1
+                    }
+                }
+            }
+        }
+        return starts
     }
 
     /// Which ordinals repeat a key that occurred at a smaller ordinal: one bit an ordinal.
@@ -245,32 +258,11 @@ public final class DuplicateFinder: @unchecked Sendable {
                         }
                     }
                     // Bucket them (stable: each bucket keeps the order keys were added in).
-                    let m = keys.count
                     let firstBucket = group * bucketsPerGroup
-                    var starts = [Int](repeating: 0, count: bucketsPerGroup + 1)
-                    for k in keys { starts[Int(truncatingIfNeeded: k >> bucketShift) - firstBucket + 1] &+= 1 }
-                    for i in 0..<bucketsPerGroup { starts[i + 1] &+= starts[i] }
-                    if sortedKeys.count < m {
-                        sortedKeys = [UInt64](repeating: 0, count: m)
-                        sortedOrdinals = [Int](repeating: 0, count: m)
-                    }
-                    var fill = starts
-                    keys.withUnsafeBufferPointer { ks in
+                    let starts = keys.withUnsafeBufferPointer { ks in
                         ordinals.withUnsafeBufferPointer { os in
-                            sortedKeys.withUnsafeMutableBufferPointer { sk in
-                                sortedOrdinals.withUnsafeMutableBufferPointer { so in
-                                    fill.withUnsafeMutableBufferPointer { fill in
-                                        for j in 0..<m {
-                                            let k = ks[j]
-                                            let bucket = Int(truncatingIfNeeded: k >> bucketShift) &- firstBucket
-                                            let at = fill[bucket]
-                                            sk[at] = k
-                                            so[at] = os[j]
-                                            fill[bucket] = at &+ 1
-                                        }
-                                    }
-                                }
-                            }
+                            Self.spread(ks, shift: bucketShift, first: firstBucket, groups: bucketsPerGroup, ordinal: { os[$0] },
+                                        into: &sortedKeys, &sortedOrdinals)
                         }
                     }
                     // Within a bucket, blocks come in ordinal order and each block's keys in the
