@@ -113,7 +113,7 @@ public final class QuarantineFile {
     public private(set) var count = 0
 
     public init(path: String) throws(ReckonError) {
-        file = try OutputFile(path: path)
+        file = try OutputFile(path: path, writeBehind: true)
     }
 
     public func append(_ entry: QuarantineEntry) throws(ReckonError) {

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import ReckonCore
 
@@ -160,16 +161,18 @@ public struct ExtractStage {
                     let source = GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0, modified: 0, rowsOut: 0, complete: true)
                     let parts = options.threads > 1 && !stream.isGzip
                         ? try source.parts(options.threads, minimumBytes: options.minimumPartBytes, segmentLines: options.segmentLines) : []
+                    var replayParts: [UsageSink.ReplayPart] = []
                     if parts.count > 1 {
                         sink.notes.append("\(file): validated in \(parts.count) parts on \(parts.count) threads")
-                        try ParallelExtract.run(source, parts: parts, sink: sink, spillFolder: layout.stageFolder("extract"), counts: &partial)
+                        replayParts = try ParallelExtract.run(source, parts: parts, sink: sink, spillFolder: layout.stageFolder("extract"),
+                                                              counts: &partial)
                     } else {
                         try source.replay(sink, counts: &partial, inflateAhead: options.threads > 1)
                     }
                     try sink.finishSource()
                     sink.addSource(GenericSource(file: file, format: kind, size: fingerprint?.size ?? 0,
                                                  modified: fingerprint?.modifiedNanoseconds ?? 0, rowsOut: partial.rowsOut, complete: true),
-                                   startOrdinal: startOrdinal)
+                                   startOrdinal: startOrdinal, parts: replayParts)
                     return (kind, partial)
                 } catch let e as ReckonError where e.code == .badData {
                     try sink.finishSource()   // the records before the break count
@@ -272,6 +275,15 @@ final class UsageSink: GenericRecordHandler {
     private let ledger: DuplicateFinder
     /// The ledger ordinal at which each pending source's records start.
     private var sourceStarts: [Int] = []
+    /// A part of a generic source read on its own thread: its bytes, first line, and the ledger
+    /// ordinal (within the source) of its first request id — where a thread can read it again.
+    struct ReplayPart: Sendable {
+        var range: Range<Int>
+        var firstLine: Int
+        var ordinalStart: Int
+    }
+    /// The parts each pending source was read in (none: read whole, on one thread).
+    private var sourceParts: [[ReplayPart]] = []
     /// Generic sources validated so far; written to `usage_sources.jsonl` by `resolveDuplicates`.
     private var pendingSources: [GenericSource] = []
     private(set) var duplicates = 0
@@ -372,9 +384,10 @@ final class UsageSink: GenericRecordHandler {
 
     /// Records a validated generic source (call after reading it; `startOrdinal` is the ledger
     /// count before it was read).
-    func addSource(_ s: GenericSource, startOrdinal: Int) {
+    func addSource(_ s: GenericSource, startOrdinal: Int, parts: [ReplayPart] = []) {
         pendingSources.append(s)
         sourceStarts.append(startOrdinal)
+        sourceParts.append(parts)
     }
 
     /// A ledger for the request ids of one part of a file read on its own thread (`absorb` takes it over).
@@ -413,14 +426,16 @@ final class UsageSink: GenericRecordHandler {
             guard repeating.count(in: start..<end) > 0 else { continue }
             let source = pendingSources[index]
             var found = 0
-            try source.forEachRecord(idOrdinals: { repeating.contains(start + $0) }, skipIds: requestIds) { line, raw in
-                found += 1
-                duplicates += 1
-                try quarantine(QuarantineEntry(stage: "extract", position: SourcePosition(file: source.file, line: line),
-                                               reason: "duplicate request_id: counted once, this repeat is not used (an earlier record has the same request_id)",
-                                               raw: raw()))
-                try repeats.append(source: index, line: line)
+            if sourceParts[index].count > 1 && threads > 1 {
+                found = try resolveInParts(source, index: index, parts: sourceParts[index]) { repeating.contains(start + $0) }
+            } else {
+                try source.forEachRecord(idOrdinals: { repeating.contains(start + $0) }, skipIds: requestIds) { line, raw in
+                    found += 1
+                    try quarantine(Self.repeatEntry(source, line: line, raw: raw()))
+                    try repeats.append(source: index, line: line)
+                }
             }
+            duplicates += found
             pendingSources[index].rowsOut -= found
             if let k = report.sources.firstIndex(where: { $0.file == source.file }) {
                 report.sources[k].counts.rowsOut -= found
@@ -428,6 +443,55 @@ final class UsageSink: GenericRecordHandler {
             }
         }
         for s in pendingSources { try sources.write(JSONWriter.write(s.json) + "\n") }
+    }
+
+    static func repeatEntry(_ source: GenericSource, line: Int, raw: String) -> QuarantineEntry {
+        QuarantineEntry(stage: "extract", position: SourcePosition(file: source.file, line: line),
+                        reason: "duplicate request_id: counted once, this repeat is not used (an earlier record has the same request_id)",
+                        raw: raw)
+    }
+
+    /// Reads the parts of a source again on a thread each to find its repeats (the records whose
+    /// request-id ordinal `wanted` accepts), then adds them to the quarantine and the list of
+    /// repeated lines in part order: the same lines as one thread reading the file.
+    /// - Returns: the repeats found.
+    /// - Memory: per part, 4 MiB of quarantine lines and 512 KiB of repeated lines; the rest of
+    ///   each waits in a temporary file.
+    private func resolveInParts(_ source: GenericSource, index: Int, parts: [ReplayPart],
+                                wanted: @escaping @Sendable (Int) -> Bool) throws -> Int {
+        final class Found: @unchecked Sendable {
+            let quarantine: QuarantineBuffer
+            let lines: RepeatedLines.LineBuffer
+            var error: (any Error)?
+            init(_ folder: String) {
+                quarantine = QuarantineBuffer(spillFolder: folder)
+                lines = RepeatedLines.LineBuffer(spillFolder: folder)
+            }
+        }
+        struct Shared: @unchecked Sendable {
+            let source: GenericSource, parts: [ReplayPart], skip: HashSet64, found: [Found]
+        }
+        let shared = Shared(source: source, parts: parts, skip: requestIds, found: parts.map { _ in Found(ledger.spillFolder) })
+        DispatchQueue.concurrentPerform(iterations: parts.count) { k in
+            let f = shared.found[k], part = shared.parts[k]
+            do {
+                let finder = RecordFinder(wanted: wanted, skip: shared.skip, firstOrdinal: part.ordinalStart) { line, raw in
+                    try f.quarantine.append(Self.repeatEntry(shared.source, line: line, raw: raw()))
+                    try f.lines.append(line)
+                }
+                try shared.source.replay(finder, part: (part.range, part.firstLine))
+            } catch {
+                f.error = error
+            }
+        }
+        var found = 0
+        for f in shared.found {
+            if let e = f.error { throw e }
+            found += f.quarantine.count
+            try f.quarantine.drain(into: quarantineFile)
+            try f.lines.forEach { try repeats.append(source: index, line: $0) }
+        }
+        return found
     }
 
     func emitCost(_ c: ProviderCostRecord) throws -> Bool {
@@ -593,15 +657,16 @@ extension GenericSource {
     }
 }
 
-private final class RecordFinder: GenericRecordHandler {
+final class RecordFinder: GenericRecordHandler {
     let wanted: (Int) -> Bool
     let skip: HashSet64
     let body: (Int, () -> String) throws -> Void
-    var ordinal = 0
-    init(wanted: @escaping (Int) -> Bool, skip: HashSet64, body: @escaping (Int, () -> String) throws -> Void) {
+    var ordinal: Int
+    init(wanted: @escaping (Int) -> Bool, skip: HashSet64, firstOrdinal: Int = 0, body: @escaping (Int, () -> String) throws -> Void) {
         self.wanted = wanted
         self.skip = skip
         self.body = body
+        ordinal = firstOrdinal
     }
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
         guard let id = b.spans[GenericUsage.Field.requestId.rawValue] else { return true }

@@ -73,20 +73,26 @@ enum ParallelExtract {
     /// Reads `parts` of `source` in parallel and adds them to `sink` in order; `counts` gets the
     /// records read, passed and quarantined (as `readCSV` / `readJSONL` count them).
     /// `source` must say `complete` (a break is then thrown, not swallowed).
+    /// - Returns: the parts, with the ordinal (within the source) of each one's first request id.
+    @discardableResult
     static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], sink: UsageSink, spillFolder: String,
-                    counts: inout RowCounts) throws {
+                    counts: inout RowCounts) throws -> [UsageSink.ReplayPart] {
         let shared = Shared(source: source, parts: parts, results: try parts.map { _ in try PartResult(sink: sink, spillFolder: spillFolder) })
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let r = shared.results[i]
             do { try shared.source.replay(r, part: shared.parts[i], counts: &r.counts) } catch { r.error = error }
             do { try r.finishRecords() } catch { if r.error == nil { r.error = error } }
         }
-        for r in shared.results {
+        let first = sink.ledgerCount
+        var replay: [UsageSink.ReplayPart] = []
+        for (k, r) in shared.results.enumerated() {
+            replay.append(.init(range: parts[k].range, firstLine: parts[k].firstLine, ordinalStart: sink.ledgerCount - first))
             try sink.absorb(r)
             counts.rowsRead += r.counts.rowsRead
             counts.rowsOut += r.counts.rowsOut
             counts.rowsQuarantined += r.counts.rowsQuarantined
             if let e = r.error { throw e }
         }
+        return replay
     }
 }

@@ -46,6 +46,33 @@ public enum RepeatedLines {
         }
     }
 
+    /// The repeated lines one thread finds, in order, until they join the list: 64 Ki lines in
+    /// memory, the rest in an unlinked temporary file.
+    final class LineBuffer {
+        private let spillFolder: String
+        private var lines: [UInt64] = []
+        private var overflow: TemporaryFile?
+
+        init(spillFolder: String) { self.spillFolder = spillFolder }
+
+        func append(_ line: Int) throws {
+            lines.append(UInt64(line))
+            if lines.count == 1 << 16 {
+                if overflow == nil { overflow = try TemporaryFile(folder: spillFolder, purpose: "repeated lines") }
+                try lines.withUnsafeBytes { try overflow!.append($0) }
+                lines.removeAll(keepingCapacity: true)
+            }
+        }
+
+        /// Calls `body` with each line in order.
+        func forEach(_ body: (Int) throws -> Void) throws {
+            try overflow?.forEachChunk { chunk in
+                for i in 0..<(chunk.count / 8) { try body(Int(chunk.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+            }
+            for l in lines { try body(Int(l)) }
+        }
+    }
+
     /// Walks one source's repeated lines from a given line on, for a reader whose lines only go up
     /// (the records of a run of segments). Finds its start by binary search (one 16-byte read a
     /// step), then reads 256 entries at a time.

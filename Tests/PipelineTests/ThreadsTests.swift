@@ -151,6 +151,47 @@ struct ThreadsTests {
         #expect(quarantines[0] == quarantines[1])
     }
 
+    /// A second export that repeats most of the first's request ids: the repeats are found again
+    /// by reading its parts on three threads, and the quarantine, the list of repeated lines, the
+    /// counts and the estimate are the same bytes as one thread's.
+    @Test func repeatsAreFoundInPartsAsByOneThread() throws {
+        let dir = Jobs.tempDir("repeats")
+        let first = Self.export()
+        var second = ""
+        for (k, record) in first.components(separatedBy: ",org_T,").enumerated() {
+            // Every third record gets an id of its own; the others repeat the first export's.
+            second += (k == 0 ? "" : ",org_T,") + (k % 3 == 0 ? record.replacingOccurrences(of: ",req-", with: ",own-") : record)
+        }
+        try Jobs.write(first, to: dir + "/usage/a.csv")
+        try Jobs.write(second, to: dir + "/usage/b.csv")
+        try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
+        var outputs: [[String: Data]] = []
+        for threads in [1, 3] {
+            let out = Jobs.tempDir("repeats-\(threads)")
+            let x = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000",
+                                                    "--segment-lines", "1000", "--max-quarantine-share", "1"])
+            #expect(x.status == 0, "\(x.stderr)")
+            #expect(try Jobs.read(out + "/staging/extract/manifest.json").contains("b.csv: validated in 3 parts") == (threads == 3))
+            let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads)])
+            #expect(t.status == 0, "\(t.stderr)")
+            var files: [String: Data] = [:]
+            for f in ["extract/quarantine.jsonl", "extract/usage_repeats.bin", "extract/usage_sources.jsonl",
+                      "transform/estimated/billing_period=2026-10/part-00000.csv"] {
+                files[f] = FileManager.default.contents(atPath: out + "/staging/" + f)
+            }
+            let m = try JSONParser.parse(Array(Jobs.read(out + "/staging/extract/manifest.json").utf8))
+            files["totals"] = Data(JSONWriter.write(m["totals"] ?? .null).utf8)
+            outputs.append(files)
+        }
+        // 16 bytes a repeated line after the 8-byte header: a's one repeat (req-17) and b's 8,000.
+        let repeated = ((outputs[0]["extract/usage_repeats.bin"]?.count ?? 0) - 8) / 16
+        #expect(repeated == 8_001, "\(repeated)")
+        // Quarantined: those repeats and each file's 4 malformed lines.
+        #expect(String(decoding: outputs[0]["totals"] ?? Data(), as: UTF8.self) == #"{"rows_read":24008,"rows_out":15999,"rows_quarantined":8009,"balanced":true}"#)
+        #expect(outputs[0] == outputs[1])
+    }
+
     /// Transform's parts keep their unpriced-usage entries in 4 MiB of memory and the rest in a
     /// temporary file: a month of a model with no rate gives the same quarantine with three
     /// threads as with one, and leaves nothing behind.
