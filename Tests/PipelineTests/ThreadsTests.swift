@@ -151,9 +151,9 @@ struct ThreadsTests {
         #expect(quarantines[0] == quarantines[1])
     }
 
-    /// A second export that repeats most of the first's request ids: the repeats are found again
-    /// by reading its parts on three threads, and the quarantine, the list of repeated lines, the
-    /// counts and the estimate are the same bytes as one thread's.
+    /// A second export (and a JSONL one) that repeat most of the first's request ids: the repeats
+    /// are found again by reading their parts on three threads, and the quarantine, the list of
+    /// repeated lines, the counts and the estimate are the same bytes as one thread's.
     @Test func repeatsAreFoundInPartsAsByOneThread() throws {
         let dir = Jobs.tempDir("repeats")
         let first = Self.export()
@@ -164,6 +164,10 @@ struct ThreadsTests {
         }
         try Jobs.write(first, to: dir + "/usage/a.csv")
         try Jobs.write(second, to: dir + "/usage/b.csv")
+        // A JSONL export whose ids req-0 … req-7999 are the first export's (but for req-5000, which
+        // it does not have): its parts start at any line feed.
+        try Jobs.write(Self.jsonlExport().replacingOccurrences(of: "\"request_id\":\"json-", with: "\"request_id\":\"req-"),
+                       to: dir + "/usage/c.jsonl")
         try FileManager.default.createDirectory(atPath: dir + "/ratecards", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Jobs.packageRoot + "/Samples/ratecards/openai.csv", toPath: dir + "/ratecards/openai.csv")
         var outputs: [[String: Data]] = []
@@ -172,7 +176,8 @@ struct ThreadsTests {
             let x = try Jobs.run("reckon-extract", ["--input", dir, "--output", out, "--threads", String(threads), "--min-part-bytes", "200000",
                                                     "--segment-lines", "1000", "--max-quarantine-share", "1"])
             #expect(x.status == 0, "\(x.stderr)")
-            #expect(try Jobs.read(out + "/staging/extract/manifest.json").contains("b.csv: validated in 3 parts") == (threads == 3))
+            let manifest = try Jobs.read(out + "/staging/extract/manifest.json")
+            #expect(manifest.contains("b.csv: validated in 3 parts") == (threads == 3) && manifest.contains("c.jsonl: validated in 3 parts") == (threads == 3))
             let t = try Jobs.run("reckon-transform", ["--input", dir, "--output", out, "--threads", String(threads)])
             #expect(t.status == 0, "\(t.stderr)")
             var files: [String: Data] = [:]
@@ -184,11 +189,11 @@ struct ThreadsTests {
             files["totals"] = Data(JSONWriter.write(m["totals"] ?? .null).utf8)
             outputs.append(files)
         }
-        // 16 bytes a repeated line after the 8-byte header: a's one repeat (req-17) and b's 8,000.
+        // 16 bytes a repeated line after the 8-byte header: a's one repeat (req-17), b's 8,000, c's 7,999.
         let repeated = ((outputs[0]["extract/usage_repeats.bin"]?.count ?? 0) - 8) / 16
-        #expect(repeated == 8_001, "\(repeated)")
-        // Quarantined: those repeats and each file's 4 malformed lines.
-        #expect(String(decoding: outputs[0]["totals"] ?? Data(), as: UTF8.self) == #"{"rows_read":24008,"rows_out":15999,"rows_quarantined":8009,"balanced":true}"#)
+        #expect(repeated == 16_000, "\(repeated)")
+        // Quarantined: those repeats and each CSV file's 4 malformed lines.
+        #expect(String(decoding: outputs[0]["totals"] ?? Data(), as: UTF8.self) == #"{"rows_read":32008,"rows_out":16000,"rows_quarantined":16008,"balanced":true}"#)
         #expect(outputs[0] == outputs[1])
     }
 
