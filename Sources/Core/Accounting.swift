@@ -144,27 +144,19 @@ public final class QuarantineFile {
 /// 4 MiB and in an unlinked temporary file beyond — a part full of bad or unpriced records does
 /// not grow memory.
 public final class QuarantineBuffer: @unchecked Sendable {
-    private let spillFolder: String
-    private var lines: [UInt8] = []
-    private var overflow: TemporaryFile?
+    private let lines: SpillingBytes
     /// Entries kept so far.
     public private(set) var count = 0
 
     /// - Parameter spillFolder: where the temporary file is created, if one is needed.
-    public init(spillFolder: String) { self.spillFolder = spillFolder }
+    public init(spillFolder: String) { lines = SpillingBytes(spillFolder: spillFolder, purpose: "quarantined records") }
 
     public func append(_ entry: QuarantineEntry) throws(ReckonError) { try append(json: entry.json) }
 
     /// Keeps any JSON value as a line (e.g. an entry with where it came from, for a shard's result).
     public func append(json: JSONValue) throws(ReckonError) {
-        lines.append(contentsOf: JSONWriter.write(json).utf8)
-        lines.append(0x0A)
+        try lines.append(contentsOf: (JSONWriter.write(json) + "\n").utf8)
         count += 1
-        if lines.count >= 4 << 20 {
-            if overflow == nil { overflow = try TemporaryFile(folder: spillFolder, purpose: "quarantined records") }
-            try overflow!.append(lines)
-            lines.removeAll(keepingCapacity: true)
-        }
     }
 
     /// Appends the entries to `file` in the order they came (the same bytes as appending each),
@@ -177,10 +169,7 @@ public final class QuarantineBuffer: @unchecked Sendable {
 
     /// Calls `body` with the lines in order, a chunk at a time; then forgets them.
     public func drain(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        try overflow?.forEachChunk(body)
-        try lines.withUnsafeBytes { try body($0) }
-        overflow = nil
-        lines = []
+        try lines.drain(body)
         count = 0
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// Finds repeated 64-bit keys (hashes of request ids) among many, after the fact, in bounded memory.
@@ -42,9 +41,10 @@ public final class DuplicateFinder: @unchecked Sendable {
     /// The keys being added (the block being filled).
     @usableFromInline var tail: [UInt64] = []
     var blocks: [Block] = []
-    /// Keys in `blocks`, and how many of them are kept in memory.
-    var sealed = 0
-    var inMemory = 0
+    /// Keys in `blocks`.
+    var sealed: Int { blocks.last.map { $0.base + $0.count } ?? 0 }
+    /// Keys of the blocks kept in memory. O(blocks).
+    var inMemory: Int { blocks.reduce(0) { $0 + ($1.file == nil ? $1.count : 0) } }
     /// This finder's file (created when a block is first written).
     var file: TemporaryFile?
     /// Scratch for spreading a block (reused).
@@ -80,15 +80,12 @@ public final class DuplicateFinder: @unchecked Sendable {
     public func append(_ other: DuplicateFinder) throws {
         try seal(toFile: false)
         try other.seal(toFile: false)
+        let offset = sealed
         for var b in other.blocks {
-            b.base += sealed
-            if b.file == nil { inMemory += b.count }
+            b.base += offset
             blocks.append(b)
         }
-        sealed += other.sealed
         other.blocks = []
-        other.sealed = 0
-        other.inMemory = 0
     }
 
     /// Makes the keys being added a block: written to the file when `toFile`, or when keeping it
@@ -112,10 +109,8 @@ public final class DuplicateFinder: @unchecked Sendable {
         } else {
             block.keys = Array(spreadKeys[0..<n])
             block.ordinals = Array(spreadOrdinals[0..<n])
-            inMemory += n
         }
         blocks.append(block)
-        sealed += n
         tail.removeAll(keepingCapacity: true)
     }
 
@@ -207,95 +202,93 @@ public final class DuplicateFinder: @unchecked Sendable {
         guard n > 1 else { return Repeats(ordinals: n) }
         var g = 1
         while g < Self.partitions && n / g > groupKeys { g *= 2 }
-        let groups = g
-        let perGroup = Self.partitions / groups
+        let groups = g, perGroup = Self.partitions / groups
         // Buckets of about 1,024 keys: the top `bits` bits of a key (at least the partition's).
         var b = Self.partitionBits
         while (1 << b) * 1024 < n && b < 24 { b += 1 }
-        let bits = b
-        let bucketShift = UInt64(64 - bits)
-        let bucketsPerGroup = (1 << bits) / groups
+        let bucketShift = UInt64(64 - b), bucketsPerGroup = (1 << b) / groups
         let blocks = self.blocks
         let workers = max(1, min(threads, groups))
-        final class Found: @unchecked Sendable {  // one per worker, written by it alone
-            var error: (any Error)?
-        }
-        let found = (0..<workers).map { _ in Found() }
         let answer = Mutex(Repeats(ordinals: n))
-        @Sendable func work(_ worker: Int) {
-            var repeats: [Int] = []   // flushed into the answer 4,096 at a time
-            func flush() {
-                answer.withLock { a in for r in repeats { a.insert(r) } }
-                repeats.removeAll(keepingCapacity: true)
-            }
-            var keys: [UInt64] = [], ordinals: [Int] = [], positions: [UInt32] = []
-            var sortedKeys: [UInt64] = [], sortedOrdinals: [Int] = []
-            var table = [UInt64](repeating: 0, count: 4096)
-            var used = [Bool](repeating: false, count: 4096)
-            do {
-                for group in stride(from: worker, to: groups, by: workers) {
-                    let lo = group * perGroup, hi = lo + perGroup
-                    // Gather the group's slice of every block, in block order.
-                    keys.removeAll(keepingCapacity: true)
-                    ordinals.removeAll(keepingCapacity: true)
-                    for b in blocks {
-                        let from = Int(b.starts[lo]), to = Int(b.starts[hi]), m = to - from
-                        guard m > 0 else { continue }
-                        if let f = b.file {
-                            let at = keys.count
-                            keys.append(contentsOf: repeatElement(0, count: m))
-                            if positions.count < m { positions = [UInt32](repeating: 0, count: m) }
-                            try keys.withUnsafeMutableBytes { (k) throws in
-                                try f.read(at: b.offset + from * 8, into: UnsafeMutableRawBufferPointer(rebasing: k[(at * 8)..<((at + m) * 8)]))
-                            }
-                            try positions.withUnsafeMutableBytes { (p) throws in
-                                try f.read(at: b.offset + b.count * 8 + from * 4, into: UnsafeMutableRawBufferPointer(rebasing: p[0..<(m * 4)]))
-                            }
-                            for j in 0..<m { ordinals.append(b.base + Int(positions[j])) }
-                        } else {
-                            keys.append(contentsOf: b.keys[from..<to])
-                            for j in from..<to { ordinals.append(b.base + Int(b.ordinals[j])) }
-                        }
-                    }
-                    // Bucket them (stable: each bucket keeps the order keys were added in).
-                    let firstBucket = group * bucketsPerGroup
-                    let starts = keys.withUnsafeBufferPointer { ks in
-                        ordinals.withUnsafeBufferPointer { os in
-                            Self.spread(ks, shift: bucketShift, first: firstBucket, groups: bucketsPerGroup, ordinal: { os[$0] },
-                                        into: &sortedKeys, &sortedOrdinals)
-                        }
-                    }
-                    // Within a bucket, blocks come in ordinal order and each block's keys in the
-                    // order they were added: the first of equal keys is the original.
-                    for bucket in 0..<bucketsPerGroup {
-                        let from = starts[bucket], to = starts[bucket + 1]
-                        guard to - from > 1 else { continue }
-                        var size = 16
-                        while size < (to - from) * 2 { size *= 2 }
-                        if table.count < size {
-                            table = [UInt64](repeating: 0, count: size)
-                            used = [Bool](repeating: false, count: size)
-                        }
-                        let mask = size - 1
-                        for i in 0..<size { used[i] = false }
-                        for j in from..<to {
-                            let k = sortedKeys[j]
-                            var slot = Int(truncatingIfNeeded: (k &* 0x9E3779B97F4A7C15) >> 40) & mask
-                            while used[slot] && table[slot] != k { slot = (slot + 1) & mask }
-                            if used[slot] {
-                                repeats.append(sortedOrdinals[j])
-                                if repeats.count == 4096 { flush() }
-                            } else { used[slot] = true; table[slot] = k }
-                        }
-                    }
+        _ = try concurrentMap(workers) { worker in
+            var group = GroupScratch()
+            for index in stride(from: worker, to: groups, by: workers) {
+                try group.gather(partitions: (index * perGroup)..<((index + 1) * perGroup), of: blocks)
+                group.findRepeats(shift: bucketShift, firstBucket: index * bucketsPerGroup, buckets: bucketsPerGroup) { found in
+                    answer.withLock { a in for r in found { a.insert(r) } }
                 }
-            } catch {
-                found[worker].error = error
             }
-            flush()
         }
-        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
-        if let e = found.lazy.compactMap(\.error).first { throw e }
         return answer.withLock { $0 }
+    }
+
+    /// One thread's buffers for finding the repeats of a group of partitions (reused group after
+    /// group): the group's keys and ordinals gathered from every block, the same bucketed, and the
+    /// hash table of one bucket.
+    struct GroupScratch {
+        var keys: [UInt64] = [], ordinals: [Int] = [], positions: [UInt32] = []
+        var sortedKeys: [UInt64] = [], sortedOrdinals: [Int] = []
+        var table = [UInt64](repeating: 0, count: 4096)
+        var used = [Bool](repeating: false, count: 4096)
+
+        /// Gathers the keys of `partitions` from every block, in block order, with their ordinals.
+        mutating func gather(partitions: Range<Int>, of blocks: [Block]) throws {
+            keys.removeAll(keepingCapacity: true)
+            ordinals.removeAll(keepingCapacity: true)
+            for b in blocks {
+                let from = Int(b.starts[partitions.lowerBound]), to = Int(b.starts[partitions.upperBound]), m = to - from
+                guard m > 0 else { continue }
+                guard let f = b.file else {
+                    keys.append(contentsOf: b.keys[from..<to])
+                    for j in from..<to { ordinals.append(b.base + Int(b.ordinals[j])) }
+                    continue
+                }
+                let at = keys.count
+                keys.append(contentsOf: repeatElement(0, count: m))
+                if positions.count < m { positions = [UInt32](repeating: 0, count: m) }
+                try keys.withUnsafeMutableBytes { k in
+                    try f.read(at: b.offset + from * 8, into: UnsafeMutableRawBufferPointer(rebasing: k[(at * 8)..<((at + m) * 8)]))
+                }
+                try positions.withUnsafeMutableBytes { p in
+                    try f.read(at: b.offset + b.count * 8 + from * 4, into: UnsafeMutableRawBufferPointer(rebasing: p[0..<(m * 4)]))
+                }
+                for j in 0..<m { ordinals.append(b.base + Int(positions[j])) }
+            }
+        }
+
+        /// Splits the gathered keys into `buckets` by their bits from `shift` up (less
+        /// `firstBucket`) and hashes each bucket on its own; hands the ordinals of the repeats to
+        /// `report`, 4,096 at a time. Within a bucket, blocks come in ordinal order and each
+        /// block's keys in the order they were added, so the first of equal keys is the original.
+        mutating func findRepeats(shift: UInt64, firstBucket: Int, buckets: Int, report: ([Int]) -> Void) {
+            let starts = keys.withUnsafeBufferPointer { ks in
+                ordinals.withUnsafeBufferPointer { os in
+                    DuplicateFinder.spread(ks, shift: shift, first: firstBucket, groups: buckets, ordinal: { os[$0] },
+                                           into: &sortedKeys, &sortedOrdinals)
+                }
+            }
+            var repeats: [Int] = []
+            for bucket in 0..<buckets {
+                let from = starts[bucket], to = starts[bucket + 1]
+                guard to - from > 1 else { continue }
+                var size = 16
+                while size < (to - from) * 2 { size *= 2 }
+                if table.count < size {
+                    table = [UInt64](repeating: 0, count: size)
+                    used = [Bool](repeating: false, count: size)
+                }
+                let mask = size - 1
+                for i in 0..<size { used[i] = false }
+                for j in from..<to {
+                    let k = sortedKeys[j]
+                    var slot = Int(truncatingIfNeeded: (k &* 0x9E3779B97F4A7C15) >> 40) & mask
+                    while used[slot] && table[slot] != k { slot = (slot + 1) & mask }
+                    guard used[slot] else { used[slot] = true; table[slot] = k; continue }
+                    repeats.append(sortedOrdinals[j])
+                    if repeats.count == 4096 { report(repeats); repeats.removeAll(keepingCapacity: true) }
+                }
+            }
+            if !repeats.isEmpty { report(repeats) }
+        }
     }
 }

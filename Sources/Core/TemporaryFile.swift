@@ -137,3 +137,42 @@ public final class TemporaryFile: @unchecked Sendable {
         ReckonError(.io, message, at: SourcePosition(file: folder), cause: String(cString: strerror(errno)))
     }
 }
+
+/// Bytes kept in the order they come, for one thread's findings that join a stage's output later
+/// (after those of the threads before it): in memory up to `limit`, the rest in an unlinked
+/// temporary file created at the first overflow.
+/// - Memory: at most `limit` bytes (and one append more).
+public final class SpillingBytes: @unchecked Sendable {
+    private let spillFolder: String
+    private let purpose: String
+    private let limit: Int
+    private var bytes: [UInt8] = []
+    private var overflow: TemporaryFile?
+
+    /// - Parameters:
+    ///   - spillFolder: where the temporary file is created, if one is needed.
+    ///   - purpose: what the bytes are, for the error if that file cannot be created.
+    public init(spillFolder: String, purpose: String, limit: Int = 4 << 20) {
+        self.spillFolder = spillFolder
+        self.purpose = purpose
+        self.limit = limit
+    }
+
+    public func append(contentsOf more: some Sequence<UInt8>) throws(ReckonError) {
+        bytes.append(contentsOf: more)
+        if bytes.count >= limit {
+            if overflow == nil { overflow = try TemporaryFile(folder: spillFolder, purpose: purpose) }
+            try overflow!.append(bytes)
+            bytes.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Calls `body` with the bytes in order, a chunk at a time (each chunk as long as the appends
+    /// before a spill were, or 1 MiB of the file); then forgets them.
+    public func drain(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try overflow?.forEachChunk(body)
+        try bytes.withUnsafeBytes { try body($0) }
+        overflow = nil
+        bytes = []
+    }
+}

@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import ReckonCore
 
@@ -459,37 +458,31 @@ final class UsageSink: GenericRecordHandler {
     ///   each waits in a temporary file.
     private func resolveInParts(_ source: GenericSource, index: Int, parts: [ReplayPart],
                                 wanted: @escaping @Sendable (Int) -> Bool) throws -> Int {
+        /// What one part found (its thread's alone until it is added).
         final class Found: @unchecked Sendable {
             let quarantine: QuarantineBuffer
             let lines: RepeatedLines.LineBuffer
-            var error: (any Error)?
             init(_ folder: String) {
                 quarantine = QuarantineBuffer(spillFolder: folder)
                 lines = RepeatedLines.LineBuffer(spillFolder: folder)
             }
         }
-        struct Shared: @unchecked Sendable {
-            let source: GenericSource, parts: [ReplayPart], skip: HashSet64, found: [Found]
-        }
-        let shared = Shared(source: source, parts: parts, skip: requestIds, found: parts.map { _ in Found(ledger.spillFolder) })
-        DispatchQueue.concurrentPerform(iterations: parts.count) { k in
-            let f = shared.found[k], part = shared.parts[k]
-            do {
-                let finder = RecordFinder(wanted: wanted, skip: shared.skip, firstOrdinal: part.ordinalStart) { line, raw in
-                    try f.quarantine.append(Self.repeatEntry(shared.source, line: line, raw: raw()))
-                    try f.lines.append(line)
-                }
-                try shared.source.replay(finder, part: (part.range, part.firstLine))
-            } catch {
-                f.error = error
+        struct Shared: @unchecked Sendable { let source: GenericSource, parts: [ReplayPart], skip: HashSet64, folder: String }
+        let shared = Shared(source: source, parts: parts, skip: requestIds, folder: ledger.spillFolder)
+        let results = try concurrentMap(parts.count) { k in
+            let f = Found(shared.folder), part = shared.parts[k]
+            let finder = RecordFinder(wanted: wanted, skip: shared.skip, firstOrdinal: part.ordinalStart) { line, raw in
+                try f.quarantine.append(Self.repeatEntry(shared.source, line: line, raw: raw()))
+                try f.lines.append(line)
             }
+            try shared.source.replay(finder, part: (part.range, part.firstLine))
+            return f
         }
         var found = 0
-        for f in shared.found {
-            if let e = f.error { throw e }
+        for f in results {
             found += f.quarantine.count
             try f.quarantine.drain(into: quarantineFile)
-            try f.lines.forEach { try repeats.append(source: index, line: $0) }
+            try f.lines.drain { try repeats.append(source: index, line: $0) }
         }
         return found
     }

@@ -74,7 +74,6 @@ enum ParallelExtract {
     /// records read, passed and quarantined (as `readCSV` / `readJSONL` count them).
     /// `source` must say `complete` (a break is then thrown, not swallowed).
     /// - Returns: the parts, with the ordinal (within the source) of each one's first request id.
-    @discardableResult
     static func run(_ source: GenericSource, parts: [(range: Range<Int>, firstLine: Int)], sink: UsageSink, spillFolder: String,
                     counts: inout RowCounts) throws -> [UsageSink.ReplayPart] {
         let shared = Shared(source: source, parts: parts, results: try parts.map { _ in try PartResult(sink: sink, spillFolder: spillFolder) })

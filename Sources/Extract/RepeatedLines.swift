@@ -19,7 +19,6 @@ public enum RepeatedLines {
         /// Little-endian words waiting to be written.
         private var buffer: [UInt64] = []
         private var last: (source: Int, line: Int) = (-1, 0)
-        private(set) var count = 0
 
         init(path: String) throws {
             out = try OutputFile(path: path)
@@ -31,7 +30,6 @@ public enum RepeatedLines {
             last = (source, line)
             buffer.append(UInt64(source).littleEndian)
             buffer.append(UInt64(line).littleEndian)
-            count += 1
             if buffer.count >= 1 << 13 { try flush() }
         }
 
@@ -46,30 +44,23 @@ public enum RepeatedLines {
         }
     }
 
-    /// The repeated lines one thread finds, in order, until they join the list: 64 Ki lines in
-    /// memory, the rest in an unlinked temporary file.
+    /// The repeated lines one thread finds, in order, until they join the list: 512 KiB (64 Ki
+    /// lines) in memory, the rest in an unlinked temporary file.
     final class LineBuffer {
-        private let spillFolder: String
-        private var lines: [UInt64] = []
-        private var overflow: TemporaryFile?
+        private let lines: SpillingBytes
 
-        init(spillFolder: String) { self.spillFolder = spillFolder }
+        init(spillFolder: String) { lines = SpillingBytes(spillFolder: spillFolder, purpose: "repeated lines", limit: 512 << 10) }
 
         func append(_ line: Int) throws {
-            lines.append(UInt64(line))
-            if lines.count == 1 << 16 {
-                if overflow == nil { overflow = try TemporaryFile(folder: spillFolder, purpose: "repeated lines") }
-                try lines.withUnsafeBytes { try overflow!.append($0) }
-                lines.removeAll(keepingCapacity: true)
-            }
+            try withUnsafeBytes(of: UInt64(line).littleEndian) { try lines.append(contentsOf: $0) }
         }
 
-        /// Calls `body` with each line in order.
-        func forEach(_ body: (Int) throws -> Void) throws {
-            try overflow?.forEachChunk { chunk in
-                for i in 0..<(chunk.count / 8) { try body(Int(chunk.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+        /// Calls `body` with each line in order; then forgets them. (Every chunk holds whole lines:
+        /// the bytes are appended and spilled 8 at a time, and files are read a MiB at a time.)
+        func drain(_ body: (Int) throws -> Void) throws {
+            try lines.drain { chunk in
+                for i in 0..<(chunk.count / 8) { try body(Int(UInt64(littleEndian: chunk.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))) }
             }
-            for l in lines { try body(Int(l)) }
         }
     }
 

@@ -308,18 +308,14 @@ public struct TableDiff {
         }
         // The two files are read and hashed at once, on two threads (each into its own partitions);
         // an error in `a` is reported before one in `b`, as when they were read one after the other.
-        final class Spilled: @unchecked Sendable { var result: Result<(HashPartitions, Int), any Error>? }
-        let spilled = [Spilled(), Spilled()]
         // Each reader is used by one thread only.
         struct Job: @unchecked Sendable { let reader: CSVReader, file: String, width: Int, key: [Int], compared: [Int] }
         let jobs = [Job(reader: readerA, file: a, width: widths.a, key: keyA, compared: colA),
                     Job(reader: readerB, file: b, width: widths.b, key: keyB, compared: colB)]
-        DispatchQueue.concurrentPerform(iterations: 2) { i in
-            let (reader, file, width, key, compared) = (jobs[i].reader, jobs[i].file, jobs[i].width, jobs[i].key, jobs[i].compared)
-            spilled[i].result = Result { try spill(reader, file, width: width, key: key, compared: compared) }
+        let spilled = try concurrentMap(2) { i in
+            try spill(jobs[i].reader, jobs[i].file, width: jobs[i].width, key: jobs[i].key, compared: jobs[i].compared)
         }
-        let (partsA, rowsA) = try spilled[0].result!.get()
-        let (partsB, rowsB) = try spilled[1].result!.get()
+        let (partsA, rowsA) = spilled[0], (partsB, rowsB) = spilled[1]
         (d.rowsA, d.rowsB) = (rowsA, rowsB)
 
         // Each partition paired as the in-memory path pairs the whole files; only row numbers kept.
@@ -376,13 +372,9 @@ public struct TableDiff {
         }
         removed.sort(); added.sort(); pairs.sort { $0.a < $1.a }
         // The two fetches also run at once.
-        final class Fetched: @unchecked Sendable { var result: Result<[Int32: (fields: [String?], key: [String?])], any Error>? }
-        let fetched = [Fetched(), Fetched()]
         let wanted = [(a, Set(removed + pairs.map(\.a) + duplicatesA), keyA), (b, Set(added + pairs.map(\.b) + duplicatesB), keyB)]
-        DispatchQueue.concurrentPerform(iterations: 2) { i in
-            fetched[i].result = Result { try fetch(wanted[i].0, wanted[i].1, key: wanted[i].2) }
-        }
-        let rowsOfA = try fetched[0].result!.get(), rowsOfB = try fetched[1].result!.get()
+        let fetched = try concurrentMap(2) { i in try fetch(wanted[i].0, wanted[i].1, key: wanted[i].2) }
+        let rowsOfA = fetched[0], rowsOfB = fetched[1]
         d.removed = removed.map { rowsOfA[$0]!.fields }
         d.added = added.map { rowsOfB[$0]!.fields }
         for (x, y) in pairs {

@@ -64,14 +64,12 @@ public struct TransformStage {
                 throw ReckonError(.missingInput, "shard \(index + 1) of \(count) has not run: reckon-transform --shard \(index)/\(count)",
                                   at: SourcePosition(file: path))
             }
-            try forEachJSONLine(path) { v, line in
+            try forEachJSONLine(path, unless: ShardQuarantine.isEntry) { v, line in
                 if let sha = v["extract_manifest_sha256"]?.string {
                     guard sha == run else {
                         throw ReckonError(.badData, "shard \(index + 1) of \(count) priced another extract run: run the shards again",
                                           at: SourcePosition(file: path, line: line))
                     }
-                } else if v["quarantine"] != nil {
-                    return   // read by the second pass, below
                 } else if case .array(let pairs)? = v["passed"] {
                     for pair in pairs {
                         guard case .array(let sp) = pair, sp.count == 2, case .number(let s) = sp[0], case .number(let n) = sp[1],
@@ -119,6 +117,10 @@ public struct TransformStage {
     /// The unpriced-usage entries of one shard's result, in its order, a line at a time.
     /// - Memory: one line.
     private final class ShardQuarantine {
+        /// Whether a line of a shard's result is an unpriced-usage entry (it starts so: `JSONWriter`
+        /// keeps the members in the order written).
+        static func isEntry(_ line: UnsafeRawBufferPointer) -> Bool { line.starts(with: #"{"quarantine":"#.utf8) }
+
         let path: String
         let lines: LineReader
         /// The next entry and the source it came from (-1: the staged pages), or nil at the end.
@@ -133,8 +135,8 @@ public struct TransformStage {
         func advance() throws {
             next = nil
             while let value = try lines.next({ buf -> JSONValue? in
-                // Only the quarantine lines are parsed; the first pass has checked the rest.
-                guard buf.count > 14, buf.starts(with: #"{"quarantine":"#.utf8) else { return nil }
+                // Only the entries are parsed here; the first pass has read the rest.
+                guard Self.isEntry(buf) else { return nil }
                 do { return try JSONParser.parse(buf) } catch {
                     throw ReckonError(.badData, "not valid JSON: \(error)", at: SourcePosition(file: path, line: lines.lineNumber))
                 }
@@ -159,17 +161,16 @@ public struct TransformStage {
     /// Prices the usage into `estimated`: the staged API pages and request logs, then each generic
     /// export read again in place (in parts on several threads with `threads`; only this shard's
     /// parts in shard mode; nothing but the shards' results in merge mode).
-    /// - Returns: in shard mode, the unpriced usage with (source, part) — source -1 is the staged
+    /// - Returns: in shard mode, the unpriced usage with its source — -1 is the staged
     ///   pages — and the records read of each export; otherwise empty (unpriced usage goes straight
     ///   to `quarantine`).
     func priceUsage(into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile,
                     report: inout StageReport) throws -> (quarantine: QuarantineBuffer, passed: [Int: Int]) {
         let shardQuarantine = QuarantineBuffer(spillFolder: layout.stageFolder("transform"))
         var passedBySource: [Int: Int] = [:]
-        func unpriced(_ source: Int, _ part: Int) -> (QuarantineEntry) throws -> Void {
+        func unpriced(_ source: Int) -> (QuarantineEntry) throws -> Void {
             if case .shard = mode {
-                return { try shardQuarantine.append(json: .object([("quarantine", $0.json), ("source", .number(String(source))),
-                                                                     ("part", .number(String(part)))])) }
+                return { try shardQuarantine.append(json: .object([("quarantine", $0.json), ("source", .number(String(source)))])) }
             }
             return { try quarantine.append($0) }
         }
@@ -183,7 +184,7 @@ public struct TransformStage {
         if case .merge(let count) = mode {
             try mergeShards(count, into: &estimated, quarantine: quarantine, report: &report)
         } else if readsStaged {
-            let sink = unpriced(-1, 0)
+            let sink = unpriced(-1)
             try forEachJSONLine(layout.extractedUsage) { value, line in
                 let record: UsageRecord
                 do { record = try UsageRecord(json: value) } catch {
@@ -212,7 +213,7 @@ public struct TransformStage {
                 let mine = segments[sourceIndex] ?? []
                 if case .shard(let index, let count) = mode {
                     let share = mine[(mine.count * index / count)..<(mine.count * (index + 1) / count)]
-                    let sink = unpriced(sourceIndex, index)
+                    let sink = unpriced(sourceIndex)
                     let passed = try StagedRecords.forEachView(path: records, segments: share, file: source.file, repeats: repeats) { view in
                         try estimated.add(view: view, unpriced: sink)
                     }
@@ -423,11 +424,13 @@ public struct TransformStage {
     }
 }
 
-/// Calls `body` with each JSON line of a staging file and its line number.
-func forEachJSONLine(_ path: String, _ body: (JSONValue, Int) throws -> Void) throws {
+/// Calls `body` with each JSON line of a staging file and its line number (not the lines `skipped`
+/// accepts, which are not parsed).
+func forEachJSONLine(_ path: String, unless skipped: (UnsafeRawBufferPointer) -> Bool = { _ in false },
+                     _ body: (JSONValue, Int) throws -> Void) throws {
     let lines = LineReader(stream: try ByteStream(path: path))
     while let value = try lines.next({ buf -> JSONValue? in
-        if buf.isEmpty { return nil }
+        if buf.isEmpty || skipped(buf) { return nil }
         do { return try JSONParser.parse(buf) } catch {
             throw ReckonError(.badData, "not valid JSON: \(error)", at: SourcePosition(file: path, line: lines.lineNumber))
         }
