@@ -24,6 +24,16 @@ raw=$(stat -c %s "$DATA/csv/usage/usage.csv")
   .build/release/reckon-extract --input "$DATA/csv-twice" --output "$DATA/out-csv-twice" --max-quarantine-share 1
 rm -rf "$DATA/out-csv-twice"
 
+# The same export with Google's rate card missing: every Google quantity is unpriced usage, and
+# transform's threads keep their quarantine entries in bounded memory.
+mkdir -p "$DATA/csv-unpriced/usage" "$DATA/csv-unpriced/ratecards"
+ln -f "$DATA/csv/usage/usage.csv" "$DATA/csv-unpriced/usage/usage.csv" 2>/dev/null || cp "$DATA/csv/usage/usage.csv" "$DATA/csv-unpriced/usage/usage.csv"
+for card in Samples/ratecards/*.csv; do [ "$(basename "$card")" = google.csv ] || cp "$card" "$DATA/csv-unpriced/ratecards/"; done
+.build/release/reckon-extract --input "$DATA/csv-unpriced" --output "$DATA/out-csv-unpriced" 2>/dev/null
+"$PY" scripts/measure.py "transform, Google unpriced" "$raw" "$N" -- \
+  .build/release/reckon-transform --input "$DATA/csv-unpriced" --output "$DATA/out-csv-unpriced"
+rm -rf "$DATA/out-csv-unpriced"
+
 # Transform (pricing + FOCUS rows) on the CSV run's staging, on one core and on all of them; the
 # job logs its pricing phase (load the rate cards, read extract's staged records, price every meter
 # quantity, sum into daily cells) separately: issue 4 asks for records/s of pricing on one core.
