@@ -496,14 +496,7 @@ struct Table {
             }
             for m in objects {
                 var row = [String?](repeating: nil, count: t.header.count)
-                for (k, v) in m {
-                    switch v {
-                    case .null: row[index[k]!] = nil
-                    case .string(let s): row[index[k]!] = s
-                    case .number(let n): row[index[k]!] = n
-                    default: row[index[k]!] = JSONWriter.write(v)
-                    }
-                }
+                for (k, v) in m { row[index[k]!] = JSONLTable.cell(v) }
                 t.rows.append(row)
             }
             return t
@@ -524,6 +517,17 @@ struct Table {
 
 /// A JSONL table as CSV, for the streaming diff.
 enum JSONLTable {
+    /// A JSON member's cell: null for JSON null, a string's text, a number as written, anything
+    /// else its JSON text.
+    static func cell(_ v: JSONValue) -> String? {
+        switch v {
+        case .null: return nil
+        case .string(let s): return s
+        case .number(let n): return n
+        default: return JSONWriter.write(v)
+        }
+    }
+
     /// Writes the JSONL file `path` (gzip or not) as CSV, a megabyte at a time to `write`: a header of the
     /// columns in order of first appearance (the first pass), then one line per object (the
     /// second). JSON null and a missing member become an empty unquoted field (null), a string its
@@ -559,14 +563,7 @@ enum JSONLTable {
         var row = [String?](repeating: nil, count: header.count)
         try objects { members in
             for i in row.indices { row[i] = nil }
-            for (k, v) in members {
-                switch v {
-                case .null: row[column[k]!] = nil
-                case .string(let s): row[column[k]!] = s
-                case .number(let n): row[column[k]!] = n
-                default: row[column[k]!] = JSONWriter.write(v)
-                }
-            }
+            for (k, v) in members { row[column[k]!] = cell(v) }
             out.append(contentsOf: CSVWriter.line(row).utf8)
             if out.count >= 1 << 20 {
                 try out.withUnsafeBytes { try write($0) }
