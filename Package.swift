@@ -28,6 +28,8 @@ let package = Package(
                        providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
         .systemLibrary(name: "CReckonZlib", path: "Sources/CReckonZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        // One inline function: a cache prefetch hint for the hash tables on the pricing path.
+        .target(name: "CReckonPrefetch", path: "Sources/CReckonPrefetch"),
 
         // Libraries: all logic lives here, in data-flow order.
         .target(name: "ReckonCore", dependencies: ["CReckonZlib"], path: "Sources/Core",
@@ -41,7 +43,7 @@ let package = Package(
         .target(name: "ReckonFocus", dependencies: ["ReckonCore"], path: "Sources/Focus",
                 swiftSettings: strict),
         .target(name: "ReckonTransform", dependencies: [
-                    "ReckonCore", "ReckonExtract", "ReckonPricing", "ReckonFocus",
+                    "ReckonCore", "ReckonExtract", "ReckonPricing", "ReckonFocus", "CReckonPrefetch",
                     .product(name: "Logging", package: "swift-log"),
                 ], path: "Sources/Transform", swiftSettings: strict),
         .target(name: "ReckonReconcile", dependencies: [

@@ -1117,8 +1117,22 @@ public struct EstimatedRowBuilder {
         let merged = Prefetched(count: sortedDays.count, label: "reckon.estimate-days") { n -> ([Key], [ExactDecimal], [Int32]) in
             table.removeAll(keepingCapacity: true)
             if let (keys, values) = recycled.take() { table.adopt(keys: keys, values: values) }
-            for (file, map) in spills {
-                try file.forEach(day: sortedDays[n]) { k, q in table.add(Self.translate(k, map), q) }
+            // Added a batch at a time (see `CellTable.add(batch:mixes:)`).
+            try withUnsafeTemporaryAllocation(of: (key: Key, value: ExactDecimal).self, capacity: 32) { batch in
+                try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 32) { mixes in
+                    var held = 0
+                    for (file, map) in spills {
+                        try file.forEach(day: sortedDays[n]) { k, q in
+                            (batch.baseAddress! + held).initialize(to: (Self.translate(k, map), q))
+                            held += 1
+                            if held == batch.count {
+                                table.add(batch: UnsafeBufferPointer(batch), mixes: mixes)
+                                held = 0
+                            }
+                        }
+                    }
+                    table.add(batch: UnsafeBufferPointer(rebasing: batch[..<held]), mixes: mixes)
+                }
             }
             for (k, q) in inMemory[sortedDays[n]] ?? [] { table.add(k, q) }
             // The table's arrays are handed over, not copied (its slots stay for the next day).

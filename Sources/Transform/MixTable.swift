@@ -1,3 +1,5 @@
+internal import CReckonPrefetch
+
 /// A key that carries its own 64-bit hash (a multiply-mix of its integer fields).
 protocol MixHashable: Equatable {
     var mixed: UInt64 { get }
@@ -40,7 +42,12 @@ struct MixTable<Key: MixHashable, Value>: Sequence {
     /// The entry of `k` (its index in `keys`/`values`), created with `make()` when missing.
     @inline(__always)
     mutating func entry(_ k: Key, orInsert make: () -> Value) -> Int {
-        let h = k.mixed
+        entry(k, mix: k.mixed, orInsert: make)
+    }
+
+    /// `entry(_:orInsert:)` for a key whose mix `h` is already known.
+    @inline(__always)
+    mutating func entry(_ k: Key, mix h: UInt64, orInsert make: () -> Value) -> Int {
         var (c, i) = find(k, h)
         if c >= 0 { return c }
         if (keys.count + 1) * 2 > slots.count {
@@ -51,6 +58,12 @@ struct MixTable<Key: MixHashable, Value>: Sequence {
         keys.append(k)
         values.append(make())
         return keys.count - 1
+    }
+
+    /// The value of entry `c` (an index `entry` returned), to update in place.
+    subscript(entry c: Int) -> Value {
+        get { values[c] }
+        _modify { yield &values[c] }
     }
 
     subscript(k: Key) -> Value? {
@@ -74,6 +87,24 @@ struct MixTable<Key: MixHashable, Value>: Sequence {
             let c = entry(k, orInsert: make)
             yield &values[c]
         }
+    }
+
+    /// Asks the CPU to start loading the slot where a lookup of a key of mix `h` starts (a hint:
+    /// nothing changes but when memory arrives).
+    @inline(__always)
+    func prefetchSlot(mix h: UInt64) {
+        slots.withUnsafeBufferPointer { s in reckon_prefetch(s.baseAddress! + (Int(truncatingIfNeeded: h >> 7) & (s.count - 1))) }
+    }
+
+    /// Asks the CPU to start loading the key and value of the entry in that first slot, when the
+    /// slot's mix bits match `h` (the usual case for a key already in a table at most half full).
+    @inline(__always)
+    func prefetchEntry(mix h: UInt64) {
+        let s = slots[Int(truncatingIfNeeded: h >> 7) & (slots.count - 1)]
+        guard s != 0, s & 0xFFFF_FFFF_0000_0000 == h & 0xFFFF_FFFF_0000_0000 else { return }
+        let c = Int(s & 0xFFFF_FFFF) - 1
+        keys.withUnsafeBufferPointer { reckon_prefetch($0.baseAddress! + c) }
+        values.withUnsafeBufferPointer { reckon_prefetch($0.baseAddress! + c) }
     }
 
     /// Empties the table; its room is kept when `keepingCapacity`.

@@ -1,0 +1,2 @@
+/* The module is its header (reckon_prefetch.h); a C target needs one source file. */
+#include "reckon_prefetch.h"
