@@ -113,75 +113,41 @@ extension GenericSource {
     /// `segmentLines` lines, where the staged records start a segment anyway (see `StagedRecords`):
     /// the staged bytes do not depend on the parts.
     ///
-    /// A CSV boundary is a line feed outside quotes: one pass over the file counts line feeds and
-    /// quote characters (RFC 4180 doubles a quote inside a quoted field, so an odd count means
-    /// "inside quotes"). In JSONL every line feed is a boundary (JSON strings cannot hold a raw
-    /// one). O(bytes), one 1 MiB buffer.
+    /// A CSV boundary is a line feed outside quotes (RFC 4180 doubles a quote inside a quoted
+    /// field, so an odd count of quote characters before a byte means "inside quotes"). In JSONL
+    /// every line feed is a boundary (JSON strings cannot hold a raw one). Where the parts would
+    /// split the file, line feeds and quotes before that place are counted first, in pieces on
+    /// all threads at once (counts of consecutive pieces add up, so the pieces need nothing from
+    /// each other); then, from each place on, the bytes are read one by one up to the first record
+    /// that begins a block. This runs before the parts start: it is serial time, once counted on
+    /// one thread over half the file.
+    /// - Complexity: O(bytes before the last cut) counted on all threads, plus O(a block of lines)
+    ///   read per cut; one 1 MiB buffer a thread.
     public func parts(_ n: Int, minimumBytes: Int, segmentLines: Int) throws -> [(range: Range<Int>, firstLine: Int)] {
         let whole = [(range: 0..<size, firstLine: 1)]
         let count = min(n, size / max(minimumBytes, 1))
         // A file that broke off when extract read it is read whole: its records end at the break.
         guard count > 1, complete else { return whole }
-        let jsonl = format == GenericUsage.kindJSONL
-        let stream = try ByteStream(path: file)
-        if stream.isGzip { return whole }
-        let block = max(1, segmentLines)
-        var targets = (1..<count).map { size * $0 / count }[...]
+        if try ByteStream(path: file).isGzip { return whole }
+        let targets = (1..<count).map { size * $0 / count }
+        // Two pieces between consecutive targets, so that two threads share even a single target.
+        var bounds = [0]
+        for t in targets { bounds += [(bounds.last! + t) / 2, t] }
+        let (path, edges) = (file, bounds)
+        let counted = try concurrentMap(bounds.count - 1) { k in
+            try Self.countLineFeedsAndQuotes(path: path, range: edges[k]..<edges[k + 1])
+        }
         var cuts: [(offset: Int, line: Int)] = []
-        var offset = 0, newlines = 0, quotes = 0
-        var recordBlock = 0   // the block of the line the current record starts on
-        /// Whether any byte of `w` is `c` (the classic has-zero-byte test on `w ^ c…c`).
-        @inline(__always) func has(_ w: UInt64, _ c: UInt64) -> Bool {
-            let x = w ^ (c &* 0x0101_0101_0101_0101)
-            return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
+        var newlines = 0, quotes = 0, piece = 0
+        for t in targets {
+            while bounds[piece] < t {
+                newlines += counted[piece].lineFeeds
+                quotes &+= counted[piece].quotes
+                piece += 1
+            }
+            guard let cut = try firstCut(from: t, newlines: newlines, quotes: quotes, segmentLines: segmentLines) else { break }
+            if cut.offset > (cuts.last?.offset ?? 0) { cuts.append(cut) }
         }
-        /// A line feed at `at` that ends a record: cuts there when a staged segment starts on the
-        /// next line and a target is passed; `true` once every target has its cut.
-        func recordEnds(at: Int) -> Bool {
-            newlines += 1
-            // The next record starts on line newlines + 1.
-            let next = newlines / block
-            if next != recordBlock, let t = targets.first, at >= t {
-                cuts.append((at + 1, newlines + 1))
-                while let t2 = targets.first, t2 <= at { targets.removeFirst() }
-                if targets.isEmpty { return true }
-            }
-            recordBlock = next
-            return false
-        }
-        while !targets.isEmpty, try stream.next({ (chunk: UnsafeRawBufferPointer) -> Bool in
-            var i = 0
-            if jsonl {
-                // Line feeds only, found by memchr (vectorised; several times the word loop's speed
-                // on JSONL's long lines). This pass runs before the parts start: it is serial time.
-                let base = chunk.baseAddress!
-                while i < chunk.count, let p = memchr(base + i, 0x0A, chunk.count - i) {
-                    i = UnsafeRawPointer(p) - base
-                    if recordEnds(at: offset + i) { break }
-                    i += 1
-                }
-                offset += chunk.count
-                return true
-            }
-            while i < chunk.count {
-                // Eight bytes at a time past the ones that hold neither a line feed nor a quote.
-                if i + 8 <= chunk.count {
-                    let w = UInt64(littleEndian: chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                    if !has(w, 0x0A) && !has(w, 0x22) { i += 8; continue }
-                }
-                defer { i += 1 }
-                let b = chunk[i]
-                if b == 0x22 {
-                    quotes &+= 1
-                } else if b == 0x0A && quotes & 1 == 0 {
-                    if recordEnds(at: offset + i) { break }
-                } else if b == 0x0A {
-                    newlines += 1
-                }
-            }
-            offset += chunk.count
-            return true
-        }) != nil {}
         var out: [(range: Range<Int>, firstLine: Int)] = []
         var start = 0, line = 1
         for c in cuts where c.offset < size {
@@ -190,6 +156,76 @@ extension GenericSource {
         }
         out.append((start..<size, line))
         return out
+    }
+
+    /// The first record at or after byte `from` that begins a new block of `segmentLines` lines:
+    /// its offset and line. `newlines` and `quotes` are the line feeds and quote characters
+    /// before `from`. `nil` when none does before the end of the file.
+    ///
+    /// The record under way at `from` is taken to have started on the line `from` is on: it
+    /// started there or earlier, so a cut found is always a block's first record; at worst a
+    /// record spanning lines across a block's start is passed over for the next one.
+    private func firstCut(from: Int, newlines: Int, quotes: Int, segmentLines: Int) throws -> (offset: Int, line: Int)? {
+        let jsonl = format == GenericUsage.kindJSONL
+        let stream = try ByteStream(path: file, range: from..<size)
+        let block = max(1, segmentLines)
+        var (newlines, quotes, offset) = (newlines, quotes, from)
+        var recordBlock = newlines / block   // the block of the line the current record starts on
+        var cut: (offset: Int, line: Int)?
+        /// A line feed at `at` that ends a record: the cut, when a block starts on the next line.
+        func recordEnds(at: Int) -> Bool {
+            newlines += 1
+            let next = newlines / block
+            if next != recordBlock {
+                cut = (at + 1, newlines + 1)
+                return true
+            }
+            recordBlock = next
+            return false
+        }
+        while cut == nil, try stream.next({ (chunk: UnsafeRawBufferPointer) -> Bool in
+            for i in 0..<chunk.count {
+                let b = chunk[i]
+                if b == 0x22 && !jsonl {
+                    quotes &+= 1
+                } else if b == 0x0A && (jsonl || quotes & 1 == 0) {
+                    if recordEnds(at: offset + i) { break }
+                } else if b == 0x0A {
+                    newlines += 1
+                }
+            }
+            offset += chunk.count
+            return true
+        }) != nil {}
+        return cut
+    }
+
+    /// Line feeds and quote characters in `range` of the plain file at `path`, eight bytes at a time.
+    /// - Complexity: O(range.count); one 1 MiB buffer.
+    static func countLineFeedsAndQuotes(path: String, range: Range<Int>) throws -> (lineFeeds: Int, quotes: Int) {
+        var lineFeeds = 0, quotes = 0
+        /// The bytes of `w` equal to `c`, counted exactly: a byte's high bit is set in `t` iff the
+        /// byte of `x` is zero (adding 0x7F to its low seven bits cannot carry into the next byte).
+        @inline(__always) func count(_ w: UInt64, _ c: UInt64) -> Int {
+            let x = w ^ (c &* 0x0101_0101_0101_0101)
+            let t = ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x | 0x7F7F_7F7F_7F7F_7F7F)
+            return t.nonzeroBitCount
+        }
+        let stream = try ByteStream(path: path, range: range)
+        while try stream.next({ (chunk: UnsafeRawBufferPointer) -> Bool in
+            var i = 0
+            while i + 8 <= chunk.count {
+                let w = chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                lineFeeds += count(w, 0x0A)
+                quotes += count(w, 0x22)
+                i += 8
+            }
+            for b in chunk[i...] {
+                if b == 0x0A { lineFeeds += 1 } else if b == 0x22 { quotes += 1 }
+            }
+            return true
+        }) != nil {}
+        return (lineFeeds, quotes)
     }
 
     public func checkCount(_ passed: Int) throws {

@@ -208,3 +208,74 @@ struct StagedRecordsTests {
         }
     }
 }
+
+/// Where extract splits a large export for its threads (`GenericSource.parts`): only at a record
+/// that begins a block of lines, whatever quoted line feeds surround the places it aims at.
+@Suite("Parts of an export")
+struct ExportPartsTests {
+    /// A CSV whose records 3, 7, 12 and 15 hold quoted line feeds (a record spanning 2, 3, 2 and
+    /// 41 lines; record 15 takes up the middle of the file, so a thread's part aims inside quotes).
+    /// Returns the path, each record's first line and the byte offset of each line.
+    static func quotedExport() throws -> (path: String, recordLines: [Int], lineOffsets: [Int]) {
+        var lines = ["timestamp,provider,billing_account,model,input_tokens,tag.note"]
+        var recordLines: [Int] = []
+        for r in 1...30 {
+            recordLines.append(lines.count + 1)
+            let note: String
+            switch r {
+            case 3: note = "\"two\nlines\""
+            case 7: note = "\"three\n\"\"quoted\"\"\nlines\""
+            case 12: note = "\"a,b\nc\""
+            case 15: note = "\"" + String(repeating: "a long, \"\"quoted\"\" note\n", count: 40) + "end\""
+            default: note = "plain"
+            }
+            lines += "2026-10-01T00:00:\(String(format: "%02d", r))Z,openai,acct,gpt-4o,\(r),\(note)".split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        var offsets = [0]
+        for (i, b) in text.utf8.enumerated() where b == 0x0A { offsets.append(i + 1) }
+        let path = FileManager.default.temporaryDirectory.path + "/reckon-parts-\(UUID().uuidString).csv"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, recordLines, offsets)
+    }
+
+    @Test func partsStartOnlyAtABlocksFirstRecordAndCoverTheFile() throws {
+        let (path, recordLines, offsets) = try Self.quotedExport()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let size = offsets.last!
+        let block = 3
+        // The records that begin a block: their first line's block (line − 1 over 3) differs from
+        // the previous record's.
+        var blockStarts: Set<Int> = []
+        for (a, b) in zip(recordLines, recordLines.dropFirst()) where (a - 1) / block != (b - 1) / block { blockStarts.insert(b) }
+        // Record 7 spans lines 9–11, across block 3's first line (10): block 3 begins with line 12.
+        #expect(blockStarts.contains(4) && blockStarts.contains(12) && !blockStarts.contains(9) && !recordLines.contains(10))
+        let source = GenericSource(file: path, format: GenericUsage.kindCSV, size: size, modified: 0, rowsOut: 0, complete: true)
+        for n in 2...6 {
+            let parts = try source.parts(n, minimumBytes: 1, segmentLines: block)
+            #expect(parts.count >= 2 && parts.count <= n, "\(n) threads")
+            #expect(parts.first?.range.lowerBound == 0 && parts.first?.firstLine == 1)
+            #expect(parts.last?.range.upperBound == size)
+            for (a, b) in zip(parts, parts.dropFirst()) {
+                #expect(a.range.upperBound == b.range.lowerBound)
+                #expect(blockStarts.contains(b.firstLine), "\(n) threads: a part starts on line \(b.firstLine)")
+                #expect(offsets[b.firstLine - 1] == b.range.lowerBound, "\(n) threads: line \(b.firstLine) is not at byte \(b.range.lowerBound)")
+            }
+        }
+        // Two parts aim at the middle (byte size / 2), inside record 15's quotes; the first
+        // block's first record after it.
+        #expect(offsets[recordLines[14] - 1] < size / 2 && size / 2 < offsets[recordLines[15] - 1])
+        let middle = try source.parts(2, minimumBytes: 1, segmentLines: block)
+        let expected = blockStarts.sorted().first { offsets[$0 - 1] > size / 2 }!
+        #expect(middle.map(\.firstLine) == [1, expected])
+    }
+
+    /// A compressed file, or one too small for its parts, is one part.
+    @Test func aSmallFileIsOnePart() throws {
+        let (path, _, offsets) = try Self.quotedExport()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let source = GenericSource(file: path, format: GenericUsage.kindCSV, size: offsets.last!, modified: 0, rowsOut: 0, complete: true)
+        let parts = try source.parts(4, minimumBytes: offsets.last!, segmentLines: 3)
+        #expect(parts.count == 1 && parts[0].range == 0..<offsets.last! && parts[0].firstLine == 1)
+    }
+}
