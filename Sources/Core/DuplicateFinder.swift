@@ -1,6 +1,7 @@
 import Synchronization
 
-/// Finds repeated 64-bit keys (hashes of request ids) among many, after the fact, in bounded memory.
+/// Finds repeated 128-bit keys (of request ids, see `requestIdKey`) among many, after the fact, in
+/// bounded memory.
 ///
 /// `add` appends to a block of up to `blockKeys` keys. A full block is spread over 256 partitions
 /// by the keys' top 8 bits (a counting sort, which keeps their order) and written to an unlinked
@@ -12,10 +13,10 @@ import Synchronization
 ///
 /// A finder of at most `blockKeys` keys never creates a file; neither does a partial block that
 /// fits beside the other blocks kept in memory (at most `blockKeys` keys in all).
-/// - Memory: the block being filled (8 bytes a key) and the blocks kept in memory (12 bytes a
-///   key), each at most `blockKeys` keys (2^18 by default: 2 MiB and 3 MiB), plus 1 KiB of index a
-///   written block (4 KiB per million keys); while finding, about 16 bytes × 2^19 a thread.
-///   Disk: 12 bytes a key.
+/// - Memory: the block being filled (16 bytes a key) and the blocks kept in memory (20 bytes a
+///   key), each at most `blockKeys` keys (2^18 by default: 4 MiB and 5 MiB), plus 1 KiB of index a
+///   written block (4 KiB per million keys); while finding, about 24 bytes × 2^19 a thread.
+///   Disk: 20 bytes a key.
 /// - Complexity: O(n) to add and O(n) to find: each key is written once and read back once.
 public final class DuplicateFinder: @unchecked Sendable {
     static let partitionBits = 8
@@ -29,9 +30,9 @@ public final class DuplicateFinder: @unchecked Sendable {
         var count: Int
         var starts: [UInt32]
         /// The keys and positions when the block is kept in memory (empty when it is in `file`).
-        var keys: [UInt64] = []
+        var keys: [UInt128] = []
         var ordinals: [UInt32] = []
-        /// Where a written block is: keys at `offset`, positions at `offset + 8 × count`.
+        /// Where a written block is: keys at `offset`, positions at `offset + 16 × count`.
         var file: TemporaryFile?
         var offset = 0
     }
@@ -39,7 +40,7 @@ public final class DuplicateFinder: @unchecked Sendable {
     public let spillFolder: String
     public let blockKeys: Int
     /// The keys being added (the block being filled).
-    @usableFromInline var tail: [UInt64] = []
+    @usableFromInline var tail: [UInt128] = []
     var blocks: [Block] = []
     /// Keys in `blocks`.
     var sealed: Int { blocks.last.map { $0.base + $0.count } ?? 0 }
@@ -48,7 +49,7 @@ public final class DuplicateFinder: @unchecked Sendable {
     /// This finder's file (created when a block is first written).
     var file: TemporaryFile?
     /// Scratch for spreading a block (reused).
-    private var spreadKeys: [UInt64] = []
+    private var spreadKeys: [UInt128] = []
     private var spreadOrdinals: [UInt32] = []
 
     /// - Parameters:
@@ -68,7 +69,7 @@ public final class DuplicateFinder: @unchecked Sendable {
     /// Records the key of the next item (its ordinal is the number of keys added before it).
     /// Writes a block when one is full.
     @inlinable
-    public func add(_ key: UInt64) throws {
+    public func add(_ key: UInt128) throws {
         if tail.count == blockKeys { try writeFullBlock() }
         tail.append(key)
     }
@@ -93,7 +94,7 @@ public final class DuplicateFinder: @unchecked Sendable {
     func seal(toFile: Bool) throws {
         let n = tail.count
         guard n > 0 else { return }
-        let shift = UInt64(64 - Self.partitionBits)
+        let shift = 128 - Self.partitionBits
         let starts = tail.withUnsafeBufferPointer { keys in
             Self.spread(keys, shift: shift, first: 0, groups: Self.partitions, ordinal: { UInt32(truncatingIfNeeded: $0) },
                         into: &spreadKeys, &spreadOrdinals)
@@ -104,7 +105,7 @@ public final class DuplicateFinder: @unchecked Sendable {
             let f = file!
             block.file = f
             block.offset = f.size
-            try spreadKeys.withUnsafeBytes { (b) throws in try f.append(UnsafeRawBufferPointer(rebasing: b[0..<(n * 8)])) }
+            try spreadKeys.withUnsafeBytes { (b) throws in try f.append(UnsafeRawBufferPointer(rebasing: b[0..<(n * 16)])) }
             try spreadOrdinals.withUnsafeBytes { (b) throws in try f.append(UnsafeRawBufferPointer(rebasing: b[0..<(n * 4)])) }
         } else {
             block.keys = Array(spreadKeys[0..<n])
@@ -119,13 +120,13 @@ public final class DuplicateFinder: @unchecked Sendable {
     /// and `sortedOrdinals` the same places' `ordinal(i)`. The outputs grow to fit and are reused.
     /// - Returns: `starts` (`groups` + 1 entries). O(keys + groups).
     @inline(__always)
-    static func spread<O: FixedWidthInteger>(_ keys: UnsafeBufferPointer<UInt64>, shift: UInt64, first: Int, groups: Int,
-                                             ordinal: (Int) -> O, into sortedKeys: inout [UInt64], _ sortedOrdinals: inout [O]) -> [Int] {
+    static func spread<O: FixedWidthInteger>(_ keys: UnsafeBufferPointer<UInt128>, shift: Int, first: Int, groups: Int,
+                                             ordinal: (Int) -> O, into sortedKeys: inout [UInt128], _ sortedOrdinals: inout [O]) -> [Int] {
         var starts = [Int](repeating: 0, count: groups + 1)
         for k in keys { starts[Int(truncatingIfNeeded: k >> shift) &- first &+ 1] &+= 1 }
         for g in 0..<groups { starts[g + 1] &+= starts[g] }
         if sortedKeys.count < keys.count {
-            sortedKeys = [UInt64](repeating: 0, count: keys.count)
+            sortedKeys = [UInt128](repeating: 0, count: keys.count)
             sortedOrdinals = [O](repeating: 0, count: keys.count)
         }
         var fill = starts
@@ -206,7 +207,7 @@ public final class DuplicateFinder: @unchecked Sendable {
         // Buckets of about 1,024 keys: the top `bits` bits of a key (at least the partition's).
         var b = Self.partitionBits
         while (1 << b) * 1024 < n && b < 24 { b += 1 }
-        let bucketShift = UInt64(64 - b), bucketsPerGroup = (1 << b) / groups
+        let bucketShift = 128 - b, bucketsPerGroup = (1 << b) / groups
         let blocks = self.blocks
         let workers = max(1, min(threads, groups))
         let answer = Mutex(Repeats(ordinals: n))
@@ -226,9 +227,9 @@ public final class DuplicateFinder: @unchecked Sendable {
     /// group): the group's keys and ordinals gathered from every block, the same bucketed, and the
     /// hash table of one bucket.
     struct GroupScratch {
-        var keys: [UInt64] = [], ordinals: [Int] = [], positions: [UInt32] = []
-        var sortedKeys: [UInt64] = [], sortedOrdinals: [Int] = []
-        var table = [UInt64](repeating: 0, count: 4096)
+        var keys: [UInt128] = [], ordinals: [Int] = [], positions: [UInt32] = []
+        var sortedKeys: [UInt128] = [], sortedOrdinals: [Int] = []
+        var table = [UInt128](repeating: 0, count: 4096)
         var used = [Bool](repeating: false, count: 4096)
 
         /// Gathers the keys of `partitions` from every block, in block order, with their ordinals.
@@ -247,10 +248,10 @@ public final class DuplicateFinder: @unchecked Sendable {
                 keys.append(contentsOf: repeatElement(0, count: m))
                 if positions.count < m { positions = [UInt32](repeating: 0, count: m) }
                 try keys.withUnsafeMutableBytes { k in
-                    try f.read(at: b.offset + from * 8, into: UnsafeMutableRawBufferPointer(rebasing: k[(at * 8)..<((at + m) * 8)]))
+                    try f.read(at: b.offset + from * 16, into: UnsafeMutableRawBufferPointer(rebasing: k[(at * 16)..<((at + m) * 16)]))
                 }
                 try positions.withUnsafeMutableBytes { p in
-                    try f.read(at: b.offset + b.count * 8 + from * 4, into: UnsafeMutableRawBufferPointer(rebasing: p[0..<(m * 4)]))
+                    try f.read(at: b.offset + b.count * 16 + from * 4, into: UnsafeMutableRawBufferPointer(rebasing: p[0..<(m * 4)]))
                 }
                 for j in 0..<m { ordinals.append(b.base + Int(positions[j])) }
             }
@@ -260,7 +261,7 @@ public final class DuplicateFinder: @unchecked Sendable {
         /// `firstBucket`) and hashes each bucket on its own; hands the ordinals of the repeats to
         /// `report`, 4,096 at a time. Within a bucket, blocks come in ordinal order and each
         /// block's keys in the order they were added, so the first of equal keys is the original.
-        mutating func findRepeats(shift: UInt64, firstBucket: Int, buckets: Int, report: ([Int]) -> Void) {
+        mutating func findRepeats(shift: Int, firstBucket: Int, buckets: Int, report: ([Int]) -> Void) {
             let starts = keys.withUnsafeBufferPointer { ks in
                 ordinals.withUnsafeBufferPointer { os in
                     DuplicateFinder.spread(ks, shift: shift, first: firstBucket, groups: buckets, ordinal: { os[$0] },
@@ -274,14 +275,15 @@ public final class DuplicateFinder: @unchecked Sendable {
                 var size = 16
                 while size < (to - from) * 2 { size *= 2 }
                 if table.count < size {
-                    table = [UInt64](repeating: 0, count: size)
+                    table = [UInt128](repeating: 0, count: size)
                     used = [Bool](repeating: false, count: size)
                 }
                 let mask = size - 1
                 for i in 0..<size { used[i] = false }
                 for j in from..<to {
                     let k = sortedKeys[j]
-                    var slot = Int(truncatingIfNeeded: (k &* 0x9E3779B97F4A7C15) >> 40) & mask
+                    // The low word: the bucket's keys share their top bits.
+                    var slot = Int(truncatingIfNeeded: (UInt64(truncatingIfNeeded: k) &* 0x9E3779B97F4A7C15) >> 40) & mask
                     while used[slot] && table[slot] != k { slot = (slot + 1) & mask }
                     guard used[slot] else { used[slot] = true; table[slot] = k; continue }
                     repeats.append(sortedOrdinals[j])

@@ -249,10 +249,10 @@ public struct ExtractStage {
 }
 
 /// Where extracted records go: the staged usage and provider-cost files, the quarantine, and the
-/// run's request ids as 64-bit FNV-1a hashes — a set for the records staged as copies (API pages
-/// and request logs, which are small) and the ledger for generic exports (on disk, see
-/// `DuplicateFinder`). A hash collision would quarantine a record as a duplicate, never drop it
-/// silently.
+/// run's request ids as 128-bit keys (`requestIdKey`) — a set for the records staged as copies (API
+/// pages and request logs, which are small) and the ledger for generic exports (on disk, see
+/// `DuplicateFinder`). Two different ids share a key with odds of about 1 in 10^25 at 10 M ids
+/// (the record would be quarantined as a duplicate, never dropped silently).
 final class UsageSink: GenericRecordHandler {
     let usage: OutputFile
     let sources: OutputFile
@@ -268,7 +268,7 @@ final class UsageSink: GenericRecordHandler {
     private let quarantineFile: QuarantineFile
     private var buffer: [UInt8] = []
     /// Request ids of staged (copied) records: checked at once.
-    private var requestIds = HashSet64()
+    private var requestIds = RequestIdSet()
     /// Request-id hashes of generic records in reading order, checked for repeats after the run
     /// (written to a temporary file a block at a time: memory does not grow with the records).
     private let ledger: DuplicateFinder
@@ -307,7 +307,7 @@ final class UsageSink: GenericRecordHandler {
     /// Stages a usage record; returns `false` (and quarantines it) when its request id was seen before.
     func emit(_ r: UsageRecord) throws -> Bool {
         if var id = r.requestId {
-            let h = id.withUTF8 { fnv1a(UnsafeRawBufferPointer($0)) }
+            let h = id.withUTF8 { requestIdKey(UnsafeRawBufferPointer($0)) }
             guard requestIds.insert(h).inserted else {
                 duplicates += 1
                 try quarantine(QuarantineEntry(stage: "extract", position: r.source,
@@ -325,8 +325,8 @@ final class UsageSink: GenericRecordHandler {
     /// What the request-id check says of a valid generic record.
     enum RequestIdCheck {
         case noId
-        /// The id's hash, for the ledger (which finds repeats among generic records after the run).
-        case newId(UInt64)
+        /// The id's key, for the ledger (which finds repeats among generic records after the run).
+        case newId(UInt128)
         /// A staged record already had the id: the repeat, quarantined at once.
         case repeatsStaged(QuarantineEntry)
     }
@@ -335,7 +335,7 @@ final class UsageSink: GenericRecordHandler {
     /// read on several threads (`ParallelExtract`).
     func checkRequestId(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) -> RequestIdCheck {
         guard let id = b.spans[GenericUsage.Field.requestId.rawValue] else { return .noId }
-        let h = fnv1a(id)
+        let h = requestIdKey(id)
         guard isStagedRequestId(h) else { return .newId(h) }
         return .repeatsStaged(QuarantineEntry(stage: "extract", position: SourcePosition(file: context.file, line: line),
                                               reason: "duplicate request_id \(String(decoding: id, as: UTF8.self)): counted once, this repeat is not used",
@@ -398,7 +398,7 @@ final class UsageSink: GenericRecordHandler {
     var ledgerCount: Int { ledger.count }
 
     /// Whether a staged (copied) record had this request id hash (read-only while parts are read).
-    func isStagedRequestId(_ h: UInt64) -> Bool { !requestIds.isEmpty && requestIds.contains(h) }
+    func isStagedRequestId(_ h: UInt128) -> Bool { !requestIds.isEmpty && requestIds.contains(h) }
 
     /// Adds what one part of a generic export found, in reading order (see `ParallelExtract`).
     func absorb(_ part: ParallelExtract.PartResult) throws {
@@ -467,7 +467,7 @@ final class UsageSink: GenericRecordHandler {
                 lines = RepeatedLines.LineBuffer(spillFolder: folder)
             }
         }
-        struct Shared: @unchecked Sendable { let source: GenericSource, parts: [ReplayPart], skip: HashSet64, folder: String }
+        struct Shared: @unchecked Sendable { let source: GenericSource, parts: [ReplayPart], skip: RequestIdSet, folder: String }
         let shared = Shared(source: source, parts: parts, skip: requestIds, folder: ledger.spillFolder)
         let results = try concurrentMap(parts.count) { k in
             let f = Found(shared.folder), part = shared.parts[k]
@@ -556,21 +556,22 @@ public func lineNumber(of offset: Int, in bytes: [UInt8]) -> Int {
     return line
 }
 
-/// A set of 64-bit hashes (open addressing, linear probing): 8 bytes per slot, at most half full.
-struct HashSet64 {
-    private var slots: [UInt64] = Array(repeating: 0, count: 1 << 16)
+/// A set of request-id keys (`requestIdKey`; open addressing, linear probing): 16 bytes per
+/// slot, at most half full.
+struct RequestIdSet {
+    private var slots: [UInt128] = Array(repeating: 0, count: 1 << 12)
     private var count = 0
     private var hasZero = false
 
     /// Inserts `h`; `false` if it was already there.
-    mutating func insert(_ h: UInt64) -> (inserted: Bool, Void) {
+    mutating func insert(_ h: UInt128) -> (inserted: Bool, Void) {
         if h == 0 {
             defer { hasZero = true }
             return (!hasZero, ())
         }
         if (count + 1) * 2 > slots.count { grow() }
         let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: ((h ^ (h >> 29)) &* 0x9E3779B97F4A7C15) >> 20) & mask
+        var i = Self.slot(h, mask)
         while true {
             let v = slots[i]
             if v == 0 { slots[i] = h; count += 1; return (true, ()) }
@@ -581,10 +582,16 @@ struct HashSet64 {
 
     var isEmpty: Bool { count == 0 && !hasZero }
 
-    func contains(_ h: UInt64) -> Bool {
+    @inline(__always)
+    private static func slot(_ h: UInt128, _ mask: Int) -> Int {
+        let w = UInt64(truncatingIfNeeded: h >> 64)
+        return Int(truncatingIfNeeded: ((w ^ (w >> 29)) &* 0x9E3779B97F4A7C15) >> 20) & mask
+    }
+
+    func contains(_ h: UInt128) -> Bool {
         if h == 0 { return hasZero }
         let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: ((h ^ (h >> 29)) &* 0x9E3779B97F4A7C15) >> 20) & mask
+        var i = Self.slot(h, mask)
         while true {
             let v = slots[i]
             if v == 0 { return false }
@@ -642,7 +649,7 @@ extension GenericSource {
     /// Calls `body` with the line and raw text of each record whose request-id ordinal (its place
     /// among the file's records with a request id not in `skipIds`) `wanted` accepts, in order.
     /// The file is read again whole. - Memory: one record.
-    func forEachRecord(idOrdinals wanted: (Int) -> Bool, skipIds: HashSet64,
+    func forEachRecord(idOrdinals wanted: (Int) -> Bool, skipIds: RequestIdSet,
                        _ body: (_ line: Int, _ raw: () -> String) throws -> Void) throws {
         try withoutActuallyEscaping(wanted) { wanted in
             try withoutActuallyEscaping(body) { body in try replay(RecordFinder(wanted: wanted, skip: skipIds, body: body)) }
@@ -652,10 +659,10 @@ extension GenericSource {
 
 final class RecordFinder: GenericRecordHandler {
     let wanted: (Int) -> Bool
-    let skip: HashSet64
+    let skip: RequestIdSet
     let body: (Int, () -> String) throws -> Void
     var ordinal: Int
-    init(wanted: @escaping (Int) -> Bool, skip: HashSet64, firstOrdinal: Int = 0, body: @escaping (Int, () -> String) throws -> Void) {
+    init(wanted: @escaping (Int) -> Bool, skip: RequestIdSet, firstOrdinal: Int = 0, body: @escaping (Int, () -> String) throws -> Void) {
         self.wanted = wanted
         self.skip = skip
         self.body = body
@@ -663,7 +670,7 @@ final class RecordFinder: GenericRecordHandler {
     }
     func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
         guard let id = b.spans[GenericUsage.Field.requestId.rawValue] else { return true }
-        if !skip.isEmpty && skip.contains(fnv1a(id)) { return true }
+        if !skip.isEmpty && skip.contains(requestIdKey(id)) { return true }
         if wanted(ordinal) { try body(line, raw) }
         ordinal += 1
         return true

@@ -10,7 +10,7 @@ struct DuplicateFinderTests {
 
     @Test func findsLaterOccurrencesOnly() throws {
         let f = DuplicateFinder(spillFolder: folder)
-        for k: UInt64 in [5, 9, 5, 0, 7, 9, 5, 0, 1 << 63, 1 << 63] { try f.add(k) }
+        for k: UInt128 in [5, 9, 5, 0, 7, 9, 5, 0, 1 << 127, 1 << 127] { try f.add(k) }
         let r = try f.duplicates()
         #expect(r.ordinals == [2, 5, 6, 7, 9] && r.count == 5)
         #expect(r.count(in: 0..<5) == 1 && r.count(in: 5..<10) == 4 && r.count(in: 3..<5) == 0 && !r.contains(10) && !r.contains(-1))
@@ -18,13 +18,13 @@ struct DuplicateFinderTests {
     }
 
     /// 200,000 keys with about 2,000 repeats, and the set-based answer.
-    static func keys() -> (keys: [UInt64], repeats: [Int]) {
-        var seen = Set<UInt64>()
-        var keys: [UInt64] = [], repeats: [Int] = []
+    static func keys() -> (keys: [UInt128], repeats: [Int]) {
+        var seen = Set<UInt128>()
+        var keys: [UInt128] = [], repeats: [Int] = []
         var x: UInt64 = 0x1234_5678_9ABC_DEF0
         for i in 0..<200_000 {
             x = x &* 6364136223846793005 &+ 1442695040888963407
-            let key = i % 97 == 0 ? UInt64(i / 97 % 50) : x  // a few small keys repeat
+            let key = i % 97 == 0 ? UInt128(i / 97 % 50) : UInt128(x) << 64 | UInt128(x ^ 0x5555)  // a few small keys repeat
             keys.append(key)
             if !seen.insert(key).inserted { repeats.append(i) }
         }
@@ -69,5 +69,34 @@ struct DuplicateFinderTests {
         #expect(whole.count == 200_000)
         #expect(try whole.duplicates(threads: 2, groupKeys: 10_000).ordinals == expected)
         #expect(whole.inMemory <= 3 * 5_000, "each finder keeps at most a block's worth in memory")
+    }
+
+    /// Keys alike in their top 64 bits (the request ids' FNV-1a, which two ids can share) and
+    /// different below are different keys: nothing repeats, in memory or written, on any thread.
+    @Test func keysThatShareTheirTop64BitsAreNotRepeats() throws {
+        for blockKeys in [1 << 18, 7] {
+            let f = DuplicateFinder(spillFolder: folder, blockKeys: blockKeys)
+            let top: UInt128 = 0xDEAD_BEEF_0BAD_F00D << 64
+            for low: UInt128 in [1, 2, 3, 1, 4, 5, 6, 7, 8, 9, 10, 11] { try f.add(top | low) }
+            for threads in [1, 2] {
+                #expect(try f.duplicates(threads: threads, groupKeys: 4).ordinals == [3], "blocks of \(blockKeys), \(threads) threads")
+            }
+        }
+    }
+
+    /// A request id's key: its FNV-1a above a second hash of the same bytes; equal ids, equal
+    /// keys; ids of every length up to 17 bytes that differ in one byte differ in the low word.
+    @Test func requestIdKeysCarryFNVAboveASecondHash() {
+        func key(_ s: String) -> UInt128 { var s = s; return s.withUTF8 { requestIdKey(UnsafeRawBufferPointer($0)) } }
+        func fnv(_ s: String) -> UInt64 { var s = s; return s.withUTF8 { fnv1a64(UnsafeRawBufferPointer($0)) } }
+        #expect(UInt64(truncatingIfNeeded: key("req_01") >> 64) == fnv("req_01") && fnv("") == 0xcbf29ce484222325)
+        #expect(key("req_5796482c590e0000000") == key("req_5796482c590e0000000"))
+        var lows = Set<UInt64>()
+        for n in 0...17 {
+            let base = String(repeating: "a", count: n)
+            lows.insert(UInt64(truncatingIfNeeded: key(base)))
+            if n > 0 { lows.insert(UInt64(truncatingIfNeeded: key(String(base.dropLast()) + "b"))) }
+        }
+        #expect(lows.count == 18 + 17, "the empty id, 17 ids of a's and 17 ending in b: all different")
     }
 }
