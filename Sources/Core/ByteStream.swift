@@ -37,6 +37,10 @@ public final class ByteStream {
     /// fields above (the read buffer, the inflater, `out`).
     private var ahead: Prefetched<([UInt8], Int)?>?
     private let spare = Recycled<[UInt8]>()
+    /// Reading a plain file ahead past the page cache (`readAheadDirect`): the producer of (block,
+    /// bytes in it), `nil` after the last; used blocks go back through `spareBlocks`.
+    private var directAhead: Prefetched<(AlignedBytes, Int)?>?
+    private let spareBlocks = Recycled<AlignedBytes>()
 
     public static let chunkSize = 1 << 20
 
@@ -81,8 +85,28 @@ public final class ByteStream {
         try fillRaw()
     }
 
+    /// Opens a file Reckon wrote itself with `O_DIRECT` (the estimate: gigabytes, not in the page
+    /// cache) for reading from start to end: after the first chunk, blocks of 2 MiB are read on a
+    /// thread of their own, one ahead of the caller, with `O_DIRECT` where the file system allows
+    /// (else through the cache). On this VM a reconcile that read a freshly written 1.8 GB estimate
+    /// through the page cache spent 1.5–3 s of system time more than one reading it warm; `dd`
+    /// reads it direct in ~1.1 s, on a thread that otherwise waits. A gzip file reads as usual.
+    /// - Memory: the 1 MiB first chunk and up to three 2 MiB blocks.
+    public convenience init(path: String, readAheadDirect: Bool) throws(ReckonError) {
+        try self.init(path: path)
+        guard readAheadDirect, !isGzip, !rawEOF else { return }
+        let reader = try DirectReader(path: path, offset: rawEnd)
+        let spare = spareBlocks
+        directAhead = Prefetched(count: .max, label: "reckon.read-ahead") { _ in
+            let block = spare.take() ?? AlignedBytes(capacity: 2 << 20)
+            let n = try reader.read(into: block)
+            return n == 0 ? nil : (block, n)
+        }
+    }
+
     deinit {
         ahead?.finish()  // the producer uses this object's fields: it stops before they go
+        directAhead?.finish()
         close(fd)
     }
 
@@ -121,6 +145,11 @@ public final class ByteStream {
     public func next<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         if finished { return nil }
         if !isGzip {
+            if rawStart == rawEnd, let directAhead {
+                guard let (block, n) = try directAhead.next() ?? nil else { finished = true; return nil }
+                defer { spareBlocks.put(block) }
+                return try body(UnsafeRawBufferPointer(start: block.base, count: n))
+            }
             if rawStart == rawEnd {
                 if rawEOF { finished = true; return nil }
                 try fillRaw()
@@ -174,6 +203,53 @@ public final class ByteStream {
         var all: [UInt8] = []
         while try stream.next({ all.append(contentsOf: $0) }) != nil {}
         return all
+    }
+}
+
+/// Reads a file from an offset on, block after block, with `O_DIRECT` while the file system and the
+/// offsets allow it (a refused or unaligned read goes on through the page cache). Owns its file
+/// descriptor (closed on deinit); used by one thread at a time.
+final class DirectReader: @unchecked Sendable {
+    let path: String
+    private var fd: Int32
+    private var direct: Bool
+    private var offset: Int
+
+    init(path: String, offset: Int) throws(ReckonError) {
+        self.path = path
+        self.offset = offset
+        fd = DirectIO.flag == 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC | DirectIO.flag)
+        direct = fd >= 0 && offset % DirectIO.block == 0
+        if fd >= 0 && !direct { close(fd); fd = -1 }
+        if fd < 0 { fd = open(path, O_RDONLY | O_CLOEXEC) }
+        if fd < 0 { throw ReckonError(.io, "cannot open file", at: SourcePosition(file: path), cause: String(cString: strerror(errno))) }
+    }
+
+    deinit { close(fd) }
+
+    /// Fills `block` (up to its capacity) with the next bytes; returns how many (0 at the end).
+    func read(into block: AlignedBytes) throws(ReckonError) -> Int {
+        var got = 0
+        while got < block.capacity {
+            let r = pread(fd, block.base + got, block.capacity - got, off_t(offset + got))
+            if r < 0 && errno == EINTR { continue }
+            if r < 0 && errno == EINVAL && direct {
+                // Refused, or the offset is no longer aligned (a short read before the end): on
+                // through the page cache.
+                let plain = open(path, O_RDONLY | O_CLOEXEC)
+                guard plain >= 0 else { break }
+                close(fd)
+                (fd, direct) = (plain, false)
+                continue
+            }
+            if r < 0 {
+                throw ReckonError(.io, "read failed", at: SourcePosition(file: path, byteOffset: offset + got), cause: String(cString: strerror(errno)))
+            }
+            if r == 0 { break }
+            got += r
+        }
+        offset += got
+        return got
     }
 }
 

@@ -79,7 +79,9 @@ public enum FocusReader {
     static func forEachRow(inCSV path: String, only: Set<FocusColumn>?, decodeAheadBytes: Int,
                            _ body: (FocusRow) throws -> Void) throws {
         let wanted = only.map { set in FocusColumn.allCases.map { set.contains($0) } }
-        let reader = CSVReader(stream: try ByteStream(path: path))
+        // A large file is one Reckon wrote past the page cache: read it ahead the same way.
+        let large = (FileSystem.fingerprint(path)?.size ?? 0) >= decodeAheadBytes
+        let reader = CSVReader(stream: try ByteStream(path: path, readAheadDirect: large))
         let r = CSVRecord()
         let jsonCache = FocusJSONCache()
         guard try reader.next(into: r) else { return }
@@ -98,7 +100,7 @@ public enum FocusReader {
                 throw ReckonError(.badData, "not a FOCUS row: \(error)", at: SourcePosition(file: path, line: r.line))
             }
         }
-        guard (FileSystem.fingerprint(path)?.size ?? 0) >= decodeAheadBytes else {
+        guard large else {
             while try reader.next(into: r) { try body(try decode()) }
             return
         }

@@ -23,6 +23,36 @@ struct ReadersTests {
         #expect(error?.position?.byteOffset != nil)
     }
 
+    /// Files read ahead past the page cache (`readAheadDirect`) give the same bytes whatever their
+    /// size — empty, within the first chunk, a whole number of blocks, an unaligned tail after
+    /// several blocks — and a stream dropped after its first blocks stops its reading thread.
+    /// A gzip file still reads inflated.
+    @Test func filesReadAheadDirectGiveTheSameBytes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckon-direct-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for size in [0, 100, 1 << 20, (1 << 20) + 5 * 1024 + 3, (5 << 20) + 17, 3 << 21] {
+            var bytes = [UInt8](repeating: 0, count: size)
+            for i in bytes.indices { x = x &* 6364136223846793005 &+ 1442695040888963407; bytes[i] = UInt8(truncatingIfNeeded: x >> 56) }
+            let path = dir + "/f\(size).bin"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let stream = try ByteStream(path: path, readAheadDirect: true)
+            var read: [UInt8] = []
+            while try stream.next({ read.append(contentsOf: $0) }) != nil {}
+            #expect(read == bytes, "\(size) bytes")
+            #expect(try stream.next({ _ in 0 }) == nil, "\(size) bytes: the end stays the end")
+            // Dropped after one chunk: the thread reading ahead stops (deinit waits for it).
+            let dropped = try ByteStream(path: path, readAheadDirect: true)
+            _ = try dropped.next { $0.count }
+        }
+        let gzip = try ByteStream(path: Fixture.path("lines.jsonl.gz"), readAheadDirect: true)
+        var inflated: [UInt8] = []
+        while try gzip.next({ inflated.append(contentsOf: $0) }) != nil {}
+        let plain = try ByteStream.readAll(path: Fixture.path("lines.jsonl"))
+        #expect(gzip.isGzip && inflated == plain)
+    }
+
     /// A gzip file of several members and many chunks reads the same inflated on a second thread
     /// as on the caller's; a truncated one throws the same error; a stream dropped half-way stops
     /// its inflating thread.
