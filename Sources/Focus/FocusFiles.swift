@@ -134,7 +134,8 @@ public enum FocusReader {
     /// - Returns: the number of rows. Memory: one record at a time, and up to 4,096 encoded JSON cells
     ///   per JSON column.
     public static func transcode(csv path: String, toJSONL writer: FocusWriter) throws -> Int {
-        let reader = CSVReader(stream: try ByteStream(path: path))
+        // A large file is one Reckon wrote past the page cache: read it ahead the same way.
+        let reader = CSVReader(stream: try ByteStream(path: path, readAheadDirect: (FileSystem.fingerprint(path)?.size ?? 0) >= 8 << 20))
         let r = CSVRecord()
         guard try reader.next(into: r) else { return 0 }
         let header = (0..<r.count).map { r.string($0) ?? "" }
