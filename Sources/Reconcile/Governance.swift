@@ -112,18 +112,45 @@ public struct Governance: Sendable {
         var budgetSpend: [ExactDecimal]
         /// Team → model → cost, first and last time seen (teams with a policy only).
         var teamModels: [String: [String: (cost: ExactDecimal, first: Timestamp, last: Timestamp)]] = [:]
-        /// Tag key → value → UTC day → Usage cost.
-        var daySpend: [String: [String: [Int: ExactDecimal]]] = [:]
-        /// Tag key → value → day → model → input tokens.
-        var dayTokens: [String: [String: [Int: [String: ExactDecimal]]]] = [:]
-        /// Tag key → value → model → input-token cost and quantity.
-        var inputCost: [String: [String: [String: (cost: ExactDecimal, quantity: ExactDecimal)]]] = [:]
+        /// The anomaly checks' sums, each under one flat key (one hash a row where nested
+        /// dictionaries took one per level); `key` is the tag key's index in `tagKeys`.
+        struct TagDay: Hashable { var key: Int, value: String, day: Int }
+        struct TagDayModel: Hashable { var key: Int, value: String, day: Int, model: String }
+        struct TagModel: Hashable { var key: Int, value: String, model: String }
+        var spendByDay: [TagDay: ExactDecimal] = [:]
+        var tokensByDay: [TagDayModel: ExactDecimal] = [:]
+        var inputByModel: [TagModel: (cost: ExactDecimal, quantity: ExactDecimal)] = [:]
+
+        /// Tag key → value → UTC day → Usage cost. O(entries) a call.
+        var daySpend: [String: [String: [Int: ExactDecimal]]] {
+            var out: [String: [String: [Int: ExactDecimal]]] = [:]
+            for (k, v) in spendByDay { out[tagKeys[k.key], default: [:]][k.value, default: [:]][k.day] = v }
+            return out
+        }
+        /// Tag key → value → day → model → input tokens. O(entries) a call.
+        var dayTokens: [String: [String: [Int: [String: ExactDecimal]]]] {
+            var out: [String: [String: [Int: [String: ExactDecimal]]]] = [:]
+            for (k, v) in tokensByDay { out[tagKeys[k.key], default: [:]][k.value, default: [:]][k.day, default: [:]][k.model] = v }
+            return out
+        }
+        /// Tag key → value → model → input-token cost and quantity. O(entries) a call.
+        var inputCost: [String: [String: [String: (cost: ExactDecimal, quantity: ExactDecimal)]]] {
+            var out: [String: [String: [String: (cost: ExactDecimal, quantity: ExactDecimal)]]] = [:]
+            for (k, v) in inputByModel { out[tagKeys[k.key], default: [:]][k.value, default: [:]][k.model] = v }
+            return out
+        }
 
         public init(governance: Governance, anomalies: Anomalies) {
             self.governance = governance
             tagKeys = anomalies.tagKeys
             policyTeams = Set(governance.policies.map(\.team))
             budgetSpend = Array(repeating: .zero, count: governance.budgets.count)
+        }
+
+        @inline(__always)
+        private static func add(_ c: inout (cost: ExactDecimal, quantity: ExactDecimal), cost: ExactDecimal, quantity: ExactDecimal) {
+            c.cost += cost
+            c.quantity += quantity
         }
 
         public mutating func add(_ row: FocusRow) {
@@ -141,15 +168,12 @@ public struct Governance: Sendable {
             }
             guard u.category == "Usage" else { return }
             let day = u.start.date.daysSinceEpoch
-            for key in tagKeys {
+            for (k, key) in tagKeys.enumerated() {
                 guard let value = u.tag(key) else { continue }
-                daySpend[key, default: [:]][value, default: [:]][day, default: .zero] += u.cost
+                spendByDay[TagDay(key: k, value: value, day: day), default: .zero] += u.cost
                 if u.meter == "tokens_input", let q = u.quantity, !q.isZero {
-                    dayTokens[key, default: [:]][value, default: [:]][day, default: [:]][u.model, default: .zero] += q
-                    var c = inputCost[key, default: [:]][value, default: [:]][u.model] ?? (.zero, .zero)
-                    c.cost += u.cost
-                    c.quantity += q
-                    inputCost[key, default: [:]][value, default: [:]][u.model] = c
+                    tokensByDay[TagDayModel(key: k, value: value, day: day, model: u.model), default: .zero] += q
+                    Self.add(&inputByModel[TagModel(key: k, value: value, model: u.model), default: (.zero, .zero)], cost: u.cost, quantity: q)
                 }
             }
         }

@@ -335,6 +335,10 @@ public struct ReconcileStage {
         self.logger = logger
     }
 
+    /// Changes `value` in place (for a dictionary's `[key, default:]` slot: one lookup, no copy).
+    @inline(__always)
+    static func update<T>(_ value: inout T, _ change: (inout T) -> Void) { change(&value) }
+
     public func run() throws -> (StageReport, [Reconciliation]) {
         var report = StageReport(stage: "reconcile")
         let staged = period.map { [$0] } ?? Array(Set(layout.stagedPeriods("estimated") + layout.stagedPeriods("invoiced"))).sorted()
@@ -354,7 +358,22 @@ public struct ReconcileStage {
             var accounts: [String: AccountReconciliation] = [:]
             var tally = Governance.UsageTally(governance: governance, anomalies: anomalies)
             var daily: [String: [String: ExactDecimal]] = [:]
-            var lastDay: (start: Int64, text: String) = (.min, "")   // rows come mostly day by day
+            // Rows come day by day: a day's spend per provider is summed apart and added once the
+            // day changes (one lookup a row where there were two).
+            var day: (start: Int64, text: String, byProvider: [String: ExactDecimal]) = (.min, "", [:])
+            func closeDay() {
+                guard !day.byProvider.isEmpty else { return }
+                for (provider, v) in day.byProvider { daily[day.text, default: [:]][provider, default: .zero] += v }
+                day.byProvider.removeAll(keepingCapacity: true)
+            }
+            // Rows of one account come one after another: the account being summed stays out of
+            // `accounts` until a row of another comes (no key built and no lookup per row).
+            var current: (provider: String, account: String, currency: String, totals: AccountReconciliation)?
+            func putBack() {
+                guard let c = current else { return }
+                current = nil
+                accounts[c.provider + "|" + c.account + "|" + c.currency] = c.totals
+            }
             // Gauge rows per (provider, account, SKU): the part within the cap and the part above it.
             var gauges: [String: (provider: String, account: String, sku: String, within: ExactDecimal, above: ExactDecimal?)] = [:]
             for dataset in ["estimated", "invoiced"] {
@@ -374,10 +393,12 @@ public struct ReconcileStage {
                         gauges[k] = g
                     }
                     let currency = row[.billingCurrency].string ?? ""
-                    let key = provider + "|" + account + "|" + currency
+                    if let c = current, c.provider != provider || c.account != account || c.currency != currency { putBack() }
                     // Taken out while it changes, so that its dictionaries are changed in place (a copy
                     // left in `accounts` made every row copy the account's SKU table).
-                    var a = accounts.removeValue(forKey: key) ?? AccountReconciliation(provider: provider, billingAccountId: account, currency: currency)
+                    var a = current?.totals ?? accounts.removeValue(forKey: provider + "|" + account + "|" + currency)
+                        ?? AccountReconciliation(provider: provider, billingAccountId: account, currency: currency)
+                    current = nil
                     a.billingAccountName = a.billingAccountName ?? row[.billingAccountName].string
                     let billed = row[.billedCost].decimal ?? .zero
                     let category = row[.chargeCategory].string ?? "?"
@@ -390,21 +411,25 @@ public struct ReconcileStage {
                         a.estimatedCorrections += billed
                     } else if (category == "Usage" || category == "Purchase"), let sku = row[.skuId].string {
                         let q = row[.consumedQuantity].decimal ?? row[.pricingQuantity].decimal ?? .zero
-                        var t = a.skus[sku] ?? AccountReconciliation.SkuTotals()
-                        if dataset == "estimated" {
-                            t.estimatedQuantity += q; t.estimatedCost += billed; t.inEstimate = true
-                        } else {
-                            t.invoicedQuantity += q; t.invoicedCost += billed
-                            t.invoicedListCost += row[.listCost].decimal ?? billed; t.onInvoice = true
+                        let list = dataset == "estimated" ? nil : row[.listCost].decimal ?? billed
+                        Self.update(&a.skus[sku, default: AccountReconciliation.SkuTotals()]) { t in
+                            if let list {
+                                t.invoicedQuantity += q; t.invoicedCost += billed
+                                t.invoicedListCost += list; t.onInvoice = true
+                            } else {
+                                t.estimatedQuantity += q; t.estimatedCost += billed; t.inEstimate = true
+                            }
                         }
-                        a.skus[sku] = t
                     }
                     if dataset == "estimated" {
                         a.estimated += billed
                         a.estimatedRows += 1
                         if category == "Usage" && !correction, case .dateTime(let start) = row[.chargePeriodStart] {
-                            if start.secondsSinceEpoch != lastDay.start { lastDay = (start.secondsSinceEpoch, start.date.description) }
-                            daily[lastDay.text, default: [:]][provider, default: .zero] += billed
+                            if start.secondsSinceEpoch != day.start {
+                                closeDay()
+                                (day.start, day.text) = (start.secondsSinceEpoch, start.date.description)
+                            }
+                            day.byProvider[provider, default: .zero] += billed
                         }
                         var team = "(untagged)"
                         if case .json(let tags) = row[.tags], let v = tags.first(where: { $0.key == "team" })?.value.string { team = v }
@@ -423,9 +448,11 @@ public struct ReconcileStage {
                         if category == "Adjustment" { a.adjustments[row[.xChargeSubType].string ?? "Other", default: .zero] += billed }
                         if let id = row[.invoiceId].string, !a.invoiceIds.contains(id) { a.invoiceIds.append(id) }
                     }
-                    accounts[key] = a
+                    current = (provider, account, currency, a)
                     counts.rowsOut += 1
                 }
+                putBack()
+                closeDay()
                 report.sources.append(.init(file: path, kind: "focus." + dataset, counts: counts))
             }
             // The provider's own cost report, the third leg.
