@@ -29,7 +29,8 @@ enum ParallelPricing {
         var records: String
         var parts: [ArraySlice<StagedRecords.Segment>]
         var repeats: String?
-        var workers: [Worker]
+        var template: EstimatedRowBuilder
+        var spillFolder: String
     }
 
     /// - Returns: the number of records priced (checked against extract's count for the file).
@@ -37,14 +38,14 @@ enum ParallelPricing {
                     into estimated: inout EstimatedRowBuilder, quarantine: QuarantineFile, spillFolder: String) throws -> Int {
         // A builder of its own per thread, not copies of one: copies would share their arrays'
         // storage, and the threads' retains of the same objects then fight over one cache line.
-        let workers = parts.map { _ in
-            var builder = estimated.emptyCopy()
-            builder.reserveCells(min(source.rowsOut / parts.count / 4, 1 << 20))
-            return Worker(builder, spillFolder: spillFolder)
-        }
-        let shared = Shared(source: source, records: records, parts: parts, repeats: repeats, workers: workers)
-        DispatchQueue.concurrentPerform(iterations: parts.count) { i in
-            let w = shared.workers[i]
+        // Each is made on the thread that fills it: workers made together on one thread sat side
+        // by side in memory, where the fields every record changes shared cache lines.
+        let template = estimated.emptyCopy()
+        let shared = Shared(source: source, records: records, parts: parts, repeats: repeats, template: template, spillFolder: spillFolder)
+        let workers = try concurrentMap(parts.count) { i in
+            var builder = shared.template.emptyCopy()
+            builder.reserveCells(min(shared.source.rowsOut / shared.parts.count / 4, 1 << 20))
+            let w = Worker(builder, spillFolder: shared.spillFolder)
             do {
                 w.passed = try StagedRecords.forEachView(path: shared.records, segments: shared.parts[i], file: shared.source.file,
                                                          repeats: shared.repeats) { view in
@@ -53,11 +54,12 @@ enum ParallelPricing {
             } catch {
                 w.error = error
             }
+            return w
         }
-        for w in shared.workers { if let e = w.error { throw e } }
-        let passed = shared.workers.reduce(0) { $0 + $1.passed }
+        for w in workers { if let e = w.error { throw e } }
+        let passed = workers.reduce(0) { $0 + $1.passed }
         try source.checkCount(passed)
-        for (k, w) in shared.workers.enumerated() {
+        for (k, w) in workers.enumerated() {
             // The first part's table becomes the stage's when it has nothing yet: one merge fewer.
             if k == 0 && estimated.isEmpty { estimated = w.builder } else { try estimated.merge(w.builder) }
             try w.unpriced.drain(into: quarantine)
