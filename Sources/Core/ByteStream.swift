@@ -13,8 +13,11 @@ internal import CReckonZlib
 /// With `inflateAhead`, a gzip file is inflated on a thread of its own, one chunk ahead of the
 /// caller (inflating a large export took as long as parsing it, on one core).
 ///
+/// With `readAheadDirect` (a large file Reckon wrote past the page cache), a plain file is read in
+/// 2 MiB blocks on a thread of their own, one ahead of the caller, with `O_DIRECT`.
+///
 /// - Memory: one 1 MiB read buffer and, for gzip, one 1 MiB output buffer (three when inflating
-///   ahead), whatever the file size.
+///   ahead), or up to three 2 MiB blocks when reading ahead — whatever the file size.
 public final class ByteStream {
     public let path: String
     /// Whether the file was gzip-compressed.
