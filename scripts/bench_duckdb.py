@@ -6,6 +6,9 @@
       token column per group first, then unpivot the meters and multiply by the card price (batch price
       for batch records), all in DECIMAL(38,12). Groups: UTC day x billing account x sub-account x
       provider x model x meter x batch x team x feature x env. Prints wall seconds and peak RSS.
+      The day is the timestamp's first ten characters: right for the generated records, which are all
+      UTC ("...Z"), and 0.2-0.6 s faster than parsing a TIMESTAMPTZ (session 10) -- a shortcut Reckon
+      cannot take, since a real export may carry offsets.
 
   bench_duckdb.py compare RECKON_ESTIMATED_JSONL DUCKDB_CSV
       Sums Reckon's estimated FOCUS rows by the same keys and checks both sides agree exactly
@@ -65,12 +68,12 @@ def run(card_dir, usage_csv, out_csv):
     con.execute(f"""
         COPY (
           WITH g AS (
-            SELECT CAST(timestamp AS DATE) AS day, billing_account, sub_account, provider, model, batch,
+            SELECT CAST(left(timestamp, 10) AS DATE) AS day, billing_account, sub_account, provider, model, batch,
                    coalesce("tag.team", '') AS team, coalesce("tag.feature", '') AS feature,
                    coalesce("tag.env", '') AS env,
                    {sums}
             FROM read_csv('{usage_csv}', header = true, columns = {{
-              'timestamp': 'TIMESTAMPTZ', 'provider': 'VARCHAR', 'billing_account': 'VARCHAR',
+              'timestamp': 'VARCHAR', 'provider': 'VARCHAR', 'billing_account': 'VARCHAR',
               'sub_account': 'VARCHAR', 'model': 'VARCHAR', 'input_tokens': 'BIGINT', 'output_tokens': 'BIGINT',
               'cache_read_tokens': 'BIGINT', 'cache_write_5m_tokens': 'BIGINT', 'cache_write_1h_tokens': 'BIGINT',
               'web_search_requests': 'BIGINT', 'batch': 'BOOLEAN', 'request_id': 'VARCHAR',

@@ -11,7 +11,11 @@ raw=$(stat -c %s "$DATA/csv/usage/usage.csv")
 echo "Reckon vs DuckDB $("$DUCK_PY" -c 'import duckdb; print(duckdb.__version__)'), $N generic usage records, $((raw / 1000000)) MB CSV ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
 # Each side starts with its input in the page cache (read once before it is timed), so that neither
 # pays for reading the disk where the other did not: on this VM a cold 3.9 GB read cost extract 2-5 s more than a warm one.
-warm() { cat "$@" > /dev/null; }
+# And each starts with no dirty pages to write back: the outputs of the run before it (gigabytes)
+# are flushed first, so that neither side's run pays for the other's writes (until session 10,
+# DuckDB ran while Reckon's outputs were still being written back and took 6.0-6.4 s; flushed
+# first, 4.9-5.5 s).
+warm() { sync; cat "$@" > /dev/null; }
 for f in csv jsonl csvgz; do
   rm -rf "$DATA/out-e2e-$f"
   warm "$DATA/$f/usage/"*
