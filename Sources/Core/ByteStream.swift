@@ -107,6 +107,16 @@ public final class ByteStream {
         }
     }
 
+    /// Files of this size or more that Reckon wrote itself (its datasets) are read ahead direct by
+    /// `dataset(path:)`.
+    public static let directReadMinimumBytes = 8 << 20
+
+    /// Opens a dataset Reckon wrote (a FOCUS file): read ahead past the page cache when it has
+    /// `directReadMinimumBytes` or more, since such files were written past it.
+    public static func dataset(path: String) throws(ReckonError) -> ByteStream {
+        try ByteStream(path: path, readAheadDirect: (FileSystem.fingerprint(path)?.size ?? 0) >= directReadMinimumBytes)
+    }
+
     deinit {
         ahead?.finish()  // the producer uses this object's fields: it stops before they go
         directAhead?.finish()

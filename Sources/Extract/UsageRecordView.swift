@@ -118,9 +118,9 @@ extension GenericSource {
     /// every line feed is a boundary (JSON strings cannot hold a raw one). Where the parts would
     /// split the file, line feeds and quotes before that place are counted first, in pieces on
     /// all threads at once (counts of consecutive pieces add up, so the pieces need nothing from
-    /// each other); then, from each place on, the bytes are read one by one up to the first record
-    /// that begins a block. This runs before the parts start: it is serial time, once counted on
-    /// one thread over half the file.
+    /// each other); then the file is read on from each place up to the first record that begins
+    /// a block (`firstCut`). All of it runs before the parts start; until session 10 one thread
+    /// read half the file for it.
     /// - Complexity: O(bytes before the last cut) counted on all threads, plus O(a block of lines)
     ///   read per cut; one 1 MiB buffer a thread.
     public func parts(_ n: Int, minimumBytes: Int, segmentLines: Int) throws -> [(range: Range<Int>, firstLine: Int)] {

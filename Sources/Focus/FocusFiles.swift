@@ -79,7 +79,8 @@ public enum FocusReader {
     static func forEachRow(inCSV path: String, only: Set<FocusColumn>?, decodeAheadBytes: Int,
                            _ body: (FocusRow) throws -> Void) throws {
         let wanted = only.map { set in FocusColumn.allCases.map { set.contains($0) } }
-        // A large file is one Reckon wrote past the page cache: read it ahead the same way.
+        // A large file is one Reckon wrote past the page cache: read it ahead the same way (the
+        // size that decodes ahead, which tests lower, and not `ByteStream.dataset`'s own).
         let large = (FileSystem.fingerprint(path)?.size ?? 0) >= decodeAheadBytes
         let reader = CSVReader(stream: try ByteStream(path: path, readAheadDirect: large))
         let r = CSVRecord()
@@ -134,8 +135,7 @@ public enum FocusReader {
     /// - Returns: the number of rows. Memory: one record at a time, and up to 4,096 encoded JSON cells
     ///   per JSON column.
     public static func transcode(csv path: String, toJSONL writer: FocusWriter) throws -> Int {
-        // A large file is one Reckon wrote past the page cache: read it ahead the same way.
-        let reader = CSVReader(stream: try ByteStream(path: path, readAheadDirect: (FileSystem.fingerprint(path)?.size ?? 0) >= 8 << 20))
+        let reader = CSVReader(stream: try ByteStream.dataset(path: path))
         let r = CSVRecord()
         guard try reader.next(into: r) else { return 0 }
         let header = (0..<r.count).map { r.string($0) ?? "" }

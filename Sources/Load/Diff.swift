@@ -157,11 +157,7 @@ public struct TableDiff {
                            spillFolder: String? = nil, rowsInMemory: Int = 1 << 21, partitions: Int? = nil) throws -> TableDiff {
         var d = TableDiff()
         d.keyColumns = keys
-        // Large files are datasets Reckon wrote past the page cache: read ahead the same way.
-        func stream(_ path: String) throws -> ByteStream {
-            try ByteStream(path: path, readAheadDirect: (FileSystem.fingerprint(path)?.size ?? 0) >= 8 << 20)
-        }
-        let readerA = CSVReader(stream: try stream(a)), readerB = CSVReader(stream: try stream(b))
+        let readerA = CSVReader(stream: try ByteStream.dataset(path: a)), readerB = CSVReader(stream: try ByteStream.dataset(path: b))
         let r = CSVRecord()
         guard try readerA.next(into: r) else { throw ReckonError(.badData, "no header row", at: SourcePosition(file: a, line: 1)) }
         let headerA = (0..<r.count).map { r.string($0) ?? "" }

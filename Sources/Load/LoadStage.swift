@@ -57,21 +57,15 @@ public struct LoadStage {
                 // reads the two files on two threads) run at once: one after the other, a second
                 // night's load at 10 M records kept one core idle for half its 7 s. The diff reads
                 // the staged file, which the published CSV becomes (a link) right after.
-                enum Work { case transcoded(Int), diffed(TableDiff?) }
                 /// The JSONL writer, used by the transcode's task alone.
                 struct Writer: @unchecked Sendable { let jsonl: FocusWriter }
-                let (spill, keys, hasPrevious, writer) = (layout.stageFolder("load"), Self.focusRowKey, FileSystem.exists(previous), Writer(jsonl: jsonl))
-                let done = try concurrentMap(hasPrevious ? 2 : 1) { task -> Work in
-                    task == 0 ? .transcoded(try FocusReader.transcode(csv: staged, toJSONL: writer.jsonl))
-                        : .diffed(try TableDiff.compare(previous, staged, keys: keys, spillFolder: spill))
+                let (spill, keys, writer) = (layout.stageFolder("load"), Self.focusRowKey, Writer(jsonl: jsonl))
+                let done = try concurrentMap(FileSystem.exists(previous) ? 2 : 1) { task -> (rows: Int, diff: TableDiff?) in
+                    task == 0 ? (try FocusReader.transcode(csv: staged, toJSONL: writer.jsonl), nil)
+                        : (0, try TableDiff.compare(previous, staged, keys: keys, spillFolder: spill))
                 }
-                var diff: TableDiff?
-                for d in done {
-                    switch d {
-                    case .transcoded(let n): counts.rowsRead = n
-                    case .diffed(let t): diff = t
-                    }
-                }
+                let diff = done.count > 1 ? done[1].diff : nil
+                counts.rowsRead = done[0].rows
                 counts.rowsOut = counts.rowsRead
                 try OutputFile.link(staged, to: published)
                 try jsonl.commit()
