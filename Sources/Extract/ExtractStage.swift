@@ -362,8 +362,7 @@ final class UsageSink: GenericRecordHandler {
     /// Starts staging the records of the next generic source (its index: the sources added so far).
     func beginSource(segmentLines: Int) {
         self.segmentLines = segmentLines
-        let records = self.records
-        recordWriter = StagedRecordWriter(source: pendingSources.count, segmentLines: segmentLines) { try records.write(raw: $0) }
+        recordWriter = writerIntoRecords()
     }
 
     /// Writes the source's last open segment.
@@ -375,6 +374,15 @@ final class UsageSink: GenericRecordHandler {
     /// and are copied into the records in part order by `absorb`.
     func partWriter(into file: TemporaryFile) -> StagedRecordWriter {
         StagedRecordWriter(source: pendingSources.count, segmentLines: segmentLines) { try file.append($0) }
+    }
+
+    /// A writer of the current source's segments straight into the records: the one-thread
+    /// reader's, and the first part's of an export read in parts on their own threads (while the
+    /// parts run, nothing else writes the records; the other parts' segments follow, copied by
+    /// `absorb`). On two threads this halves the staged bytes that go through a temporary file.
+    func writerIntoRecords() -> StagedRecordWriter {
+        let records = self.records
+        return StagedRecordWriter(source: pendingSources.count, segmentLines: segmentLines) { try records.write(raw: $0) }
     }
 
     func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {

@@ -14,7 +14,8 @@ import ReckonCore
 /// - Memory: per part, a ledger of its request ids (written to a temporary file a block at a
 ///   time, see `DuplicateFinder`; taken over by the stage's at the merge), at most 4 MiB of
 ///   quarantine lines (`QuarantineBuffer`: the rest waits in a temporary file) and one open
-///   segment of staged records (the finished ones wait in a temporary file).
+///   segment of staged records (the finished ones wait in a temporary file, but the first part's,
+///   which go straight to the stage's records).
 enum ParallelExtract {
     /// What one part found: its quarantine lines (encoded, in memory up to 4 MiB, then in a
     /// temporary file: a part full of bad records does not grow memory) and request-id hashes.
@@ -28,17 +29,26 @@ enum ParallelExtract {
         var duplicates = 0
         var counts = RowCounts()
         var error: (any Error)?
-        /// The part's staged records (`StagedRecords` segments), copied into the stage's in part order.
-        private let records: TemporaryFile
+        /// The part's staged records (`StagedRecords` segments), copied into the stage's in part
+        /// order; nil for the first part, which stages straight into the stage's records (nothing
+        /// is written before it while the parts run, and it comes first).
+        private let records: TemporaryFile?
         private let writer: StagedRecordWriter
 
-        init(sink: UsageSink, spillFolder: String) throws {
+        /// - Parameter first: whether this is the source's first part (see `records`).
+        init(sink: UsageSink, spillFolder: String, first: Bool) throws {
             self.sink = sink
             self.spillFolder = spillFolder
             quarantine = QuarantineBuffer(spillFolder: spillFolder)
             ledger = sink.partLedger()
-            records = try TemporaryFile(folder: spillFolder, purpose: "staged records of a part")
-            writer = sink.partWriter(into: records)
+            if first {
+                records = nil
+                writer = sink.writerIntoRecords()
+            } else {
+                let file = try TemporaryFile(folder: spillFolder, purpose: "staged records of a part")
+                records = file
+                writer = sink.partWriter(into: file)
+            }
         }
 
         func accept(_ b: GenericRecordBuilder, line: Int, context: GenericUsage.FileContext, raw: () -> String) throws -> Bool {
@@ -54,8 +64,8 @@ enum ParallelExtract {
         /// Writes the part's last open segment (after reading it, also when it broke off).
         func finishRecords() throws { try writer.finish() }
 
-        /// The part's staged records in order, a chunk at a time.
-        func forEachRecordChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws { try records.forEachChunk(body) }
+        /// The part's staged records still to be copied, in order, a chunk at a time (none for the first part).
+        func forEachRecordChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws { try records?.forEachChunk(body) }
 
         func reject(line: Int, reason: String, raw: String, context: GenericUsage.FileContext) throws {
             try keep(UsageSink.rejected(line: line, reason: reason, raw: raw, context: context))
@@ -82,7 +92,7 @@ enum ParallelExtract {
         // other down (a JSONL extract took a quarter longer, depending on what was allocated before).
         let shared = Shared(source: source, parts: parts, sink: sink, spillFolder: spillFolder)
         let results = try concurrentMap(parts.count) { i in
-            let r = try PartResult(sink: shared.sink, spillFolder: shared.spillFolder)
+            let r = try PartResult(sink: shared.sink, spillFolder: shared.spillFolder, first: i == 0)
             do { try shared.source.replay(r, part: shared.parts[i], counts: &r.counts) } catch { r.error = error }
             do { try r.finishRecords() } catch { if r.error == nil { r.error = error } }
             return r
