@@ -295,7 +295,9 @@ struct FilesTests {
             }
             var x: UInt64 = 42
             func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) }
-            for total in [0, 1, 4095, 4096, 4097, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 17] {
+            // The last sizes hand more buffers to the background than it writes at once
+            // (`OutputFile.writeDepth`): slots are reused while earlier writes may still run.
+            for total in [0, 1, 4095, 4096, 4097, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 17, 9 * (1 << 20) + 4097, 23 * (1 << 20) + 5] {
                 let path = folder + "/out-\(total).csv"
                 var expected: [UInt8] = []
                 let f = try OutputFile(path: path, writeBehind: true)
