@@ -91,7 +91,6 @@ public struct EstimatedRowBuilder {
     /// The billing period of the last UTC day and offset seen (records come mostly in time order).
     private var lastBilling: (day: Int64, offset: Int64, period: BillingPeriod)?
     private var scratch: [UInt8] = []
-    private var quantityScratch: [(Int32, ExactDecimal)] = []
     /// A record's signature (see `writeSignature`), and the ids kept by signature: a month's
     /// records repeat a few thousand combinations of provider, account, sub-account, model and
     /// tier, and a few hundred tag sets; looking each string up again was a fifth of pricing.
@@ -180,8 +179,13 @@ public struct EstimatedRowBuilder {
         ids.execution = record.executionId.map { id($0) } ?? -1
         ids.span = record.spanId.map { id($0) } ?? -1
         ids.parentSpan = record.parentSpanId.map { id($0) } ?? -1
-        try addQuantities(ids, start: record.periodStart, end: record.periodEnd, prompt: prompt, source: record.source,
-                          quantities: record.quantities.map { (id($0.meter), $0.quantity) }, unpriced: unpriced)
+        var priced = beginRecord(ids, start: record.periodStart, end: record.periodEnd, prompt: prompt)
+        for q in record.quantities where !q.quantity.isZero {
+            if let reason = try addQuantity(id(q.meter), q.quantity, to: &priced) {
+                try unpriced(QuarantineEntry(stage: "transform", position: record.source, reason: reason))
+            }
+        }
+        endRecord(priced)
     }
 
     /// Adds a generic-format record straight from its bytes (the fast path: strings are made only
@@ -230,12 +234,17 @@ public struct EstimatedRowBuilder {
         if let b = v.bytes(.executionId) { ids.execution = bytesId(b) }
         if let b = v.bytes(.spanId) { ids.span = bytesId(b) }
         if let b = v.bytes(.parentSpanId) { ids.parentSpan = bytesId(b) }
-        quantityScratch.removeAll(keepingCapacity: true)
-        for (slot, meterId) in meterSlotIds.enumerated() {
-            if let q = v.quantity(slot), !q.isZero { quantityScratch.append((meterId, q)) }
+        // The quantities are read in place and the record's position made only for a quarantine
+        // entry: a scratch array of `self`, or a closure capturing the view, had the view's
+        // objects or the array retained several times a record.
+        var priced = beginRecord(ids, start: start, end: v.periodEnd, prompt: v.isSingleRequest ? .tokens(promptTokens) : .longContext(false))
+        for slot in meterSlotIds.indices {
+            guard let q = v.quantity(slot), !q.isZero else { continue }
+            if let reason = try addQuantity(meterSlotIds[slot], q, to: &priced) {
+                try unpriced(QuarantineEntry(stage: "transform", position: SourcePosition(file: v.file, line: v.line), reason: reason))
+            }
         }
-        try addQuantities(ids, start: start, end: v.periodEnd, prompt: v.isSingleRequest ? .tokens(promptTokens) : .longContext(false),
-                          source: SourcePosition(file: v.file, line: v.line), quantities: quantityScratch, unpriced: unpriced)
+        endRecord(priced)
     }
 
     /// A record's dimension ids and tag-set id from its bytes: one lookup each in `dimensionIds`
@@ -281,10 +290,26 @@ public struct EstimatedRowBuilder {
         var agent: Int32 = -1, execution: Int32 = -1, span: Int32 = -1, parentSpan: Int32 = -1
     }
 
-    /// Prices a record's meter quantities into cells (or reports them unpriced).
-    private mutating func addQuantities(_ ids: RecordIds, start: Timestamp, end: Timestamp, prompt: RateCard.PromptSize,
-                                        source: @autoclosure () -> SourcePosition, quantities: [(Int32, ExactDecimal)],
-                                        unpriced: (QuarantineEntry) throws -> Void) throws {
+    /// What a record's quantities share, worked out once a record (`beginRecord`), and what they
+    /// add up to (`addQuantity`); `endRecord` hands the record's cost to the rollups.
+    struct PricedRecord {
+        var ids: RecordIds
+        var start: Timestamp
+        var prompt: RateCard.PromptSize
+        /// Whether the rate found for a (provider, model, meter, tier, day) holds for every record:
+        /// not when the prompt may reach a long-context tier.
+        var cacheable: Bool
+        var dayStart: Timestamp
+        var chargeStart: Timestamp, chargeEnd: Timestamp
+        var offset: Int64
+        var billing: BillingPeriod
+        var model: Int32
+        var cost = ExactDecimal.zero
+        var priced = false
+    }
+
+    /// The charge period, billing period and canonical model of a record about to be priced.
+    private mutating func beginRecord(_ ids: RecordIds, start: Timestamp, end: Timestamp, prompt: RateCard.PromptSize) -> PricedRecord {
         let dayStart = start.startOfDay
         let dayEnd = dayStart.adding(seconds: 86_400)
         var (chargeStart, chargeEnd) = end <= dayEnd ? (dayStart, dayEnd) : (start, end)
@@ -313,60 +338,64 @@ public struct EstimatedRowBuilder {
         case .tokens(let n): cacheable = smallestPromptTier.map { n < $0 } ?? true
         case .longContext(let long): cacheable = !long
         }
-        var recordCost = ExactDecimal.zero
-        var priced = false
-        defer {
-            if priced {
-                var requestDay: Int32?
-                if case .tokens = prompt {
-                    let t = start.secondsSinceEpoch
-                    requestDay = Int32(truncatingIfNeeded: t >= 0 ? t / 86_400 : (t - 86_399) / 86_400)
-                }
-                rollups.add(ids: ids, period: billing, cost: recordCost, requestDay: requestDay)
-            }
+        return PricedRecord(ids: ids, start: start, prompt: prompt, cacheable: cacheable, dayStart: dayStart, chargeStart: chargeStart,
+                            chargeEnd: chargeEnd, offset: off, billing: billing, model: modelId)
+    }
+
+    /// Prices one non-zero meter quantity of the record into a cell, and counts it.
+    /// - Returns: the quarantine reason when no rate covers it (it is then summed as unpriced
+    ///   usage, never priced at $0); the caller writes the entry with the record's position.
+    private mutating func addQuantity(_ meterId: Int32, _ quantity: ExactDecimal, to r: inout PricedRecord) throws -> String? {
+        let ids = r.ids
+        counts.rowsRead += 1
+        var rateIndex: Int32
+        let cacheKey = RateCacheKey(provider: ids.provider, reportedModel: ids.reportedModel, meter: meterId, tier: ids.tier,
+                                    day: r.dayStart.secondsSinceEpoch)
+        if r.cacheable, let cached = rateCache[cacheKey] {
+            rateIndex = cached
+        } else {
+            rateIndex = rateCard.rateIndex(provider: names[Int(ids.provider)], model: names[Int(ids.reportedModel)],
+                                           meter: names[Int(meterId)], serviceTier: names[Int(ids.tier)], at: r.start,
+                                           prompt: r.prompt).map(Int32.init) ?? -1
+            if r.cacheable { rateCache[cacheKey] = rateIndex }
         }
-        for (meterId, quantity) in quantities where !quantity.isZero {
-            counts.rowsRead += 1
-            var rateIndex: Int32
-            let cacheKey = RateCacheKey(provider: ids.provider, reportedModel: ids.reportedModel, meter: meterId, tier: ids.tier,
-                                        day: dayStart.secondsSinceEpoch)
-            if cacheable, let cached = rateCache[cacheKey] {
-                rateIndex = cached
-            } else {
-                rateIndex = rateCard.rateIndex(provider: names[Int(ids.provider)], model: names[Int(ids.reportedModel)],
-                                               meter: names[Int(meterId)], serviceTier: names[Int(ids.tier)], at: start,
-                                               prompt: prompt).map(Int32.init) ?? -1
-                if cacheable { rateCache[cacheKey] = rateIndex }
-            }
-            guard rateIndex >= 0 else {
-                counts.rowsQuarantined += 1
-                let (provider, model, meter, tier) = (names[Int(ids.provider)], names[Int(ids.reportedModel)], names[Int(meterId)], names[Int(ids.tier)])
-                let key = UnpricedUsage.Key(period: billing, billingAccount: names[Int(ids.account)],
-                                            provider: provider, model: model, meter: meter, serviceTier: tier)
-                unpricedTotals[key, default: UnpricedUsage(key: key)].add(quantity)
-                try unpriced(QuarantineEntry(
-                    stage: "transform", position: source(),
-                    reason: "unpriced_usage: no rate for \(provider) \(model) \(meter) (\(tier)) on \(start.date); quantity \(quantity) left unpriced, not priced at $0"))
-                continue
-            }
-            counts.rowsOut += 1
-            if gaugeMeterIds.contains(meterId) {
-                // A level (storage held): the billing period's peak reading, one row for the month.
-                let bounds = BillingTimeZones.bounds(billing, offset: off)
-                let key = Key(chargeStart: bounds.start.secondsSinceEpoch, chargeEnd: bounds.end.secondsSinceEpoch, billingAccount: ids.account,
-                              subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
-                              tier: ids.tier, rate: rateIndex, tags: -1)
-                gauges[key] = max(gauges[key] ?? quantity, quantity)
-                continue
-            }
-            let key = Key(chargeStart: chargeStart.secondsSinceEpoch, chargeEnd: chargeEnd.secondsSinceEpoch, billingAccount: ids.account,
-                          subAccount: ids.sub, provider: ids.provider, model: modelId, reportedModel: ids.reportedModel, meter: meterId,
-                          tier: ids.tier, rate: rateIndex, tags: ids.tags)
-            cells.add(key, quantity)
-            if cells.count >= cellLimit { try spill() }
-            recordCost += unitPrices[Int(rateIndex)] * quantity.shiftedLeft(by: blockExponents[Int(rateIndex)])
-            priced = true
+        guard rateIndex >= 0 else {
+            counts.rowsQuarantined += 1
+            let (provider, model, meter, tier) = (names[Int(ids.provider)], names[Int(ids.reportedModel)], names[Int(meterId)], names[Int(ids.tier)])
+            let key = UnpricedUsage.Key(period: r.billing, billingAccount: names[Int(ids.account)],
+                                        provider: provider, model: model, meter: meter, serviceTier: tier)
+            unpricedTotals[key, default: UnpricedUsage(key: key)].add(quantity)
+            return "unpriced_usage: no rate for \(provider) \(model) \(meter) (\(tier)) on \(r.start.date); quantity \(quantity) left unpriced, not priced at $0"
         }
+        counts.rowsOut += 1
+        if gaugeMeterIds.contains(meterId) {
+            // A level (storage held): the billing period's peak reading, one row for the month.
+            let bounds = BillingTimeZones.bounds(r.billing, offset: r.offset)
+            let key = Key(chargeStart: bounds.start.secondsSinceEpoch, chargeEnd: bounds.end.secondsSinceEpoch, billingAccount: ids.account,
+                          subAccount: ids.sub, provider: ids.provider, model: r.model, reportedModel: ids.reportedModel, meter: meterId,
+                          tier: ids.tier, rate: rateIndex, tags: -1)
+            gauges[key] = max(gauges[key] ?? quantity, quantity)
+            return nil
+        }
+        let key = Key(chargeStart: r.chargeStart.secondsSinceEpoch, chargeEnd: r.chargeEnd.secondsSinceEpoch, billingAccount: ids.account,
+                      subAccount: ids.sub, provider: ids.provider, model: r.model, reportedModel: ids.reportedModel, meter: meterId,
+                      tier: ids.tier, rate: rateIndex, tags: ids.tags)
+        cells.add(key, quantity)
+        if cells.count >= cellLimit { try spill() }
+        r.cost += unitPrices[Int(rateIndex)] * quantity.shiftedLeft(by: blockExponents[Int(rateIndex)])
+        r.priced = true
+        return nil
+    }
+
+    /// Adds a record that had a priced quantity to the rollups (its cost per span, agent, tag…).
+    private mutating func endRecord(_ r: PricedRecord) {
+        guard r.priced else { return }
+        var requestDay: Int32?
+        if case .tokens = r.prompt {
+            let t = r.start.secondsSinceEpoch
+            requestDay = Int32(truncatingIfNeeded: t >= 0 ? t / 86_400 : (t - 86_399) / 86_400)
+        }
+        rollups.add(ids: r.ids, period: r.billing, cost: r.cost, requestDay: requestDay)
     }
 
     /// Interns a record's tag set: "key=value" pairs joined by U+001F, keys in order — the same

@@ -331,20 +331,22 @@ public struct TransformStage {
         // Write one partition per billing period in scope (an empty one when a side has no rows,
         // so that a rerun never leaves a stale partition behind for a period it processed).
         // Estimated rows stream out in order; they arrive grouped by billing period.
-        var writers: [BillingPeriod: FocusWriter] = [:]
+        // The line callback captures only variables (by reference): the specialised loop that
+        // calls it had copied what it captured by value — the whole stage, then the layout's
+        // strings — and retained it on every row.
+        var writers = EstimateWriters(layout: layout)
         var charges = InvoiceTerms.Totals()
         var usageRows = 0
         try estimated.spillRemaining()
         let usageCharges = try estimated.forEachCSVLine(rateCardVersion: card.version) { p, lines, count in
             usageRows += count
-            if writers[p] == nil { writers[p] = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv) }
-            try writers[p]!.write(encoded: lines, lines: count)
+            try writers.writer(p).write(encoded: lines, lines: count)
         }
         for c in usageCharges {
             charges.add(provider: c.provider, account: c.account, accountName: c.accountName, currency: c.currency, billed: c.billed, period: c.period)
         }
         logger.info("wrote estimated rows", metadata: ["rows": "\(usageRows)", "seconds": "\(clock.now - priced)"])
-        var periods = Set(writers.keys).union(invoicedRows.keys).union(estimated.unpricedTotals.keys.map(\.period))
+        var periods = Set(writers.open.keys).union(invoicedRows.keys).union(estimated.unpricedTotals.keys.map(\.period))
         if let period { periods = [period] }
         var creditBalances: [String: ExactDecimal] = [:]
         // Closed periods are not rewritten: what differs from their signed-off rows is booked in the
@@ -360,23 +362,23 @@ public struct TransformStage {
             // Plan fees and extra seats (plans.csv) are Purchase rows after the period's usage rows.
             let purchases = plans.purchaseRows(period: p, card: card, accounts: accounts, version: card.version)
             if !purchases.isEmpty {
-                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .csv) }
-                for row in purchases { try writers[p]!.write(row); charges.add(row, period: p) }
+                let w = try writers.writer(p)
+                for row in purchases { try w.write(row); charges.add(row, period: p) }
                 report.notes.append("\(p): \(purchases.count) plan purchase rows from plans.csv")
             }
             report.notes += plans.allowanceNotes(period: p, card: card)
             // Then what the invoice adds: credit drawdowns, rounding to cents, tax (credits.csv, taxes.csv).
             let document = terms.documentRows(period: p, totals: charges, balances: &creditBalances, timeZones: timeZones)
             if !document.isEmpty {
-                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .csv) }
-                for row in document { try writers[p]!.write(row) }
+                let w = try writers.writer(p)
+                for row in document { try w.write(row) }
             }
             // Corrections of closed periods last; they carry their own tax and credit differences.
             if let late = pending[p]?.estimated, !late.isEmpty {
-                if writers[p] == nil { writers[p] = try FocusWriter(path: estimatedPath, format: .csv) }
-                for row in late { try writers[p]!.write(row) }
+                let w = try writers.writer(p)
+                for row in late { try w.write(row) }
             }
-            if let w = writers[p] { try w.commit() } else { try FocusWriter.write([], to: estimatedPath, format: .csv) }
+            if let w = writers.open[p] { try w.commit() } else { try FocusWriter.write([], to: estimatedPath, format: .csv) }
             let invoicedPath = layout.stagedDataset("invoiced", p)
             try FocusWriter.write((invoicedRows[p] ?? []) + (pending[p]?.invoiced ?? []), to: invoicedPath, format: .csv)
             if closed.contains(p) && period == nil {
@@ -436,5 +438,20 @@ func forEachJSONLine(_ path: String, unless skipped: (UnsafeRawBufferPointer) ->
         }
     }) {
         if let value { try body(value, lines.lineNumber) }
+    }
+}
+
+/// The estimate's file per billing period, opened when the period's first row comes.
+struct EstimateWriters {
+    let layout: Layout
+    private(set) var open: [BillingPeriod: FocusWriter] = [:]
+
+    init(layout: Layout) { self.layout = layout }
+
+    mutating func writer(_ p: BillingPeriod) throws(ReckonError) -> FocusWriter {
+        if let w = open[p] { return w }
+        let w = try FocusWriter(path: layout.stagedDataset("estimated", p), format: .csv)
+        open[p] = w
+        return w
     }
 }
