@@ -123,6 +123,51 @@ struct ReadersTests {
         #expect(lines == [1, 2, 3, 6])
     }
 
+    /// Field ends are found 64 bytes at a time: fields of every length around the window's size,
+    /// quoted ones among them, other delimiters, CRLF, and records across the reader's refills.
+    @Test func csvFieldsOfEveryLengthAroundTheScanWindow() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckon-csvwin-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lengths = [0, 1, 2, 7, 8, 15, 16, 31, 32, 62, 63, 64, 65, 66, 127, 128, 129, 191, 200]
+        for (delimiter, lineEnd) in [(",", "\n"), (";", "\r\n"), ("\t", "\n")] {
+            var text = "", expected: [[String]] = []
+            var x: UInt64 = 7
+            func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) }
+            for row in 0..<6000 {
+                var fields: [String] = []
+                let count = 1 + next(9)
+                for k in 0..<count {
+                    // (A line of one empty field is a blank line, which the reader skips.)
+                    let n = max(lengths[(row + 3 * k + next(4)) % lengths.count], count == 1 ? 1 : 0)
+                    let plain = String((0..<n).map { i in Character(UnicodeScalar(UInt8(97 + (row + i) % 26))) })
+                    if n > 0 && next(7) == 0 {
+                        // Quoted: the delimiter, a quote and a line feed inside.
+                        let value = plain + delimiter + "\"" + "\n" + plain
+                        fields.append(value)
+                        text += "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+                    } else {
+                        fields.append(plain)
+                        text += plain
+                    }
+                    text += delimiter
+                }
+                text.removeLast()
+                text += lineEnd
+                expected.append(fields)
+            }
+            let path = dir + "/window.csv"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let reader = CSVReader(stream: try ByteStream(path: path), delimiter: UInt8(ascii: delimiter.unicodeScalars.first!))
+            let r = CSVRecord()
+            var rows: [[String]] = []
+            while try reader.next(into: r) { rows.append((0..<r.count).map { r.string($0) ?? "" }) }
+            #expect(text.utf8.count > 2_000_000)
+            #expect(rows.count == expected.count)
+            #expect(rows == expected)
+        }
+    }
+
     @Test func unterminatedQuoteNamesTheLine() throws {
         let reader = CSVReader(stream: try ByteStream(path: Fixture.path("unterminated.csv")))
         let r = CSVRecord()
