@@ -47,9 +47,12 @@ enum ParallelPricing {
             builder.reserveCells(min(shared.source.rowsOut / shared.parts.count / 4, 1 << 20))
             let w = Worker(builder, spillFolder: shared.spillFolder)
             do {
+                // One sink for all the records (a closure made per record retained what it captured).
+                let unpriced = w.unpriced
+                let sink: (QuarantineEntry) throws -> Void = { try unpriced.append($0) }
                 w.passed = try StagedRecords.forEachView(path: shared.records, segments: shared.parts[i], file: shared.source.file,
                                                          repeats: shared.repeats) { view in
-                    try w.builder.add(view: view) { try w.unpriced.append($0) }
+                    try w.builder.add(view: view, unpriced: sink)
                 }
             } catch {
                 w.error = error

@@ -232,8 +232,10 @@ public struct TransformStage {
                 // Skip the cell table's first doublings (each rehashes every cell) without reserving
                 // room it may not need: room touched at random is resident memory.
                 estimated.reserveCells(estimated.rowCount + min(source.rowsOut / 4, 1 << 20))
+                // One sink for all the records (a closure made per record retained what it captured).
+                let sink: (QuarantineEntry) throws -> Void = { try quarantine.append($0) }
                 let passed = try StagedRecords.forEachView(path: records, segments: mine[...], file: source.file, repeats: repeats) { view in
-                    try estimated.add(view: view) { try quarantine.append($0) }
+                    try estimated.add(view: view, unpriced: sink)
                 }
                 try source.checkCount(passed)
                 staged += passed
